@@ -1,0 +1,459 @@
+//! Wire shapes of the MediaPackage VOD API (model 2018-11-07), shared by the HTTP layer and the
+//! repository.
+//!
+//! Every member is optional here, even the ones the model marks required: the Rust SDK does not
+//! enforce required members, so the server must answer a missing one with a 422 naming it, which
+//! serde's "missing field" error would not do with the full JSON path. `validate` checks them.
+//! Field names follow the model's `locationName` (lowerCamelCase); enum values are sent verbatim.
+//! Absent members are omitted on output, never sent as `null`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Resource tags as they travel on the wire.
+pub type Tags = BTreeMap<String, String>;
+
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $wire)] $variant),+
+        }
+        impl $name {
+            /// The value as it appears on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $wire),+ }
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// How SCTE-35 ad markers appear in HLS output.
+    AdMarkers { None = "NONE", Passthrough = "PASSTHROUGH", Scte35Enhanced = "SCTE35_ENHANCED" }
+);
+wire_enum!(
+    /// HLS segment encryption method.
+    EncryptionMethod { Aes128 = "AES_128", SampleAes = "SAMPLE_AES" }
+);
+wire_enum!(
+    /// DASH manifest layout.
+    ManifestLayout { Full = "FULL", Compact = "COMPACT" }
+);
+wire_enum!(
+    /// DASH profile.
+    Profile { None = "NONE", Hbbtv15 = "HBBTV_1_5" }
+);
+wire_enum!(
+    /// Where DASH SCTE-35 markers come from.
+    ScteMarkersSource { Segments = "SEGMENTS", Manifest = "MANIFEST" }
+);
+wire_enum!(
+    /// DASH SegmentTemplate format.
+    SegmentTemplateFormat {
+        NumberWithTimeline = "NUMBER_WITH_TIMELINE",
+        TimeWithTimeline = "TIME_WITH_TIMELINE",
+        NumberWithDuration = "NUMBER_WITH_DURATION",
+    }
+);
+wire_enum!(
+    /// Order of streams in a manifest.
+    StreamOrder {
+        Original = "ORIGINAL",
+        VideoBitrateAscending = "VIDEO_BITRATE_ASCENDING",
+        VideoBitrateDescending = "VIDEO_BITRATE_DESCENDING",
+    }
+);
+wire_enum!(
+    /// DASH period triggers.
+    PeriodTrigger { Ads = "ADS" }
+);
+wire_enum!(
+    /// SPEKE 2.0 audio preset.
+    PresetSpeke20Audio {
+        PresetAudio1 = "PRESET-AUDIO-1",
+        PresetAudio2 = "PRESET-AUDIO-2",
+        PresetAudio3 = "PRESET-AUDIO-3",
+        Shared = "SHARED",
+        Unencrypted = "UNENCRYPTED",
+    }
+);
+wire_enum!(
+    /// SPEKE 2.0 video preset.
+    PresetSpeke20Video {
+        PresetVideo1 = "PRESET-VIDEO-1",
+        PresetVideo2 = "PRESET-VIDEO-2",
+        PresetVideo3 = "PRESET-VIDEO-3",
+        PresetVideo4 = "PRESET-VIDEO-4",
+        PresetVideo5 = "PRESET-VIDEO-5",
+        PresetVideo6 = "PRESET-VIDEO-6",
+        PresetVideo7 = "PRESET-VIDEO-7",
+        PresetVideo8 = "PRESET-VIDEO-8",
+        Shared = "SHARED",
+        Unencrypted = "UNENCRYPTED",
+    }
+);
+
+/// CDN authorization of a packaging group.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Authorization {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cdn_identifier_secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secrets_role_arn: Option<String>,
+}
+
+/// Egress access logging of a packaging group.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EgressAccessLogs {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_group_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamSelection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_video_bits_per_second: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_video_bits_per_second: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_order: Option<StreamOrder>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EncryptionContractConfiguration {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preset_speke20_audio: Option<PresetSpeke20Audio>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preset_speke20_video: Option<PresetSpeke20Video>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpekeKeyProvider {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_contract_configuration: Option<EncryptionContractConfiguration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system_ids: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HlsEncryption {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub constant_initialization_vector: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_method: Option<EncryptionMethod>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speke_key_provider: Option<SpekeKeyProvider>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CmafEncryption {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub constant_initialization_vector: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speke_key_provider: Option<SpekeKeyProvider>,
+}
+
+/// Shape shared by `DashEncryption` and `MssEncryption`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpekeOnlyEncryption {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speke_key_provider: Option<SpekeKeyProvider>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HlsManifest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ad_markers: Option<AdMarkers>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub include_iframe_only_stream: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub program_date_time_interval_seconds: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat_ext_x_key: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_selection: Option<StreamSelection>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DashManifest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest_layout: Option<ManifestLayout>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_buffer_time_seconds: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scte_markers_source: Option<ScteMarkersSource>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_selection: Option<StreamSelection>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MssManifest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_selection: Option<StreamSelection>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HlsPackage {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<HlsEncryption>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hls_manifests: Option<Vec<HlsManifest>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub include_dvb_subtitles: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment_duration_seconds: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub use_audio_rendition_group: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CmafPackage {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<CmafEncryption>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hls_manifests: Option<Vec<HlsManifest>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub include_encoder_configuration_in_segments: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment_duration_seconds: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DashPackage {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dash_manifests: Option<Vec<DashManifest>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<SpekeOnlyEncryption>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub include_encoder_configuration_in_segments: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub include_iframe_only_stream: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period_triggers: Option<Vec<PeriodTrigger>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment_duration_seconds: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment_template_format: Option<SegmentTemplateFormat>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MssPackage {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<SpekeOnlyEncryption>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mss_manifests: Option<Vec<MssManifest>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment_duration_seconds: Option<i32>,
+}
+
+/// The one package a packaging configuration carries, after validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Package {
+    HlsPackage(HlsPackage),
+    CmafPackage(CmafPackage),
+    DashPackage(DashPackage),
+    MssPackage(MssPackage),
+}
+
+/// Output format family of a package, used to build egress URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackageKind {
+    Hls,
+    Cmaf,
+    Dash,
+    Mss,
+}
+
+/// Manifest name used when a manifest does not set one (AWS user guide: "index").
+pub const DEFAULT_MANIFEST_NAME: &str = "index";
+
+impl Package {
+    pub fn kind(&self) -> PackageKind {
+        match self {
+            Package::HlsPackage(_) => PackageKind::Hls,
+            Package::CmafPackage(_) => PackageKind::Cmaf,
+            Package::DashPackage(_) => PackageKind::Dash,
+            Package::MssPackage(_) => PackageKind::Mss,
+        }
+    }
+
+    /// Manifest names in declaration order, defaults applied.
+    pub fn manifest_names(&self) -> Vec<String> {
+        fn names<'a>(it: impl Iterator<Item = &'a Option<String>>) -> Vec<String> {
+            it.map(|n| {
+                n.clone()
+                    .unwrap_or_else(|| DEFAULT_MANIFEST_NAME.to_string())
+            })
+            .collect()
+        }
+        match self {
+            Package::HlsPackage(p) => {
+                names(p.hls_manifests.iter().flatten().map(|m| &m.manifest_name))
+            }
+            Package::CmafPackage(p) => {
+                names(p.hls_manifests.iter().flatten().map(|m| &m.manifest_name))
+            }
+            Package::DashPackage(p) => {
+                names(p.dash_manifests.iter().flatten().map(|m| &m.manifest_name))
+            }
+            Package::MssPackage(p) => {
+                names(p.mss_manifests.iter().flatten().map(|m| &m.manifest_name))
+            }
+        }
+    }
+}
+
+impl PackageKind {
+    /// The path suffix after `<manifestName>` in an egress URL.
+    pub fn manifest_suffix(self) -> &'static str {
+        match self {
+            PackageKind::Hls | PackageKind::Cmaf => ".m3u8",
+            PackageKind::Dash => ".mpd",
+            PackageKind::Mss => ".ism/Manifest",
+        }
+    }
+}
+
+// ---- request bodies -------------------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatePackagingGroupRequest {
+    pub id: Option<String>,
+    pub authorization: Option<Authorization>,
+    pub egress_access_logs: Option<EgressAccessLogs>,
+    pub tags: Option<Tags>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdatePackagingGroupRequest {
+    pub authorization: Option<Authorization>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigureLogsRequest {
+    pub egress_access_logs: Option<EgressAccessLogs>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatePackagingConfigurationRequest {
+    pub id: Option<String>,
+    pub packaging_group_id: Option<String>,
+    pub hls_package: Option<HlsPackage>,
+    pub cmaf_package: Option<CmafPackage>,
+    pub dash_package: Option<DashPackage>,
+    pub mss_package: Option<MssPackage>,
+    pub tags: Option<Tags>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateAssetRequest {
+    pub id: Option<String>,
+    pub packaging_group_id: Option<String>,
+    pub source_arn: Option<String>,
+    pub source_role_arn: Option<String>,
+    pub resource_id: Option<String>,
+    pub tags: Option<Tags>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TagResourceRequest {
+    pub tags: Option<Tags>,
+}
+
+// ---- responses ------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PackagingGroupOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approximate_asset_count: Option<i32>,
+    pub arn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<Authorization>,
+    pub created_at: String,
+    pub domain_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub egress_access_logs: Option<EgressAccessLogs>,
+    pub id: String,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PackagingConfigurationOut {
+    pub arn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cmaf_package: Option<CmafPackage>,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dash_package: Option<DashPackage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hls_package: Option<HlsPackage>,
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mss_package: Option<MssPackage>,
+    pub packaging_group_id: String,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EgressEndpointOut {
+    pub packaging_configuration_id: String,
+    pub status: String,
+    pub url: String,
+}
+
+/// Full asset (Create/Describe) or `AssetShallow` (List) when `egress_endpoints` is `None`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssetOut {
+    pub arn: String,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub egress_endpoints: Option<Vec<EgressEndpointOut>>,
+    pub id: String,
+    pub packaging_group_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<String>,
+    pub source_arn: String,
+    pub source_role_arn: String,
+    pub tags: Tags,
+}

@@ -1,0 +1,181 @@
+//! Persistence of control-plane resources behind one interface.
+//!
+//! The API handlers see only [`Repository`]; SQLite ([`sqlite::SqliteRepository`]) is the
+//! embedded default and a PostgreSQL implementation can be added beside it without touching
+//! them. Implementations guarantee:
+//! - ids are unique per resource type: of two concurrent creates of one id exactly one wins,
+//!   the other gets [`RepoError::AlreadyExists`];
+//! - quota checks and inserts are atomic (a quota is never exceeded by a race);
+//! - every resource has a creation sequence number, strictly increasing and never reused, that
+//!   orders lists and anchors pagination tokens;
+//! - a write that returned `Ok` is durable (it survives `kill -9`).
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+use crate::model::{Authorization, EgressAccessLogs, Package, Tags};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRecord {
+    pub id: String,
+    pub created_at: String,
+    pub authorization: Option<Authorization>,
+    pub egress_access_logs: Option<EgressAccessLogs>,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigRecord {
+    pub id: String,
+    pub packaging_group_id: String,
+    pub created_at: String,
+    pub package: Package,
+    /// 32 hex characters naming this configuration in egress URLs; fixed at creation.
+    pub egress_id: String,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssetRecord {
+    pub id: String,
+    pub packaging_group_id: String,
+    pub created_at: String,
+    pub source_arn: String,
+    pub source_role_arn: String,
+    pub resource_id: Option<String>,
+    /// 32 hex characters naming this asset in egress URLs; fixed at creation.
+    pub egress_id: String,
+    /// Ingest status: QUEUED, PROCESSING, PLAYABLE or FAILED.
+    pub status: String,
+    pub tags: Tags,
+}
+
+/// The three taggable resource types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceKind {
+    PackagingGroup,
+    PackagingConfiguration,
+    Asset,
+}
+
+impl ResourceKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            ResourceKind::PackagingGroup => "PackagingGroup",
+            ResourceKind::PackagingConfiguration => "PackagingConfiguration",
+            ResourceKind::Asset => "Asset",
+        }
+    }
+}
+
+/// Resource quotas, enforced atomically with the insert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    pub packaging_groups: u32,
+    pub configurations_per_group: u32,
+    pub assets_per_group: u32,
+}
+
+impl Default for Quotas {
+    /// The AWS default quotas (user guide `vod-quotas`).
+    fn default() -> Self {
+        Quotas {
+            packaging_groups: 10,
+            configurations_per_group: 10,
+            assets_per_group: 10_000,
+        }
+    }
+}
+
+/// One page of a list, in creation order.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// Items with their creation sequence numbers.
+    pub items: Vec<(i64, T)>,
+    /// Whether items exist after the last one returned.
+    pub more: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error("{kind:?} '{id}' already exists")]
+    AlreadyExists { kind: ResourceKind, id: String },
+    #[error("{kind:?} '{id}' not found")]
+    NotFound { kind: ResourceKind, id: String },
+    #[error("PackagingGroup '{0}' not found")]
+    GroupNotFound(String),
+    #[error("quota exceeded: {what} (limit {limit})")]
+    QuotaExceeded { what: &'static str, limit: u32 },
+    #[error(
+        "PackagingGroup '{id}' still has {configurations} packaging configurations and {assets} assets"
+    )]
+    GroupNotEmpty {
+        id: String,
+        configurations: u64,
+        assets: u64,
+    },
+    #[error("a resource can have at most {limit} tags; this change would give it {would_have}")]
+    TooManyTags { limit: usize, would_have: usize },
+    #[error("storage error: {0}")]
+    Backend(String),
+}
+
+pub type RepoResult<T> = Result<T, RepoError>;
+
+#[async_trait]
+pub trait Repository: Send + Sync + 'static {
+    async fn create_group(&self, group: &GroupRecord, quotas: Quotas) -> RepoResult<()>;
+    async fn get_group(&self, id: &str) -> RepoResult<Option<GroupRecord>>;
+    async fn list_groups(&self, after_seq: i64, limit: u32) -> RepoResult<Page<GroupRecord>>;
+    /// Replaces the CDN authorization; `None` clears it. Returns the updated group.
+    async fn set_group_authorization(
+        &self,
+        id: &str,
+        authorization: Option<Authorization>,
+    ) -> RepoResult<GroupRecord>;
+    /// Replaces the egress access log settings; `None` disables logging.
+    async fn set_group_logs(
+        &self,
+        id: &str,
+        logs: Option<EgressAccessLogs>,
+    ) -> RepoResult<GroupRecord>;
+    /// Deletes an empty group; [`RepoError::GroupNotEmpty`] otherwise.
+    async fn delete_group(&self, id: &str) -> RepoResult<()>;
+    async fn count_assets(&self, group_id: &str) -> RepoResult<u64>;
+
+    async fn create_config(&self, config: &ConfigRecord, quotas: Quotas) -> RepoResult<()>;
+    async fn get_config(&self, id: &str) -> RepoResult<Option<ConfigRecord>>;
+    async fn list_configs(
+        &self,
+        group_id: Option<&str>,
+        after_seq: i64,
+        limit: u32,
+    ) -> RepoResult<Page<ConfigRecord>>;
+    /// All configurations of a group, in creation order.
+    async fn configs_of_group(&self, group_id: &str) -> RepoResult<Vec<ConfigRecord>>;
+    async fn delete_config(&self, id: &str) -> RepoResult<()>;
+
+    async fn create_asset(&self, asset: &AssetRecord, quotas: Quotas) -> RepoResult<()>;
+    async fn get_asset(&self, id: &str) -> RepoResult<Option<AssetRecord>>;
+    async fn list_assets(
+        &self,
+        group_id: Option<&str>,
+        after_seq: i64,
+        limit: u32,
+    ) -> RepoResult<Page<AssetRecord>>;
+    async fn delete_asset(&self, id: &str) -> RepoResult<()>;
+
+    /// Tags of a resource, `None` when it does not exist.
+    async fn get_tags(&self, kind: ResourceKind, id: &str) -> RepoResult<Option<Tags>>;
+    /// Adds or overwrites tags; fails with [`RepoError::TooManyTags`] past `max_tags`.
+    async fn add_tags(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        tags: &Tags,
+        max_tags: usize,
+    ) -> RepoResult<()>;
+    /// Removes the named keys (absent keys are ignored).
+    async fn remove_tags(&self, kind: ResourceKind, id: &str, keys: &[String]) -> RepoResult<()>;
+}

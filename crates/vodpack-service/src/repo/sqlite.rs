@@ -1,0 +1,609 @@
+//! SQLite implementation of [`Repository`], the embedded default.
+//!
+//! The database runs in WAL mode with `synchronous=FULL`, so a commit that returned is on disk
+//! and survives `kill -9` or power loss. Every write runs in a `BEGIN IMMEDIATE` transaction:
+//! SQLite then takes the write lock up front, which makes "check quota, then insert" and
+//! "read tags, merge, write" atomic without any locking of our own. Migrations are the
+//! numbered files in `migrations/sqlite`, embedded at build time and applied at start-up.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, SqliteConnection};
+
+use super::*;
+
+pub struct SqliteRepository {
+    pool: SqlitePool,
+}
+
+fn backend(e: impl std::fmt::Display) -> RepoError {
+    RepoError::Backend(e.to_string())
+}
+
+fn to_json<T: Serialize>(v: &T) -> RepoResult<String> {
+    serde_json::to_string(v).map_err(backend)
+}
+
+fn opt_json<T: Serialize>(v: &Option<T>) -> RepoResult<Option<String>> {
+    v.as_ref().map(to_json).transpose()
+}
+
+fn from_json<T: DeserializeOwned>(s: &str) -> RepoResult<T> {
+    serde_json::from_str(s).map_err(backend)
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// The SQL texts that differ only by table, kept as literals (sqlx accepts only static SQL).
+struct KindSql {
+    exists: &'static str,
+    select_tags: &'static str,
+    update_tags: &'static str,
+}
+
+fn sql_for(kind: ResourceKind) -> KindSql {
+    match kind {
+        ResourceKind::PackagingGroup => KindSql {
+            exists: "SELECT COUNT(*) FROM packaging_groups WHERE id = ?",
+            select_tags: "SELECT tags_json FROM packaging_groups WHERE id = ?",
+            update_tags: "UPDATE packaging_groups SET tags_json = ? WHERE id = ?",
+        },
+        ResourceKind::PackagingConfiguration => KindSql {
+            exists: "SELECT COUNT(*) FROM packaging_configurations WHERE id = ?",
+            select_tags: "SELECT tags_json FROM packaging_configurations WHERE id = ?",
+            update_tags: "UPDATE packaging_configurations SET tags_json = ? WHERE id = ?",
+        },
+        ResourceKind::Asset => KindSql {
+            exists: "SELECT COUNT(*) FROM assets WHERE id = ?",
+            select_tags: "SELECT tags_json FROM assets WHERE id = ?",
+            update_tags: "UPDATE assets SET tags_json = ? WHERE id = ?",
+        },
+    }
+}
+
+fn group_row(r: &SqliteRow) -> RepoResult<(i64, GroupRecord)> {
+    let auth: Option<String> = r.try_get("authorization_json").map_err(backend)?;
+    let logs: Option<String> = r.try_get("egress_access_logs_json").map_err(backend)?;
+    let tags: String = r.try_get("tags_json").map_err(backend)?;
+    Ok((
+        r.try_get("seq").map_err(backend)?,
+        GroupRecord {
+            id: r.try_get("id").map_err(backend)?,
+            created_at: r.try_get("created_at").map_err(backend)?,
+            authorization: auth.as_deref().map(from_json).transpose()?,
+            egress_access_logs: logs.as_deref().map(from_json).transpose()?,
+            tags: from_json(&tags)?,
+        },
+    ))
+}
+
+fn config_row(r: &SqliteRow) -> RepoResult<(i64, ConfigRecord)> {
+    let package: String = r.try_get("package_json").map_err(backend)?;
+    let tags: String = r.try_get("tags_json").map_err(backend)?;
+    Ok((
+        r.try_get("seq").map_err(backend)?,
+        ConfigRecord {
+            id: r.try_get("id").map_err(backend)?,
+            packaging_group_id: r.try_get("packaging_group_id").map_err(backend)?,
+            created_at: r.try_get("created_at").map_err(backend)?,
+            package: from_json(&package)?,
+            egress_id: r.try_get("egress_id").map_err(backend)?,
+            tags: from_json(&tags)?,
+        },
+    ))
+}
+
+fn asset_row(r: &SqliteRow) -> RepoResult<(i64, AssetRecord)> {
+    let tags: String = r.try_get("tags_json").map_err(backend)?;
+    Ok((
+        r.try_get("seq").map_err(backend)?,
+        AssetRecord {
+            id: r.try_get("id").map_err(backend)?,
+            packaging_group_id: r.try_get("packaging_group_id").map_err(backend)?,
+            created_at: r.try_get("created_at").map_err(backend)?,
+            source_arn: r.try_get("source_arn").map_err(backend)?,
+            source_role_arn: r.try_get("source_role_arn").map_err(backend)?,
+            resource_id: r.try_get("resource_id").map_err(backend)?,
+            egress_id: r.try_get("egress_id").map_err(backend)?,
+            status: r.try_get("status").map_err(backend)?,
+            tags: from_json(&tags)?,
+        },
+    ))
+}
+
+fn page<T>(
+    rows: Vec<SqliteRow>,
+    limit: u32,
+    conv: fn(&SqliteRow) -> RepoResult<(i64, T)>,
+) -> RepoResult<Page<T>> {
+    let more = rows.len() > limit as usize;
+    let items = rows
+        .iter()
+        .take(limit as usize)
+        .map(conv)
+        .collect::<RepoResult<Vec<_>>>()?;
+    Ok(Page { items, more })
+}
+
+async fn count(conn: &mut SqliteConnection, sql: &'static str, arg: &str) -> RepoResult<u64> {
+    let n: i64 = sqlx::query_scalar(sql)
+        .bind(arg)
+        .fetch_one(conn)
+        .await
+        .map_err(backend)?;
+    Ok(n.max(0) as u64)
+}
+
+async fn exists(conn: &mut SqliteConnection, kind: ResourceKind, id: &str) -> RepoResult<bool> {
+    Ok(count(conn, sql_for(kind).exists, id).await? > 0)
+}
+
+impl SqliteRepository {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub async fn open(path: &Path) -> RepoResult<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .map_err(backend)?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(backend)?;
+        Ok(SqliteRepository { pool })
+    }
+
+    async fn write_tx(&self) -> RepoResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(backend)
+    }
+
+    async fn fetch_group(conn: &mut SqliteConnection, id: &str) -> RepoResult<Option<GroupRecord>> {
+        let row = sqlx::query("SELECT * FROM packaging_groups WHERE id = ?")
+            .bind(id)
+            .fetch_optional(conn)
+            .await
+            .map_err(backend)?;
+        row.as_ref()
+            .map(group_row)
+            .transpose()
+            .map(|o| o.map(|(_, g)| g))
+    }
+
+    async fn insert_checked(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        group_quota: Option<(&str, &'static str, &'static str, u32)>,
+        insert: sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    ) -> RepoResult<()> {
+        let mut tx = self.write_tx().await?;
+        if exists(&mut tx, kind, id).await? {
+            return Err(RepoError::AlreadyExists {
+                kind,
+                id: id.to_string(),
+            });
+        }
+        match group_quota {
+            Some((group_id, count_sql, what, limit)) => {
+                if !exists(&mut tx, ResourceKind::PackagingGroup, group_id).await? {
+                    return Err(RepoError::GroupNotFound(group_id.to_string()));
+                }
+                if count(&mut tx, count_sql, group_id).await? >= u64::from(limit) {
+                    return Err(RepoError::QuotaExceeded { what, limit });
+                }
+            }
+            None => {}
+        }
+        if let Err(e) = insert.execute(&mut *tx).await {
+            return Err(if is_unique_violation(&e) {
+                RepoError::AlreadyExists {
+                    kind,
+                    id: id.to_string(),
+                }
+            } else {
+                backend(e)
+            });
+        }
+        tx.commit().await.map_err(backend)
+    }
+}
+
+#[async_trait]
+impl Repository for SqliteRepository {
+    async fn create_group(&self, g: &GroupRecord, quotas: Quotas) -> RepoResult<()> {
+        let mut tx = self.write_tx().await?;
+        if exists(&mut tx, ResourceKind::PackagingGroup, &g.id).await? {
+            return Err(RepoError::AlreadyExists {
+                kind: ResourceKind::PackagingGroup,
+                id: g.id.clone(),
+            });
+        }
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM packaging_groups")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if n >= i64::from(quotas.packaging_groups) {
+            return Err(RepoError::QuotaExceeded {
+                what: "packaging groups",
+                limit: quotas.packaging_groups,
+            });
+        }
+        let res = sqlx::query(
+            "INSERT INTO packaging_groups (id, created_at, authorization_json, egress_access_logs_json, tags_json) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&g.id)
+        .bind(&g.created_at)
+        .bind(opt_json(&g.authorization)?)
+        .bind(opt_json(&g.egress_access_logs)?)
+        .bind(to_json(&g.tags)?)
+        .execute(&mut *tx)
+        .await;
+        if let Err(e) = res {
+            return Err(if is_unique_violation(&e) {
+                RepoError::AlreadyExists {
+                    kind: ResourceKind::PackagingGroup,
+                    id: g.id.clone(),
+                }
+            } else {
+                backend(e)
+            });
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn get_group(&self, id: &str) -> RepoResult<Option<GroupRecord>> {
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        Self::fetch_group(&mut conn, id).await
+    }
+
+    async fn list_groups(&self, after_seq: i64, limit: u32) -> RepoResult<Page<GroupRecord>> {
+        let rows = sqlx::query("SELECT * FROM packaging_groups WHERE seq > ? ORDER BY seq LIMIT ?")
+            .bind(after_seq)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        page(rows, limit, group_row)
+    }
+
+    async fn set_group_authorization(
+        &self,
+        id: &str,
+        authorization: Option<Authorization>,
+    ) -> RepoResult<GroupRecord> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query("UPDATE packaging_groups SET authorization_json = ? WHERE id = ?")
+            .bind(opt_json(&authorization)?)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(RepoError::NotFound {
+                kind: ResourceKind::PackagingGroup,
+                id: id.to_string(),
+            });
+        }
+        let g = Self::fetch_group(&mut tx, id).await?;
+        tx.commit().await.map_err(backend)?;
+        g.ok_or_else(|| backend("group vanished inside its own transaction"))
+    }
+
+    async fn set_group_logs(
+        &self,
+        id: &str,
+        logs: Option<EgressAccessLogs>,
+    ) -> RepoResult<GroupRecord> {
+        let mut tx = self.write_tx().await?;
+        let done =
+            sqlx::query("UPDATE packaging_groups SET egress_access_logs_json = ? WHERE id = ?")
+                .bind(opt_json(&logs)?)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(RepoError::NotFound {
+                kind: ResourceKind::PackagingGroup,
+                id: id.to_string(),
+            });
+        }
+        let g = Self::fetch_group(&mut tx, id).await?;
+        tx.commit().await.map_err(backend)?;
+        g.ok_or_else(|| backend("group vanished inside its own transaction"))
+    }
+
+    async fn delete_group(&self, id: &str) -> RepoResult<()> {
+        let mut tx = self.write_tx().await?;
+        if !exists(&mut tx, ResourceKind::PackagingGroup, id).await? {
+            return Err(RepoError::NotFound {
+                kind: ResourceKind::PackagingGroup,
+                id: id.to_string(),
+            });
+        }
+        let configurations = count(
+            &mut tx,
+            "SELECT COUNT(*) FROM packaging_configurations WHERE packaging_group_id = ?",
+            id,
+        )
+        .await?;
+        let assets = count(
+            &mut tx,
+            "SELECT COUNT(*) FROM assets WHERE packaging_group_id = ?",
+            id,
+        )
+        .await?;
+        if configurations > 0 || assets > 0 {
+            return Err(RepoError::GroupNotEmpty {
+                id: id.to_string(),
+                configurations,
+                assets,
+            });
+        }
+        sqlx::query("DELETE FROM packaging_groups WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn count_assets(&self, group_id: &str) -> RepoResult<u64> {
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        count(
+            &mut conn,
+            "SELECT COUNT(*) FROM assets WHERE packaging_group_id = ?",
+            group_id,
+        )
+        .await
+    }
+
+    async fn create_config(&self, c: &ConfigRecord, quotas: Quotas) -> RepoResult<()> {
+        let package = to_json(&c.package)?;
+        let tags = to_json(&c.tags)?;
+        let insert = sqlx::query(
+            "INSERT INTO packaging_configurations (id, packaging_group_id, created_at, package_json, egress_id, tags_json) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&c.id)
+        .bind(&c.packaging_group_id)
+        .bind(&c.created_at)
+        .bind(package)
+        .bind(&c.egress_id)
+        .bind(tags);
+        self.insert_checked(
+            ResourceKind::PackagingConfiguration,
+            &c.id,
+            Some((
+                &c.packaging_group_id,
+                "SELECT COUNT(*) FROM packaging_configurations WHERE packaging_group_id = ?",
+                "packaging configurations per packaging group",
+                quotas.configurations_per_group,
+            )),
+            insert,
+        )
+        .await
+    }
+
+    async fn get_config(&self, id: &str) -> RepoResult<Option<ConfigRecord>> {
+        let row = sqlx::query("SELECT * FROM packaging_configurations WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref()
+            .map(config_row)
+            .transpose()
+            .map(|o| o.map(|(_, c)| c))
+    }
+
+    async fn list_configs(
+        &self,
+        group_id: Option<&str>,
+        after_seq: i64,
+        limit: u32,
+    ) -> RepoResult<Page<ConfigRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM packaging_configurations WHERE seq > ? AND (? IS NULL OR packaging_group_id = ?) ORDER BY seq LIMIT ?",
+        )
+        .bind(after_seq)
+        .bind(group_id)
+        .bind(group_id)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        page(rows, limit, config_row)
+    }
+
+    async fn configs_of_group(&self, group_id: &str) -> RepoResult<Vec<ConfigRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM packaging_configurations WHERE packaging_group_id = ? ORDER BY seq",
+        )
+        .bind(group_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(|r| config_row(r).map(|(_, c)| c)).collect()
+    }
+
+    async fn delete_config(&self, id: &str) -> RepoResult<()> {
+        let done = sqlx::query("DELETE FROM packaging_configurations WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(RepoError::NotFound {
+                kind: ResourceKind::PackagingConfiguration,
+                id: id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn create_asset(&self, a: &AssetRecord, quotas: Quotas) -> RepoResult<()> {
+        let tags = to_json(&a.tags)?;
+        let insert = sqlx::query(
+            "INSERT INTO assets (id, packaging_group_id, created_at, source_arn, source_role_arn, resource_id, egress_id, status, tags_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&a.id)
+        .bind(&a.packaging_group_id)
+        .bind(&a.created_at)
+        .bind(&a.source_arn)
+        .bind(&a.source_role_arn)
+        .bind(&a.resource_id)
+        .bind(&a.egress_id)
+        .bind(&a.status)
+        .bind(tags);
+        self.insert_checked(
+            ResourceKind::Asset,
+            &a.id,
+            Some((
+                &a.packaging_group_id,
+                "SELECT COUNT(*) FROM assets WHERE packaging_group_id = ?",
+                "assets per packaging group",
+                quotas.assets_per_group,
+            )),
+            insert,
+        )
+        .await
+    }
+
+    async fn get_asset(&self, id: &str) -> RepoResult<Option<AssetRecord>> {
+        let row = sqlx::query("SELECT * FROM assets WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref()
+            .map(asset_row)
+            .transpose()
+            .map(|o| o.map(|(_, a)| a))
+    }
+
+    async fn list_assets(
+        &self,
+        group_id: Option<&str>,
+        after_seq: i64,
+        limit: u32,
+    ) -> RepoResult<Page<AssetRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM assets WHERE seq > ? AND (? IS NULL OR packaging_group_id = ?) ORDER BY seq LIMIT ?",
+        )
+        .bind(after_seq)
+        .bind(group_id)
+        .bind(group_id)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        page(rows, limit, asset_row)
+    }
+
+    async fn delete_asset(&self, id: &str) -> RepoResult<()> {
+        let done = sqlx::query("DELETE FROM assets WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(RepoError::NotFound {
+                kind: ResourceKind::Asset,
+                id: id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn get_tags(&self, kind: ResourceKind, id: &str) -> RepoResult<Option<Tags>> {
+        let tags: Option<String> = sqlx::query_scalar(sql_for(kind).select_tags)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        tags.as_deref().map(from_json).transpose()
+    }
+
+    async fn add_tags(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        tags: &Tags,
+        max_tags: usize,
+    ) -> RepoResult<()> {
+        self.rewrite_tags(kind, id, |current| {
+            current.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+            if current.len() > max_tags {
+                return Err(RepoError::TooManyTags {
+                    limit: max_tags,
+                    would_have: current.len(),
+                });
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn remove_tags(&self, kind: ResourceKind, id: &str, keys: &[String]) -> RepoResult<()> {
+        self.rewrite_tags(kind, id, |current| {
+            for k in keys {
+                current.remove(k);
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl SqliteRepository {
+    async fn rewrite_tags(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        change: impl FnOnce(&mut Tags) -> RepoResult<()> + Send,
+    ) -> RepoResult<()> {
+        let mut tx = self.write_tx().await?;
+        let current: Option<String> = sqlx::query_scalar(sql_for(kind).select_tags)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let Some(current) = current else {
+            return Err(RepoError::NotFound {
+                kind,
+                id: id.to_string(),
+            });
+        };
+        let mut tags: Tags = from_json(&current)?;
+        change(&mut tags)?;
+        sqlx::query(sql_for(kind).update_tags)
+            .bind(to_json(&tags)?)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+}

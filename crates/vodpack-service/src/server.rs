@@ -1,0 +1,198 @@
+//! Start-up and shutdown of `vodpack serve`: open the data directory and the database, resolve
+//! credentials, bind the listener, serve until told to stop.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::api::{self, AppState};
+use crate::auth::sigv4::Verifier;
+use crate::auth::{self, Credentials, CredentialsSource};
+use crate::config::ServiceConfig;
+use crate::repo::Quotas;
+use crate::repo::sqlite::SqliteRepository;
+
+/// Everything `serve` can be told.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Base of egress URLs; defaults to `http://<listen address>`.
+    pub public_url: Option<String>,
+    pub region: String,
+    pub account_id: String,
+    /// Configured key pair; when `None` the data directory's credentials file is used.
+    pub credentials: Option<Credentials>,
+    /// Signature checking. Turning it off is refused unless the listener is on loopback.
+    pub auth_enabled: bool,
+    pub quotas: Quotas,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database: {0}")]
+    Database(#[from] crate::repo::RepoError),
+    #[error(transparent)]
+    Credentials(#[from] auth::CredentialsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(
+        "authentication can be turned off only on a loopback address; {0} is reachable from other hosts"
+    )]
+    UnauthenticatedRemote(SocketAddr),
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// What a started server tells its operator.
+#[derive(Debug, Clone)]
+pub struct StartInfo {
+    pub local_addr: SocketAddr,
+    pub endpoint_url: String,
+    pub public_url: String,
+    pub region: String,
+    pub account_id: String,
+    pub data_dir: PathBuf,
+    /// `None` when authentication is off.
+    pub credentials: Option<(Credentials, CredentialsSource)>,
+}
+
+/// A bound, ready server.
+pub struct Server {
+    listener: TcpListener,
+    app: Router,
+    info: StartInfo,
+}
+
+fn check_account(id: &str) -> Result<(), StartError> {
+    if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(StartError::Invalid(format!(
+            "the account id '{id}' must be 12 digits"
+        )))
+    }
+}
+
+fn check_region(r: &str) -> Result<(), StartError> {
+    let ok = !r.is_empty()
+        && r.len() <= 64
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(StartError::Invalid(format!(
+            "the region '{r}' must be lowercase letters, digits and '-'"
+        )))
+    }
+}
+
+impl Server {
+    /// Prepares the data directory and database, then binds the listener.
+    pub async fn bind(opts: ServeOptions) -> Result<Server, StartError> {
+        check_account(&opts.account_id)?;
+        check_region(&opts.region)?;
+        if !opts.auth_enabled && !opts.listen.ip().is_loopback() {
+            return Err(StartError::UnauthenticatedRemote(opts.listen));
+        }
+        std::fs::create_dir_all(&opts.data_dir).map_err(|source| StartError::DataDir {
+            path: opts.data_dir.clone(),
+            source,
+        })?;
+        let repo = SqliteRepository::open(&opts.data_dir.join("vodpack.sqlite3")).await?;
+        let credentials = if !opts.auth_enabled {
+            None
+        } else if let Some(c) = opts.credentials.clone() {
+            Some((c, CredentialsSource::Configured))
+        } else {
+            Some(auth::load_or_generate(&opts.data_dir)?)
+        };
+        let listener = TcpListener::bind(opts.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: opts.listen,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: opts.listen,
+            source,
+        })?;
+        let endpoint_url = format!("http://{local_addr}");
+        let public_url = opts
+            .public_url
+            .clone()
+            .unwrap_or_else(|| endpoint_url.clone())
+            .trim_end_matches('/')
+            .to_string();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(StartError::Invalid(format!(
+                "the public URL '{public_url}' must start with http:// or https://"
+            )));
+        }
+        let config = ServiceConfig {
+            public_url: public_url.clone(),
+            region: opts.region.clone(),
+            account_id: opts.account_id.clone(),
+            quotas: opts.quotas,
+            max_body_bytes: opts.max_body_bytes,
+        };
+        let verifier = credentials.as_ref().map(|(c, _)| {
+            Arc::new(Verifier {
+                access_key_id: c.access_key_id.clone(),
+                secret_access_key: c.secret_access_key.clone(),
+                region: opts.region.clone(),
+                service: "mediapackage-vod".to_string(),
+            })
+        });
+        let state = AppState {
+            repo: Arc::new(repo),
+            config: Arc::new(config),
+            verifier,
+        };
+        let app = api::router(state);
+        Ok(Server {
+            listener,
+            app,
+            info: StartInfo {
+                local_addr,
+                endpoint_url,
+                public_url,
+                region: opts.region,
+                account_id: opts.account_id,
+                data_dir: opts.data_dir,
+                credentials,
+            },
+        })
+    }
+
+    pub fn info(&self) -> &StartInfo {
+        &self.info
+    }
+
+    /// Serves until `shutdown` resolves, then lets requests in flight finish.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
+        axum::serve(self.listener, self.app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(StartError::Serve)
+    }
+}

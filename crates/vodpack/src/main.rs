@@ -1,0 +1,211 @@
+//! The `vodpack` command: configuration, logging and the subcommands. Everything it does is in
+//! the library crates; this file turns flags and environment variables into their options.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+use vodpack_service::{Credentials, CredentialsSource, Quotas, ServeOptions, Server};
+
+#[derive(Parser)]
+#[command(
+    name = "vodpack",
+    version,
+    about = "Self-hosted video-on-demand packaging, speaking the AWS Elemental MediaPackage VOD API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service: the MediaPackage VOD API and egress on one listener.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address and port to listen on (port 0 picks a free one).
+    #[arg(long, env = "VODPACK_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Directory for the database, credentials and local buckets; created if missing.
+    #[arg(long, env = "VODPACK_DATA_DIR", default_value = "./vodpack-data")]
+    data_dir: PathBuf,
+    /// Base URL of egress endpoints as clients reach it [default: http://<listen address>].
+    #[arg(long, env = "VODPACK_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Region this endpoint serves; requests must be signed for it.
+    #[arg(long, env = "VODPACK_REGION", default_value = "us-east-1")]
+    region: String,
+    /// 12-digit account id used in ARNs.
+    #[arg(long, env = "VODPACK_ACCOUNT_ID", default_value = "000000000000")]
+    account_id: String,
+    /// Access key id clients sign with [default: from <data dir>/credentials, generated on first start].
+    #[arg(long, env = "VODPACK_ACCESS_KEY_ID", requires = "secret_access_key")]
+    access_key_id: Option<String>,
+    /// Secret access key clients sign with.
+    #[arg(
+        long,
+        env = "VODPACK_SECRET_ACCESS_KEY",
+        requires = "access_key_id",
+        hide_env_values = true
+    )]
+    secret_access_key: Option<String>,
+    /// Accept unsigned API requests. Refused unless listening on a loopback address.
+    #[arg(long, env = "VODPACK_INSECURE_NO_AUTH", default_value_t = false)]
+    insecure_no_auth: bool,
+    /// Most packaging groups (AWS default 10).
+    #[arg(long, env = "VODPACK_MAX_PACKAGING_GROUPS", default_value_t = Quotas::default().packaging_groups)]
+    max_packaging_groups: u32,
+    /// Most packaging configurations per group (AWS default 10).
+    #[arg(long, env = "VODPACK_MAX_CONFIGURATIONS_PER_GROUP", default_value_t = Quotas::default().configurations_per_group)]
+    max_configurations_per_group: u32,
+    /// Most assets per group (AWS default 10000).
+    #[arg(long, env = "VODPACK_MAX_ASSETS_PER_GROUP", default_value_t = Quotas::default().assets_per_group)]
+    max_assets_per_group: u32,
+    /// Largest accepted API request body, in bytes.
+    #[arg(long, env = "VODPACK_MAX_BODY_BYTES", default_value_t = vodpack_service::config::DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: usize,
+    /// Log format.
+    #[arg(long, env = "VODPACK_LOG_FORMAT", value_parser = ["text", "json"], default_value = "text")]
+    log_format: String,
+}
+
+fn init_logging(format: &str) {
+    let filter = EnvFilter::try_from_env("VODPACK_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(&args.log_format);
+    let credentials = match (args.access_key_id, args.secret_access_key) {
+        (Some(id), Some(secret)) => Some(Credentials {
+            access_key_id: id,
+            secret_access_key: secret,
+        }),
+        _ => None,
+    };
+    if args.insecure_no_auth {
+        tracing::warn!(
+            "API authentication is OFF (--insecure-no-auth): any local process can change this server"
+        );
+    }
+    let opts = ServeOptions {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        public_url: args.public_url,
+        region: args.region,
+        account_id: args.account_id,
+        credentials,
+        auth_enabled: !args.insecure_no_auth,
+        quotas: Quotas {
+            packaging_groups: args.max_packaging_groups,
+            configurations_per_group: args.max_configurations_per_group,
+            assets_per_group: args.max_assets_per_group,
+        },
+        max_body_bytes: args.max_body_bytes,
+    };
+    let server = Server::bind(opts)
+        .await
+        .context("vodpack could not start")?;
+    let info = server.info();
+    let data_dir = std::fs::canonicalize(&info.data_dir).unwrap_or_else(|_| info.data_dir.clone());
+    println!(
+        "vodpack {} is serving the MediaPackage VOD API",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!("  endpoint:   {}", info.endpoint_url);
+    println!("  egress:     {}/out/v1/...", info.public_url);
+    println!("  region:     {}", info.region);
+    println!("  account:    {}", info.account_id);
+    println!("  data dir:   {}", data_dir.display());
+    match &info.credentials {
+        None => println!("  auth:       OFF (unsigned requests accepted)"),
+        Some((c, source)) => match source {
+            CredentialsSource::Configured => {
+                println!(
+                    "  access key: {} (secret from VODPACK_SECRET_ACCESS_KEY / --secret-access-key)",
+                    c.access_key_id
+                )
+            }
+            CredentialsSource::File(p) | CredentialsSource::Generated(p) => {
+                let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+                let state = if matches!(source, CredentialsSource::Generated(_)) {
+                    "generated"
+                } else {
+                    "read"
+                };
+                println!(
+                    "  access key: {} ({state}: {})",
+                    c.access_key_id,
+                    p.display()
+                );
+                println!("Try it:");
+                println!(
+                    "  AWS_SHARED_CREDENTIALS_FILE={} AWS_REGION={} aws mediapackage-vod list-packaging-groups --endpoint-url {}",
+                    p.display(),
+                    info.region,
+                    info.endpoint_url
+                );
+            }
+        },
+    }
+    // Tests and scripts wait for this line; keep its shape.
+    println!("listening on {}", info.endpoint_url);
+    tracing::info!(addr = %info.local_addr, "listening");
+    server
+        .run(shutdown_signal())
+        .await
+        .context("vodpack stopped with an error")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+    }
+}
