@@ -76,17 +76,13 @@ pub fn parse(raw_query: Option<&str>, kind: ListKind, group_filter: bool) -> Api
                 }
                 params.max_results = n as u32;
             }
-            "nextToken" => {
-                if !value.is_empty() {
-                    params.after_seq = decode_token(kind, &value).ok_or_else(|| {
-                        ApiError::unprocessable("nextToken is not a token this list handed out")
-                    })?;
-                }
+            "nextToken" if !value.is_empty() => {
+                params.after_seq = decode_token(kind, &value).ok_or_else(|| {
+                    ApiError::unprocessable("nextToken is not a token this list handed out")
+                })?;
             }
-            "packagingGroupId" if group_filter => {
-                if !value.is_empty() {
-                    params.packaging_group_id = Some(value.into_owned());
-                }
+            "packagingGroupId" if group_filter && !value.is_empty() => {
+                params.packaging_group_id = Some(value.into_owned());
             }
             _ => {}
         }

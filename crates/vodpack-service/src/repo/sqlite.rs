@@ -191,11 +191,13 @@ impl SqliteRepository {
             .map(|o| o.map(|(_, g)| g))
     }
 
+    /// Inserts a resource of a group after checking, in one write transaction, that its id is
+    /// free, that the group exists and that the group's quota (`count_sql` < `limit`) has room.
     async fn insert_checked(
         &self,
         kind: ResourceKind,
         id: &str,
-        group_quota: Option<(&str, &'static str, &'static str, u32)>,
+        (group_id, count_sql, what, limit): (&str, &'static str, &'static str, u32),
         insert: sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
     ) -> RepoResult<()> {
         let mut tx = self.write_tx().await?;
@@ -205,16 +207,11 @@ impl SqliteRepository {
                 id: id.to_string(),
             });
         }
-        match group_quota {
-            Some((group_id, count_sql, what, limit)) => {
-                if !exists(&mut tx, ResourceKind::PackagingGroup, group_id).await? {
-                    return Err(RepoError::GroupNotFound(group_id.to_string()));
-                }
-                if count(&mut tx, count_sql, group_id).await? >= u64::from(limit) {
-                    return Err(RepoError::QuotaExceeded { what, limit });
-                }
-            }
-            None => {}
+        if !exists(&mut tx, ResourceKind::PackagingGroup, group_id).await? {
+            return Err(RepoError::GroupNotFound(group_id.to_string()));
+        }
+        if count(&mut tx, count_sql, group_id).await? >= u64::from(limit) {
+            return Err(RepoError::QuotaExceeded { what, limit });
         }
         if let Err(e) = insert.execute(&mut *tx).await {
             return Err(if is_unique_violation(&e) {
@@ -395,12 +392,12 @@ impl Repository for SqliteRepository {
         self.insert_checked(
             ResourceKind::PackagingConfiguration,
             &c.id,
-            Some((
+            (
                 &c.packaging_group_id,
                 "SELECT COUNT(*) FROM packaging_configurations WHERE packaging_group_id = ?",
                 "packaging configurations per packaging group",
                 quotas.configurations_per_group,
-            )),
+            ),
             insert,
         )
         .await
@@ -480,12 +477,12 @@ impl Repository for SqliteRepository {
         self.insert_checked(
             ResourceKind::Asset,
             &a.id,
-            Some((
+            (
                 &a.packaging_group_id,
                 "SELECT COUNT(*) FROM assets WHERE packaging_group_id = ?",
                 "assets per packaging group",
                 quotas.assets_per_group,
-            )),
+            ),
             insert,
         )
         .await
