@@ -409,6 +409,30 @@ async fn tag_routes_accept_hand_written_forms() {
     .await;
     assert_eq!(r.status, 204, "{}", r.body);
     assert!(r.body.is_empty());
+    // Non-ASCII letters are allowed in tags (and must not trip byte/char boundaries).
+    let r = signed(
+        "POST",
+        &server.url(&format!("/tags/{arn}")),
+        r#"{"tags":{"日本語":"値","çé":"ü"}}"#,
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = signed(
+        "POST",
+        &server.url(&format!("/tags/{arn}")),
+        r#"{"tags":{"awsé":"x","é":"a#b"}}"#,
+    )
+    .await;
+    assert_json_error(&r, 422, "UnprocessableEntityException");
+    let r = signed(
+        "DELETE",
+        &server.url(&format!(
+            "/tags/{arn}?tagKeys=%E6%97%A5%E6%9C%AC%E8%AA%9E&tagKeys=%C3%A7%C3%A9"
+        )),
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
     // Comma-separated tagKeys.
     let r = signed(
         "DELETE",

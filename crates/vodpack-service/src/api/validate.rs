@@ -68,7 +68,7 @@ pub fn tag_key(key: &str) -> ApiResult<()> {
             "tag key '{key}' may contain only letters, digits, spaces and _ . : / = + - @"
         )));
     }
-    if key.len() >= 4 && key[..4].eq_ignore_ascii_case("aws:") {
+    if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
         return Err(bad(format!(
             "tag key '{key}': the 'aws:' prefix is reserved"
         )));
