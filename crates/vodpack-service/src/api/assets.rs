@@ -118,10 +118,7 @@ pub async fn list(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiRe
         .repo
         .list_assets(p.packaging_group_id.as_deref(), p.after_seq, p.max_results)
         .await?;
-    let next_token = match (page.more, page.items.last()) {
-        (true, Some((seq, _))) => Some(pagination::encode_token(ListKind::Assets, *seq)),
-        _ => None,
-    };
+    let next_token = pagination::next_token(ListKind::Assets, &page);
     let assets = page
         .items
         .into_iter()

@@ -98,10 +98,7 @@ struct ListOut {
 pub async fn list(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Response> {
     let p = pagination::parse(q.as_deref(), ListKind::PackagingGroups, false)?;
     let page = state.repo.list_groups(p.after_seq, p.max_results).await?;
-    let next_token = match (page.more, page.items.last()) {
-        (true, Some((seq, _))) => Some(pagination::encode_token(ListKind::PackagingGroups, *seq)),
-        _ => None,
-    };
+    let next_token = pagination::next_token(ListKind::PackagingGroups, &page);
     let mut packaging_groups = Vec::with_capacity(page.items.len());
     for (_, g) in page.items {
         packaging_groups.push(render(&state, g, true).await?);

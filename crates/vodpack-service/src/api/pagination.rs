@@ -41,6 +41,14 @@ pub struct ListParams {
     pub packaging_group_id: Option<String>,
 }
 
+/// The `nextToken` of a page: present only when more items follow.
+pub fn next_token<T>(kind: ListKind, page: &crate::repo::Page<T>) -> Option<String> {
+    match (page.more, page.items.last()) {
+        (true, Some((seq, _))) => Some(encode_token(kind, *seq)),
+        _ => None,
+    }
+}
+
 pub fn encode_token(kind: ListKind, seq: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("vodpack:1:{}:{seq}", kind.tag()))
 }
