@@ -1,0 +1,643 @@
+//! Progressive (non-fragmented) MP4 sources: locating `moov` and turning it into index tracks.
+//!
+//! Box decoding is mp4-atom's; what is ours is the sample table expansion (stts, ctts, stss,
+//! stsc + stco/co64, stsz into per-sample columns), edit-list handling, the codec mapping and
+//! every consistency check, since a packager must refuse a table that points outside its file
+//! rather than serve garbage. I/O stays with the caller: it reads top-level box headers with
+//! [`parse_box_header`] to find `moov`, reads it whole (bounded by [`Limits::max_moov_bytes`]),
+//! and hands the bytes to [`parse_moov`].
+
+pub mod codec_string;
+
+use mp4_atom::{Codec as Entry, Decode, Encode, Moov, Trak};
+
+use crate::error::MediaError;
+use crate::index::{Codec, Samples, Track};
+
+/// Caps that keep hostile or absurd files from exhausting memory or time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest `moov` box read (nginx-vod-module's default is 128 MiB).
+    pub max_moov_bytes: u64,
+    /// Most samples in one track (about 11 hours of 25 fps video at the default).
+    pub max_samples_per_track: u64,
+    /// AWS: at most 20 ingest streams per asset.
+    pub max_streams: usize,
+    /// AWS: at most 10 tracks per ingest stream.
+    pub max_tracks_per_stream: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_moov_bytes: 128 * 1024 * 1024,
+            max_samples_per_track: 1_000_000,
+            max_streams: 20,
+            max_tracks_per_stream: 10,
+        }
+    }
+}
+
+/// A top-level (or any) box header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoxHeader {
+    pub kind: [u8; 4],
+    /// 8, or 16 with a 64-bit size.
+    pub header_len: u64,
+    /// Whole box size including the header; `None` when the box runs to the end of the file.
+    pub size: Option<u64>,
+}
+
+/// Parses a box header from the start of `b`; `Ok(None)` when more bytes are needed.
+pub fn parse_box_header(b: &[u8]) -> Result<Option<BoxHeader>, MediaError> {
+    if b.len() < 8 {
+        return Ok(None);
+    }
+    let size32 = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    let kind = [b[4], b[5], b[6], b[7]];
+    let (header_len, size) = match size32 {
+        0 => (8, None),
+        1 => {
+            if b.len() < 16 {
+                return Ok(None);
+            }
+            let mut s = [0u8; 8];
+            s.copy_from_slice(&b[8..16]);
+            (16, Some(u64::from_be_bytes(s)))
+        }
+        n => (8, Some(u64::from(n))),
+    };
+    if let Some(s) = size
+        && s < header_len
+    {
+        return Err(MediaError::Corrupt(format!(
+            "box '{}' declares {s} bytes, less than its own header",
+            String::from_utf8_lossy(&kind)
+        )));
+    }
+    Ok(Some(BoxHeader {
+        kind,
+        header_len,
+        size,
+    }))
+}
+
+/// Next step of the top-level box walk that looks for `moov`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopLevel {
+    /// `moov` is at `offset` and has `size` bytes (header included): read it whole.
+    Moov { offset: u64, size: u64 },
+    /// Read the header of the box at this offset next.
+    Next(u64),
+}
+
+/// How many bytes [`next_top_level`] wants at each step.
+pub const TOP_LEVEL_HEADER_BYTES: u64 = 16;
+
+/// One step of the walk over top-level boxes: `header` holds up to
+/// [`TOP_LEVEL_HEADER_BYTES`] bytes read at `pos` of a file of `file_size` bytes.
+pub fn next_top_level(
+    header: &[u8],
+    pos: u64,
+    file_size: u64,
+    limits: &Limits,
+) -> Result<TopLevel, MediaError> {
+    if pos >= file_size {
+        return Err(if pos == 0 {
+            MediaError::NotMedia("the file is empty".into())
+        } else {
+            MediaError::Truncated("no moov box: the file ends before its index".into())
+        });
+    }
+    let h = match parse_box_header(header) {
+        Ok(Some(h)) => h,
+        Ok(None) | Err(_) if pos == 0 => {
+            return Err(MediaError::NotMedia(
+                "the file does not start with an MP4 box".into(),
+            ));
+        }
+        Ok(None) => {
+            return Err(MediaError::Truncated(format!(
+                "the file ends inside a box header at byte {pos}"
+            )));
+        }
+        Err(e) => return Err(e),
+    };
+    let kind = String::from_utf8_lossy(&h.kind).to_string();
+    if pos == 0
+        && !matches!(
+            &h.kind,
+            b"ftyp" | b"moov" | b"mdat" | b"free" | b"skip" | b"wide" | b"pnot" | b"uuid"
+        )
+    {
+        return Err(MediaError::NotMedia(format!(
+            "the file does not start with an MP4 box (first bytes read as '{}')",
+            kind.escape_default()
+        )));
+    }
+    let size = h.size.unwrap_or(file_size - pos);
+    let end = pos
+        .checked_add(size)
+        .ok_or_else(|| MediaError::Corrupt(format!("box '{kind}' size overflows")))?;
+    if end > file_size {
+        return Err(MediaError::Truncated(format!(
+            "box '{kind}' at byte {pos} needs {size} bytes but the file ends at {file_size}"
+        )));
+    }
+    match &h.kind {
+        b"moov" => {
+            if size > limits.max_moov_bytes {
+                return Err(MediaError::Limit(format!(
+                    "the moov box has {size} bytes, more than the limit of {}",
+                    limits.max_moov_bytes
+                )));
+            }
+            Ok(TopLevel::Moov { offset: pos, size })
+        }
+        b"moof" => Err(MediaError::Unsupported(
+            "fragmented MP4 (moof before any moov); provide a progressive MP4".into(),
+        )),
+        _ if end >= file_size => Err(MediaError::Truncated(
+            "no moov box: the file ends before its index".into(),
+        )),
+        _ => Ok(TopLevel::Next(end)),
+    }
+}
+
+/// Tracks found in one MP4 file, and what was skipped.
+#[derive(Debug, Clone, Default)]
+pub struct Mp4Tracks {
+    pub tracks: Vec<Track>,
+    pub warnings: Vec<String>,
+}
+
+fn atom_bytes<T: Encode>(atom: &T) -> Result<Vec<u8>, MediaError> {
+    let mut buf = Vec::new();
+    atom.encode(&mut buf)
+        .map_err(|e| MediaError::Corrupt(format!("cannot re-encode a configuration box: {e}")))?;
+    // Strip the 8-byte box header: the index keeps the bare configuration record.
+    Ok(buf.get(8..).unwrap_or_default().to_vec())
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+struct CodecInfo {
+    codec: Codec,
+    fourcc: [u8; 4],
+    config: Vec<u8>,
+    codec_string: String,
+    width: u32,
+    height: u32,
+    channels: u32,
+    sample_rate: u32,
+}
+
+fn codec_info(entry: &Entry, label: &str) -> Result<CodecInfo, MediaError> {
+    let video = |codec, fourcc: &[u8; 4], config: Vec<u8>, cs: String, w: u16, h: u16| CodecInfo {
+        codec,
+        fourcc: *fourcc,
+        config,
+        codec_string: cs,
+        width: u32::from(w),
+        height: u32::from(h),
+        channels: 0,
+        sample_rate: 0,
+    };
+    let audio =
+        |codec, fourcc: &[u8; 4], config: Vec<u8>, cs: String, a: &mp4_atom::Audio| CodecInfo {
+            codec,
+            fourcc: *fourcc,
+            config,
+            codec_string: cs,
+            width: 0,
+            height: 0,
+            channels: u32::from(a.channel_count),
+            sample_rate: u32::from(a.sample_rate.integer()),
+        };
+    Ok(match entry {
+        Entry::Avc1(e) => video(
+            Codec::H264,
+            b"avc1",
+            atom_bytes(&e.avcc)?,
+            codec_string::avc("avc1", &e.avcc),
+            e.visual.width,
+            e.visual.height,
+        ),
+        Entry::Avc3(e) => video(
+            Codec::H264,
+            b"avc3",
+            atom_bytes(&e.avcc)?,
+            codec_string::avc("avc3", &e.avcc),
+            e.visual.width,
+            e.visual.height,
+        ),
+        Entry::Hvc1(e) => video(
+            Codec::H265,
+            b"hvc1",
+            atom_bytes(&e.hvcc)?,
+            codec_string::hevc("hvc1", &e.hvcc),
+            e.visual.width,
+            e.visual.height,
+        ),
+        Entry::Hev1(e) => video(
+            Codec::H265,
+            b"hev1",
+            atom_bytes(&e.hvcc)?,
+            codec_string::hevc("hev1", &e.hvcc),
+            e.visual.width,
+            e.visual.height,
+        ),
+        Entry::Mp4a(e) => {
+            let dc = &e.esds.es_desc.dec_config;
+            // 0x40 MPEG-4 audio; 0x66-0x68 MPEG-2 AAC profiles.
+            if !matches!(dc.object_type_indication, 0x40 | 0x66..=0x68) {
+                return Err(MediaError::Unsupported(format!(
+                    "{label}: mp4a with object type 0x{:02x} (only AAC is supported)",
+                    dc.object_type_indication
+                )));
+            }
+            let asc = dc
+                .dec_specific
+                .as_ref()
+                .map(|d| d.raw.clone())
+                .filter(|r| r.len() >= 2)
+                .ok_or_else(|| {
+                    MediaError::Corrupt(format!(
+                        "{label}: AAC track without an AudioSpecificConfig"
+                    ))
+                })?;
+            let cs = codec_string::aac(&asc);
+            audio(Codec::Aac, b"mp4a", asc, cs, &e.audio)
+        }
+        Entry::Ac3(e) => audio(
+            Codec::Ac3,
+            b"ac-3",
+            atom_bytes(&e.dac3)?,
+            "ac-3".into(),
+            &e.audio,
+        ),
+        Entry::Eac3(e) => audio(
+            Codec::Eac3,
+            b"ec-3",
+            atom_bytes(&e.dec3)?,
+            "ec-3".into(),
+            &e.audio,
+        ),
+        Entry::Unknown(fourcc, _) => {
+            let cc: [u8; 4] = (*fourcc).into();
+            let name = String::from_utf8_lossy(&cc).to_string();
+            if matches!(&cc, b"encv" | b"enca" | b"encs" | b"enct") {
+                return Err(MediaError::Encrypted(format!(
+                    "{label} has a protected sample entry ('{name}')"
+                )));
+            }
+            return Err(MediaError::Unsupported(format!("{label}: codec '{name}'")));
+        }
+        other => {
+            let name = format!("{other:?}");
+            let name = name.split('(').next().unwrap_or("?").to_ascii_lowercase();
+            return Err(MediaError::Unsupported(format!(
+                "{label}: codec '{name}' (supported: H.264, H.265, AAC, AC-3, E-AC-3)"
+            )));
+        }
+    })
+}
+
+/// Expands one track's sample tables.
+fn samples(
+    trak: &Trak,
+    object: u32,
+    file_size: u64,
+    limits: &Limits,
+    label: &str,
+) -> Result<(Samples, u32), MediaError> {
+    let stbl = &trak.mdia.minf.stbl;
+    let sizes: Vec<u32> = match &stbl.stsz.samples {
+        mp4_atom::StszSamples::Identical { count, size } => {
+            if u64::from(*count) > limits.max_samples_per_track {
+                return Err(MediaError::Limit(format!(
+                    "{label} has {count} samples, more than the limit of {}",
+                    limits.max_samples_per_track
+                )));
+            }
+            vec![*size; *count as usize]
+        }
+        mp4_atom::StszSamples::Different { sizes } => sizes.clone(),
+    };
+    let n = sizes.len();
+    if n as u64 > limits.max_samples_per_track {
+        return Err(MediaError::Limit(format!(
+            "{label} has {n} samples, more than the limit of {}",
+            limits.max_samples_per_track
+        )));
+    }
+    let corrupt = |what: String| MediaError::Corrupt(format!("{label}: {what}"));
+
+    // Decode times (stts).
+    let mut dts = Vec::with_capacity(n);
+    let mut t = 0i64;
+    let mut last_delta = 0u32;
+    for e in &stbl.stts.entries {
+        for _ in 0..e.sample_count {
+            if dts.len() == n {
+                return Err(corrupt(format!(
+                    "stts describes more samples than stsz ({n})"
+                )));
+            }
+            dts.push(t);
+            t += i64::from(e.sample_delta);
+            last_delta = e.sample_delta;
+        }
+    }
+    if dts.len() != n {
+        return Err(corrupt(format!(
+            "stts describes {} samples, stsz {n}",
+            dts.len()
+        )));
+    }
+
+    // Composition offsets (ctts, v0 unsigned or v1 signed; mp4-atom gives both as i64).
+    let mut cts = Vec::with_capacity(n);
+    if let Some(ctts) = &stbl.ctts {
+        for e in &ctts.entries {
+            for _ in 0..e.sample_count {
+                if cts.len() == n {
+                    break;
+                }
+                let off = i32::try_from(e.sample_offset).map_err(|_| {
+                    corrupt(format!(
+                        "composition offset {} out of range",
+                        e.sample_offset
+                    ))
+                })?;
+                cts.push(off);
+            }
+        }
+        if cts.len() != n {
+            return Err(corrupt(format!(
+                "ctts describes {} samples, stsz {n}",
+                cts.len()
+            )));
+        }
+    } else {
+        cts.resize(n, 0);
+    }
+
+    // Sync samples (stss); absent means every sample is a sync sample.
+    let keyframe = match &stbl.stss {
+        None => vec![true; n],
+        Some(stss) => {
+            let mut k = vec![false; n];
+            for &s in &stss.entries {
+                let i = (s as usize)
+                    .checked_sub(1)
+                    .filter(|i| *i < n)
+                    .ok_or_else(|| corrupt(format!("stss names sample {s}, the track has {n}")))?;
+                k[i] = true;
+            }
+            k
+        }
+    };
+
+    // Chunk offsets (stco / co64) and samples per chunk (stsc).
+    let chunks: Vec<u64> = match (&stbl.stco, &stbl.co64) {
+        (Some(stco), _) => stco.entries.iter().map(|o| u64::from(*o)).collect(),
+        (None, Some(co64)) => co64.entries.clone(),
+        (None, None) => return Err(corrupt("no chunk offset table (stco/co64)".into())),
+    };
+    let stsc = &stbl.stsc.entries;
+    let mut offsets = Vec::with_capacity(n);
+    for (ei, e) in stsc.iter().enumerate() {
+        if e.first_chunk == 0 || e.samples_per_chunk == 0 {
+            return Err(corrupt(
+                "stsc has a zero chunk index or an empty chunk run".into(),
+            ));
+        }
+        let first = (e.first_chunk - 1) as usize;
+        let end = match stsc.get(ei + 1) {
+            Some(next) if next.first_chunk > e.first_chunk => (next.first_chunk - 1) as usize,
+            Some(_) => return Err(corrupt("stsc chunk runs are not increasing".into())),
+            None => chunks.len(),
+        };
+        for &chunk_offset in chunks.get(first..end.min(chunks.len())).unwrap_or_default() {
+            let mut off = chunk_offset;
+            for _ in 0..e.samples_per_chunk {
+                let i = offsets.len();
+                if i == n {
+                    break;
+                }
+                offsets.push(off);
+                off = off
+                    .checked_add(u64::from(sizes[i]))
+                    .ok_or_else(|| corrupt("sample offset overflows".into()))?;
+            }
+        }
+    }
+    if offsets.len() != n {
+        return Err(corrupt(format!(
+            "the chunk tables place {} samples, stsz has {n}",
+            offsets.len()
+        )));
+    }
+    for i in 0..n {
+        let end = offsets[i].saturating_add(u64::from(sizes[i]));
+        if end > file_size {
+            return Err(MediaError::Truncated(format!(
+                "{label}: sample {} spans bytes {}..{end} but the file has only {file_size} bytes",
+                i + 1,
+                offsets[i]
+            )));
+        }
+    }
+
+    let s = Samples {
+        object: vec![object; n],
+        offset: offsets,
+        size: sizes,
+        dts,
+        cts_offset: cts,
+        keyframe,
+    };
+    Ok((s, last_delta))
+}
+
+/// Presentation offset from the edit list: empty edits delay the track, the first media edit's
+/// `media_time` is where presentation starts (B-frame delay, AAC priming).
+fn presentation_offset(
+    trak: &Trak,
+    movie_timescale: u32,
+    timescale: u32,
+    warnings: &mut Vec<String>,
+    label: &str,
+) -> i64 {
+    let Some(edts) = &trak.edts else { return 0 };
+    let Some(elst) = &edts.elst else { return 0 };
+    let mut offset = 0i64;
+    let mut media_edits = 0;
+    for e in &elst.entries {
+        match e.media_time {
+            None => {
+                if media_edits == 0 && movie_timescale > 0 {
+                    let delay = i128::from(e.segment_duration) * i128::from(timescale)
+                        / i128::from(movie_timescale);
+                    offset = offset.saturating_add(i64::try_from(delay).unwrap_or(i64::MAX));
+                }
+            }
+            Some(t) => {
+                media_edits += 1;
+                if media_edits == 1 {
+                    offset = offset.saturating_sub(i64::try_from(t).unwrap_or(i64::MAX));
+                }
+            }
+        }
+    }
+    if media_edits > 1 {
+        warnings.push(format!(
+            "{label}: edit list has {media_edits} media edits; only the first is applied"
+        ));
+    }
+    // An edit that shifts by more than a day is damage, not intent.
+    let limit = 86_400 * i64::from(timescale);
+    if offset.abs() > limit {
+        warnings.push(format!(
+            "{label}: edit list offset {offset} ignored (out of range)"
+        ));
+        return 0;
+    }
+    offset
+}
+
+/// Turns a `moov` box (its whole bytes, header included) into index tracks. `stream` and
+/// `object` tag the tracks and samples; `file_size` bounds every sample.
+pub fn parse_moov(
+    moov: &[u8],
+    stream: u32,
+    object: u32,
+    file_size: u64,
+    limits: &Limits,
+) -> Result<Mp4Tracks, MediaError> {
+    let moov = Moov::decode(&mut &moov[..])
+        .map_err(|e| MediaError::Corrupt(format!("cannot parse the moov box: {e}")))?;
+    if moov.mvex.is_some() {
+        return Err(MediaError::Unsupported(
+            "fragmented MP4 (moov has mvex); provide a progressive MP4".into(),
+        ));
+    }
+    let mut out = Mp4Tracks::default();
+    for trak in &moov.trak {
+        let handler: [u8; 4] = trak.mdia.hdlr.handler.into();
+        let label = format!(
+            "track {} ({})",
+            trak.tkhd.track_id,
+            String::from_utf8_lossy(&handler)
+        );
+        if !matches!(&handler, b"vide" | b"soun") {
+            out.warnings
+                .push(format!("{label}: not audio or video; ignored"));
+            continue;
+        }
+        let codecs = &trak.mdia.minf.stbl.stsd.codecs;
+        let entry = match codecs.as_slice() {
+            [one] => one,
+            [] => {
+                return Err(MediaError::Corrupt(format!(
+                    "{label}: no sample description"
+                )));
+            }
+            _ => {
+                return Err(MediaError::Unsupported(format!(
+                    "{label}: {} sample descriptions in one track",
+                    codecs.len()
+                )));
+            }
+        };
+        let info = codec_info(entry, &label)?;
+        let timescale = trak.mdia.mdhd.timescale;
+        if timescale == 0 {
+            return Err(MediaError::Corrupt(format!("{label}: timescale is 0")));
+        }
+        let (samples, last_delta) = samples(trak, object, file_size, limits, &label)?;
+        if samples.is_empty() {
+            out.warnings.push(format!("{label}: no samples; ignored"));
+            continue;
+        }
+        let presentation_offset = presentation_offset(
+            trak,
+            moov.mvhd.timescale,
+            timescale,
+            &mut out.warnings,
+            &label,
+        );
+        let language = Some(trak.mdia.mdhd.language.clone())
+            .filter(|l| l.len() == 3 && l != "und" && l.chars().all(|c| c.is_ascii_lowercase()));
+        let (mut width, mut height) = (info.width, info.height);
+        if width == 0 || height == 0 {
+            width = u32::from(trak.tkhd.width.integer());
+            height = u32::from(trak.tkhd.height.integer());
+        }
+        let mut track = Track {
+            codec: info.codec,
+            fourcc: info.fourcc,
+            codec_config: info.config,
+            codec_string: info.codec_string,
+            language,
+            name: None,
+            stream,
+            timescale,
+            presentation_offset,
+            last_sample_duration: last_delta,
+            width,
+            height,
+            frame_rate: None,
+            channels: info.channels,
+            sample_rate: if info.sample_rate > 0 {
+                info.sample_rate
+            } else {
+                timescale
+            },
+            avg_bitrate: 0,
+            peak_bitrate: 0,
+            samples,
+        };
+        if track.codec == Codec::H264 || track.codec == Codec::H265 {
+            track.frame_rate = frame_rate(trak, &track);
+        }
+        track.compute_bitrates();
+        out.tracks.push(track);
+    }
+    if out.tracks.len() > limits.max_tracks_per_stream {
+        return Err(MediaError::Limit(format!(
+            "the file has {} tracks, more than {} per ingest stream",
+            out.tracks.len(),
+            limits.max_tracks_per_stream
+        )));
+    }
+    if out.tracks.is_empty() {
+        return Err(MediaError::Unsupported(
+            "the file has no audio or video track".into(),
+        ));
+    }
+    Ok(out)
+}
+
+fn frame_rate(trak: &Trak, track: &Track) -> Option<(u32, u32)> {
+    let entries = &trak.mdia.minf.stbl.stts.entries;
+    let ts = u64::from(track.timescale);
+    // Constant frame rate: one delta for (almost) all samples.
+    let main = entries.iter().max_by_key(|e| e.sample_count)?;
+    if main.sample_delta > 0 && u64::from(main.sample_count) * 10 >= track.samples.len() as u64 * 9
+    {
+        let d = u64::from(main.sample_delta);
+        let g = gcd(ts, d);
+        return Some(((ts / g) as u32, (d / g) as u32));
+    }
+    let dur = track.duration();
+    if dur <= 0 {
+        return None;
+    }
+    let fps_milli = (track.samples.len() as u64 * ts * 1000) / dur as u64;
+    let g = gcd(fps_milli, 1000);
+    Some(((fps_milli / g) as u32, (1000 / g) as u32))
+}

@@ -1,0 +1,204 @@
+//! SubRip (SRT) subtitles into a text track. Each cue becomes a sample whose bytes are the cue
+//! text in the source file; the end of a cue is an empty sample (as tx3g tracks mark gaps), so
+//! the track needs no per-sample duration column. Overlapping cues are cut at the next start.
+
+use crate::error::MediaError;
+use crate::index::{Codec, Samples, Track};
+
+/// Timescale of subtitle tracks: milliseconds.
+pub const TIMESCALE: u32 = 1000;
+/// Most cues accepted in one file.
+pub const MAX_CUES: usize = 200_000;
+
+/// A cue: times in milliseconds, text as a byte range of the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cue {
+    pub start: i64,
+    pub end: i64,
+    pub text_offset: usize,
+    pub text_len: usize,
+}
+
+fn parse_time(s: &str) -> Option<i64> {
+    // HH:MM:SS,mmm (also '.' before the milliseconds, and 1-3 millisecond digits).
+    let s = s.trim();
+    let (hms, ms) = s.split_once([',', '.'])?;
+    let mut parts = hms.split(':');
+    let h: i64 = parts.next()?.trim().parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let sec: i64 = parts.next()?.parse().ok()?;
+    if parts.next().is_some() || m >= 60 || sec >= 60 || ms.is_empty() || ms.len() > 3 {
+        return None;
+    }
+    let mut millis: i64 = ms.parse().ok()?;
+    for _ in ms.len()..3 {
+        millis *= 10;
+    }
+    Some(((h * 60 + m) * 60 + sec) * 1000 + millis)
+}
+
+/// Parses the cues of an SRT file.
+pub fn parse(bytes: &[u8]) -> Result<Vec<Cue>, MediaError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        MediaError::Subtitles(format!("SRT is not UTF-8 (at byte {})", e.valid_up_to()))
+    })?;
+    let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    // Lines with their byte offsets.
+    let mut lines = Vec::new();
+    let mut pos = bom;
+    for line in text[bom..].split_inclusive('\n') {
+        let content = line.trim_end_matches(['\n', '\r']);
+        lines.push((pos, content));
+        pos += line.len();
+    }
+    let mut cues: Vec<Cue> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].1.trim().is_empty() {
+            i += 1;
+            continue;
+        }
+        // Optional numeric counter line, then the timing line.
+        let mut timing = lines[i].1;
+        if !timing.contains("-->") {
+            i += 1;
+            timing = lines.get(i).map(|l| l.1).unwrap_or("");
+        }
+        let (a, b) = timing.split_once("-->").ok_or_else(|| {
+            MediaError::Subtitles(format!("line {}: expected 'start --> end'", i + 1))
+        })?;
+        let b = b.split_whitespace().next().unwrap_or("");
+        let (start, end) = match (parse_time(a), parse_time(b)) {
+            (Some(s), Some(e)) => (s, e),
+            _ => {
+                return Err(MediaError::Subtitles(format!(
+                    "line {}: bad timestamps '{}'",
+                    i + 1,
+                    timing.trim()
+                )));
+            }
+        };
+        if end < start {
+            return Err(MediaError::Subtitles(format!(
+                "line {}: cue ends before it starts",
+                i + 1
+            )));
+        }
+        i += 1;
+        let first = i;
+        while i < lines.len() && !lines[i].1.trim().is_empty() {
+            i += 1;
+        }
+        let (text_offset, text_len) = if i > first {
+            let start_off = lines[first].0;
+            let (last_off, last) = lines[i - 1];
+            (start_off, last_off + last.len() - start_off)
+        } else {
+            (lines.get(first).map_or(pos, |l| l.0), 0)
+        };
+        cues.push(Cue {
+            start,
+            end,
+            text_offset,
+            text_len,
+        });
+        if cues.len() > MAX_CUES {
+            return Err(MediaError::Limit(format!(
+                "more than {MAX_CUES} subtitle cues"
+            )));
+        }
+    }
+    Ok(cues)
+}
+
+/// A subtitle track from an SRT file stored as index object `object`.
+pub fn track(
+    bytes: &[u8],
+    object: u32,
+    stream: u32,
+    language: Option<String>,
+    name: Option<String>,
+) -> Result<Track, MediaError> {
+    let mut cues = parse(bytes)?;
+    cues.sort_by_key(|c| c.start);
+    let mut s = Samples::default();
+    for i in 0..cues.len() {
+        let c = &cues[i];
+        let end = match cues.get(i + 1) {
+            Some(next) if next.start < c.end => next.start,
+            _ => c.end,
+        };
+        if s.dts
+            .last()
+            .is_some_and(|last| *last == c.start && s.size.last() == Some(&0))
+        {
+            // The previous cue's end marker sits where this cue starts: replace it.
+            s.object.pop();
+            s.offset.pop();
+            s.size.pop();
+            s.dts.pop();
+            s.cts_offset.pop();
+            s.keyframe.pop();
+        }
+        s.push(
+            object,
+            c.text_offset as u64,
+            c.text_len as u32,
+            c.start,
+            0,
+            true,
+        );
+        s.push(object, (c.text_offset + c.text_len) as u64, 0, end, 0, true);
+    }
+    Ok(Track {
+        codec: Codec::Srt,
+        fourcc: *b"srt ",
+        codec_config: Vec::new(),
+        codec_string: "wvtt".into(),
+        language,
+        name,
+        stream,
+        timescale: TIMESCALE,
+        presentation_offset: 0,
+        last_sample_duration: 0,
+        width: 0,
+        height: 0,
+        frame_rate: None,
+        channels: 0,
+        sample_rate: 0,
+        avg_bitrate: 0,
+        peak_bitrate: 0,
+        samples: s,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cues_and_gaps() {
+        let srt = "\u{feff}1\r\n00:00:00,500 --> 00:00:02,000\r\nHello\r\n\r\n2\r\n00:00:03.000 --> 00:00:05,250 X1:0\r\nTwo\r\nlines\r\n";
+        let cues = parse(srt.as_bytes()).unwrap();
+        assert_eq!(cues.len(), 2);
+        assert_eq!((cues[0].start, cues[0].end), (500, 2000));
+        assert_eq!(
+            &srt[cues[0].text_offset..cues[0].text_offset + cues[0].text_len],
+            "Hello"
+        );
+        assert_eq!(
+            &srt[cues[1].text_offset..cues[1].text_offset + cues[1].text_len],
+            "Two\r\nlines"
+        );
+        let t = track(srt.as_bytes(), 0, 0, None, None).unwrap();
+        assert_eq!(t.samples.dts, [500, 2000, 3000, 5250]);
+        assert_eq!(t.samples.size[1], 0);
+    }
+
+    #[test]
+    fn rejects_bad_timing() {
+        assert!(parse(b"1\n00:00:01,000 -> 00:00:02,000\nx\n").is_err());
+        assert!(parse(b"1\n00:00:03,000 --> 00:00:02,000\nx\n").is_err());
+        assert!(parse(&[0xff, 0xfe, 0x00]).is_err());
+    }
+}

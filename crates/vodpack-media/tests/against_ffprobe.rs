@@ -1,0 +1,270 @@
+//! The MP4 index checked against an independent reader: for every track of every generated test
+//! file, the sample count, sizes, byte positions, key-frame times and total duration must equal
+//! what `ffprobe -show_packets` reports. The media comes from `scripts/make-test-media.sh`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use vodpack_media::index::{Track, TrackKind};
+use vodpack_media::mp4::{Limits, parse_box_header, parse_moov};
+
+fn media_dir() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new(root.join("scripts/make-test-media.sh"))
+        .output()
+        .expect("run scripts/make-test-media.sh");
+    assert!(
+        out.status.success(),
+        "make-test-media failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+}
+
+fn index_file(path: &Path) -> Vec<Track> {
+    let data = std::fs::read(path).unwrap();
+    let mut pos = 0usize;
+    loop {
+        let h = parse_box_header(&data[pos..]).unwrap().expect("box header");
+        let size = h.size.map_or(data.len() - pos, |s| s as usize);
+        if &h.kind == b"moov" {
+            let parsed = parse_moov(
+                &data[pos..pos + size],
+                0,
+                0,
+                data.len() as u64,
+                &Limits::default(),
+            )
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            return parsed.tracks;
+        }
+        pos += size;
+        assert!(pos < data.len(), "no moov in {}", path.display());
+    }
+}
+
+#[derive(Debug)]
+struct Packet {
+    pts: f64,
+    duration: f64,
+    size: u64,
+    pos: u64,
+    key: bool,
+}
+
+fn ffprobe_packets(path: &Path, stream: usize) -> Vec<Packet> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            &stream.to_string(),
+            "-show_entries",
+        ])
+        .arg("packet=pts_time,duration_time,size,pos,flags")
+        .args(["-of", "csv=p=0:nk=0"])
+        .arg(path)
+        .output()
+        .expect("ffprobe (apt-get install ffmpeg)");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let mut p = Packet {
+                pts: 0.0,
+                duration: 0.0,
+                size: 0,
+                pos: 0,
+                key: false,
+            };
+            for field in line.split(',') {
+                let Some((k, v)) = field.split_once('=') else {
+                    continue;
+                };
+                match k {
+                    "pts_time" => p.pts = v.parse().unwrap(),
+                    "duration_time" => p.duration = v.parse().unwrap(),
+                    "size" => p.size = v.parse().unwrap(),
+                    "pos" => p.pos = v.parse().unwrap(),
+                    "flags" => p.key = v.starts_with('K'),
+                    _ => {}
+                }
+            }
+            p
+        })
+        .collect()
+}
+
+fn compare(path: &Path) -> usize {
+    let tracks = index_file(path);
+    for (stream, t) in tracks.iter().enumerate() {
+        let what = format!("{} track {stream} ({})", path.display(), t.codec_string);
+        let packets = ffprobe_packets(path, stream);
+        assert_eq!(t.samples.len(), packets.len(), "{what}: sample count");
+        let ts = f64::from(t.timescale);
+        for (i, p) in packets.iter().enumerate() {
+            assert_eq!(
+                u64::from(t.samples.size[i]),
+                p.size,
+                "{what}: size of sample {i}"
+            );
+            assert_eq!(t.samples.offset[i], p.pos, "{what}: position of sample {i}");
+            assert_eq!(
+                t.samples.keyframe[i], p.key,
+                "{what}: key flag of sample {i}"
+            );
+        }
+        // Presentation times, edit lists applied, in presentation order.
+        let mut ours: Vec<f64> = (0..t.samples.len()).map(|i| t.pts(i) as f64 / ts).collect();
+        let mut theirs: Vec<f64> = packets.iter().map(|p| p.pts).collect();
+        ours.sort_by(f64::total_cmp);
+        theirs.sort_by(f64::total_cmp);
+        for (a, b) in ours.iter().zip(&theirs) {
+            assert!((a - b).abs() < 0.0015, "{what}: pts {a} vs ffprobe {b}");
+        }
+        let key_ours = t.keyframe_times();
+        let key_theirs: Vec<f64> = packets.iter().filter(|p| p.key).map(|p| p.pts).collect();
+        assert_eq!(key_ours.len(), key_theirs.len(), "{what}: key frames");
+        for (a, b) in key_ours.iter().zip(&key_theirs) {
+            assert!(
+                (a - b).abs() < 0.0015,
+                "{what}: key frame at {a} vs ffprobe {b}"
+            );
+        }
+        // Within one frame: ffprobe trims the last frame to the edit list's end, we keep it whole.
+        let total: f64 = packets.iter().map(|p| p.duration).sum();
+        let frame = f64::from(t.last_sample_duration) / ts;
+        assert!(
+            (t.duration_seconds() - total).abs() <= frame + 0.0005,
+            "{what}: duration {} vs ffprobe {total}",
+            t.duration_seconds()
+        );
+        if t.codec.kind() == TrackKind::Video {
+            assert!(
+                t.width > 0 && t.height > 0 && t.frame_rate.is_some(),
+                "{what}"
+            );
+        } else {
+            assert!(t.channels > 0 && t.sample_rate > 0, "{what}");
+        }
+        assert!(
+            t.avg_bitrate > 0 && t.peak_bitrate >= t.avg_bitrate,
+            "{what}"
+        );
+    }
+    tracks.len()
+}
+
+#[test]
+fn mp4_index_matches_ffprobe() {
+    let dir = media_dir();
+    let mut tracks = 0;
+    for f in [
+        "ladder/ladder_360p.mp4",
+        "ladder/ladder_540p.mp4",
+        "ladder/ladder_720p.mp4",
+        "ladder_faststart.mp4",
+        "hevc.mp4",
+        "two_audio.mp4",
+        "ac3.mp4",
+        "eac3.mp4",
+    ] {
+        tracks += compare(&dir.join(f));
+    }
+    assert_eq!(tracks, 17);
+}
+
+#[test]
+fn codec_strings_and_properties() {
+    let dir = media_dir();
+    let t = index_file(&dir.join("ladder/ladder_720p.mp4"));
+    assert_eq!(t[0].codec_string, "avc1.64001f");
+    assert_eq!((t[0].width, t[0].height), (1280, 720));
+    assert_eq!(t[0].frame_rate, Some((25, 1)));
+    assert_eq!(t[1].codec_string, "mp4a.40.2");
+    assert_eq!((t[1].channels, t[1].sample_rate), (2, 48000));
+    assert_eq!(t[1].language.as_deref(), Some("eng"));
+    let t = index_file(&dir.join("ladder/ladder_360p.mp4"));
+    assert!(
+        t[0].codec_string.starts_with("avc1.4d40"),
+        "{}",
+        t[0].codec_string
+    );
+    let t = index_file(&dir.join("hevc.mp4"));
+    assert!(
+        t[0].codec_string.starts_with("hvc1.1.6.L"),
+        "{}",
+        t[0].codec_string
+    );
+    let t = index_file(&dir.join("two_audio.mp4"));
+    assert_eq!(t[1].language.as_deref(), Some("eng"));
+    assert_eq!(t[2].language.as_deref(), Some("fra"));
+    assert_eq!(index_file(&dir.join("ac3.mp4"))[1].codec_string, "ac-3");
+    assert_eq!(index_file(&dir.join("eac3.mp4"))[1].codec_string, "ec-3");
+    // Same samples whether moov is first or last.
+    let a = index_file(&dir.join("ladder/ladder_720p.mp4"));
+    let b = index_file(&dir.join("ladder_faststart.mp4"));
+    assert_eq!(a[0].samples.size, b[0].samples.size);
+    assert_eq!(a[0].samples.dts, b[0].samples.dts);
+    assert_ne!(a[0].samples.offset, b[0].samples.offset);
+}
+
+/// Walks the file as ingest does (header reads, then moov) and returns the outcome.
+fn ingest_file(path: &Path) -> Result<usize, vodpack_media::MediaError> {
+    use vodpack_media::mp4::{TOP_LEVEL_HEADER_BYTES, TopLevel, next_top_level};
+    let data = std::fs::read(path).unwrap();
+    let size = data.len() as u64;
+    let limits = Limits::default();
+    let mut pos = 0u64;
+    loop {
+        let end = (pos + TOP_LEVEL_HEADER_BYTES).min(size) as usize;
+        let header = data.get(pos as usize..end).unwrap_or_default();
+        match next_top_level(header, pos, size, &limits)? {
+            TopLevel::Next(p) => pos = p,
+            TopLevel::Moov { offset, size: n } => {
+                let moov = &data[offset as usize..(offset + n) as usize];
+                return Ok(parse_moov(moov, 0, 0, size, &limits)?.tracks.len());
+            }
+        }
+    }
+}
+
+#[test]
+fn broken_inputs_are_refused_with_a_reason() {
+    let dir = media_dir().join("broken");
+    let cases = [
+        ("truncated.mp4", "truncated source"),
+        ("corrupt_box.mp4", "corrupt source"),
+        ("unsupported_codec.mp4", "unsupported source"),
+        ("not_media.mp4", "not a supported container"),
+        ("empty.mp4", "not a supported container"),
+    ];
+    for (file, want) in cases {
+        let err = ingest_file(&dir.join(file)).expect_err(file);
+        assert!(err.to_string().starts_with(want), "{file}: {err}");
+    }
+    assert_eq!(ingest_file(&dir.join("aligned_360p.mp4")).unwrap(), 2);
+    // Every prefix of a good file is refused cleanly (no panic), and so is every single-byte
+    // corruption of its moov.
+    let good = std::fs::read(dir.join("aligned_360p.mp4")).unwrap();
+    let tmp = std::env::temp_dir().join(format!("vodpack-prefix-{}.mp4", std::process::id()));
+    for cut in [0, 7, 8, 40, 1000, good.len() / 3, good.len() - 1] {
+        std::fs::write(&tmp, &good[..cut]).unwrap();
+        assert!(ingest_file(&tmp).is_err(), "prefix of {cut} bytes");
+    }
+    let moov_at = good.windows(4).position(|w| w == b"moov").unwrap() - 4;
+    for i in (moov_at..good.len()).step_by(97) {
+        let mut bad = good.clone();
+        bad[i] ^= 0x5a;
+        std::fs::write(&tmp, &bad).unwrap();
+        let _ = ingest_file(&tmp);
+    }
+    std::fs::remove_file(&tmp).ok();
+}

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Generates the test media deterministically with ffmpeg (libx264, libx265, aac) into OUT
+# (default: $VODPACK_TEST_MEDIA or /var/cache/vodpack/test-media/<version>). Nothing large is
+# committed; this script is the recipe. Re-running with the same ffmpeg gives the same bytes.
+#
+#   scripts/make-test-media.sh [OUT] [--duration SECONDS]
+#
+# Produces:
+#   ladder/            3-rendition H.264+AAC ladder (360p/540p/720p), 2 s closed GOPs, 25 fps,
+#                      B-frames (ctts + edit lists), moov at the end (ffmpeg default)
+#   ladder/ladder.smil SMIL listing the ladder plus an SRT subtitle
+#   ladder/subs_en.srt the SRT
+#   ladder_faststart.mp4     720p rendition with moov first (+faststart)
+#   hevc.mp4           H.265 (hvc1) + AAC, 2 s GOPs
+#   two_audio.mp4      H.264 + two AAC tracks (eng, fra) in one file, and two_audio.smil
+#   ac3.mp4            H.264 + AC-3 audio;  eac3.mp4: H.264 + E-AC-3 audio
+#   hls/               HLS-TS version of the ladder: master.m3u8 + media playlists + .ts
+#   broken/            truncated.mp4, corrupt_box.mp4, misaligned.smil (+ its renditions),
+#                      unsupported_codec.mp4 (MPEG-4 Part 2 video), not_media.mp4, empty.mp4
+set -euo pipefail
+
+version=2 # bump when the recipe changes, so caches of older media are not reused
+duration=12
+out="${VODPACK_TEST_MEDIA:-/var/cache/vodpack/test-media/v$version}"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) duration="$2"; shift 2 ;;
+    *) out="$1"; shift ;;
+  esac
+done
+
+if [ -f "$out/.complete" ] && [ "$(cat "$out/.complete")" == "v$version d$duration" ]; then
+  echo "$out"
+  exit 0
+fi
+command -v ffmpeg >/dev/null || { echo "make-test-media: ffmpeg is required (apt-get install ffmpeg)" >&2; exit 1; }
+rm -rf "$out"
+mkdir -p "$out/ladder" "$out/hls" "$out/broken"
+
+ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "$@"; }
+# Deterministic output: one thread, bit-exact flags, no encoder/creation-time metadata.
+det=(-threads 1 -fflags +bitexact -flags:v +bitexact -flags:a +bitexact -map_metadata -1)
+fps=25
+gop=$((fps * 2))
+video_src() { echo "testsrc2=size=$1:rate=$fps:duration=$duration"; }
+audio_src() { echo "sine=frequency=$1:sample_rate=48000:duration=$duration"; }
+x264() { echo "-c:v libx264 -preset veryfast -profile:v $1 -pix_fmt yuv420p -g $gop -keyint_min $gop -sc_threshold 0 -bf 2 -b:v $2 -maxrate $2 -bufsize $2"; }
+
+# The ladder.
+declare -A sizes=([360]=640x360 [540]=960x540 [720]=1280x720)
+declare -A rates=([360]=400k [540]=800k [720]=1500k)
+declare -A profiles=([360]=main [540]=main [720]=high)
+for h in 360 540 720; do
+  # shellcheck disable=SC2046
+  ff -f lavfi -i "$(video_src "${sizes[$h]}")" -f lavfi -i "$(audio_src 440)" \
+    $(x264 "${profiles[$h]}" "${rates[$h]}") -c:a aac -b:a 96k -ac 2 \
+    -metadata:s:a:0 language=eng "${det[@]}" "$out/ladder/ladder_${h}p.mp4"
+done
+cat > "$out/ladder/subs_en.srt" <<'SRT'
+1
+00:00:00,500 --> 00:00:02,000
+Hello from vodpack.
+
+2
+00:00:03,000 --> 00:00:05,250
+Second cue, with <i>markup</i>
+on two lines.
+
+3
+00:00:07,000 --> 00:00:09,000
+Third cue.
+SRT
+cat > "$out/ladder/ladder.smil" <<'SMIL'
+<?xml version="1.0" encoding="UTF-8"?>
+<smil>
+  <body>
+    <switch>
+      <video src="ladder_360p.mp4" systemLanguage="eng" audioName="English"/>
+      <video src="ladder_540p.mp4" systemLanguage="eng" audioName="English" includeAudio="false"/>
+      <video name="ladder_720p.mp4" language="eng" audioName="English" includeAudio="false"/>
+      <textstream src="subs_en.srt" systemLanguage="eng" subtitleName="English"/>
+    </switch>
+  </body>
+</smil>
+SMIL
+ff -i "$out/ladder/ladder_720p.mp4" -c copy -movflags +faststart "${det[@]}" "$out/ladder_faststart.mp4"
+
+# H.265.
+# shellcheck disable=SC2046
+ff -f lavfi -i "$(video_src 640x360)" -f lavfi -i "$(audio_src 440)" \
+  -c:v libx265 -preset ultrafast -tag:v hvc1 -pix_fmt yuv420p \
+  -x265-params "keyint=$gop:min-keyint=$gop:scenecut=0:bframes=2:log-level=error:pools=1:frame-threads=1" \
+  -b:v 500k -c:a aac -b:a 96k "${det[@]}" "$out/hevc.mp4"
+
+# Two audio languages in one MP4.
+# shellcheck disable=SC2046
+ff -f lavfi -i "$(video_src 640x360)" -f lavfi -i "$(audio_src 440)" -f lavfi -i "$(audio_src 660)" \
+  -map 0:v -map 1:a -map 2:a $(x264 main 400k) -c:a aac -b:a 96k -ac 2 \
+  -metadata:s:a:0 language=eng -metadata:s:a:1 language=fra "${det[@]}" "$out/two_audio.mp4"
+cat > "$out/two_audio.smil" <<'SMIL'
+<smil><body><switch>
+  <video src="two_audio.mp4" systemLanguage="eng,fra" audioName="English,French" includeAudio="true,true"/>
+</switch></body></smil>
+SMIL
+
+# AC-3 and E-AC-3 audio.
+for codec in ac3 eac3; do
+  # shellcheck disable=SC2046
+  ff -f lavfi -i "$(video_src 640x360)" -f lavfi -i "$(audio_src 440)" \
+    $(x264 main 400k) -c:a "$codec" -b:a 192k -ac 2 "${det[@]}" "$out/$codec.mp4"
+done
+
+# HLS-TS version of the ladder (same encodes, remuxed; 6 s segments).
+for h in 360 540 720; do
+  ff -i "$out/ladder/ladder_${h}p.mp4" -c copy -bsf:v h264_mp4toannexb -f hls -hls_time 6 \
+    -hls_playlist_type vod -hls_segment_filename "$out/hls/${h}p_%03d.ts" "${det[@]}" "$out/hls/${h}p.m3u8"
+done
+{
+  echo "#EXTM3U"
+  echo "#EXT-X-VERSION:3"
+  echo '#EXT-X-STREAM-INF:BANDWIDTH=600000,RESOLUTION=640x360,CODECS="avc1.4d401e,mp4a.40.2"'
+  echo "360p.m3u8"
+  echo '#EXT-X-STREAM-INF:BANDWIDTH=1000000,RESOLUTION=960x540,CODECS="avc1.4d401f,mp4a.40.2"'
+  echo "540p.m3u8"
+  echo '#EXT-X-STREAM-INF:BANDWIDTH=1800000,RESOLUTION=1280x720,CODECS="avc1.64001f,mp4a.40.2"'
+  echo "720p.m3u8"
+} > "$out/hls/master.m3u8"
+
+# Broken inputs.
+src="$out/ladder/ladder_360p.mp4"
+size=$(stat -c %s "$src")
+head -c $((size / 2)) "$src" > "$out/broken/truncated.mp4"
+# A box inside moov claims more bytes than its parent has.
+python3 - "$src" "$out/broken/corrupt_box.mp4" <<'PY'
+import struct, sys
+data = bytearray(open(sys.argv[1], "rb").read())
+i = data.find(b"stsz")
+assert i > 4
+struct.pack_into(">I", data, i - 4, 0x7FFFFFF0)
+open(sys.argv[2], "wb").write(data)
+PY
+# shellcheck disable=SC2046
+ff -f lavfi -i "$(video_src 640x360)" -f lavfi -i "$(audio_src 440)" \
+  -c:v libx264 -preset veryfast -g 37 -keyint_min 37 -sc_threshold 0 -b:v 400k -c:a aac -b:a 96k \
+  "${det[@]}" "$out/broken/misaligned_gop37.mp4"
+cp "$out/ladder/ladder_360p.mp4" "$out/broken/aligned_360p.mp4"
+cat > "$out/broken/misaligned.smil" <<'SMIL'
+<smil><body><switch>
+  <video src="aligned_360p.mp4" systemLanguage="eng"/>
+  <video src="misaligned_gop37.mp4" systemLanguage="eng" includeAudio="false"/>
+</switch></body></smil>
+SMIL
+ff -f lavfi -i "$(video_src 320x240)" -c:v mpeg4 -g $gop "${det[@]}" "$out/broken/unsupported_codec.mp4"
+printf 'this is not an mp4 file at all\n' > "$out/broken/not_media.mp4"
+: > "$out/broken/empty.mp4"
+
+echo "v$version d$duration" > "$out/.complete"
+echo "$out"
