@@ -13,8 +13,20 @@ use crate::api::{self, AppState};
 use crate::auth::sigv4::Verifier;
 use crate::auth::{self, Credentials, CredentialsSource};
 use crate::config::ServiceConfig;
-use crate::repo::Quotas;
+use crate::ingest::{Ingest, IngestSettings};
 use crate::repo::sqlite::SqliteRepository;
+use crate::repo::{Quotas, Repository};
+use crate::storage::Storage;
+use crate::storage::local::LocalStorage;
+use crate::storage::s3::{S3Settings, S3Storage};
+
+/// Where source objects are read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageChoice {
+    /// `<data dir>/buckets/<bucket>/<key>`.
+    Local,
+    S3(S3Settings),
+}
 
 /// Everything `serve` can be told.
 #[derive(Debug, Clone)]
@@ -31,6 +43,8 @@ pub struct ServeOptions {
     pub auth_enabled: bool,
     pub quotas: Quotas,
     pub max_body_bytes: usize,
+    pub storage: StorageChoice,
+    pub ingest: IngestSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +82,8 @@ pub struct StartInfo {
     pub region: String,
     pub account_id: String,
     pub data_dir: PathBuf,
+    /// Where sources are read from.
+    pub storage: String,
     /// `None` when authentication is off.
     pub credentials: Option<(Credentials, CredentialsSource)>,
 }
@@ -115,7 +131,20 @@ impl Server {
             path: opts.data_dir.clone(),
             source,
         })?;
-        let repo = SqliteRepository::open(&opts.data_dir.join("vodpack.sqlite3")).await?;
+        let repo: Arc<dyn Repository> =
+            Arc::new(SqliteRepository::open(&opts.data_dir.join("vodpack.sqlite3")).await?);
+        let storage: Arc<dyn Storage> = match &opts.storage {
+            StorageChoice::Local => {
+                let root = opts.data_dir.join("buckets");
+                Arc::new(
+                    LocalStorage::new(&root).map_err(|source| StartError::DataDir {
+                        path: root.clone(),
+                        source,
+                    })?,
+                )
+            }
+            StorageChoice::S3(s) => Arc::new(S3Storage::new(s.clone())),
+        };
         let credentials = if !opts.auth_enabled {
             None
         } else if let Some(c) = opts.credentials.clone() {
@@ -160,10 +189,19 @@ impl Server {
                 service: "mediapackage-vod".to_string(),
             })
         });
+        let config = Arc::new(config);
+        let ingest = Ingest::new(
+            repo.clone(),
+            storage.clone(),
+            config.clone(),
+            opts.ingest.clone(),
+        );
+        ingest.start().await?;
         let state = AppState {
-            repo: Arc::new(repo),
-            config: Arc::new(config),
+            repo,
+            config,
             verifier,
+            ingest,
         };
         let app = api::router(state);
         Ok(Server {
@@ -176,6 +214,7 @@ impl Server {
                 region: opts.region,
                 account_id: opts.account_id,
                 data_dir: opts.data_dir,
+                storage: storage.describe(),
                 credentials,
             },
         })

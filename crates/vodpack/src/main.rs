@@ -7,7 +7,13 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
-use vodpack_service::{Credentials, CredentialsSource, Quotas, ServeOptions, Server};
+use vodpack_service::ingest::IngestSettings;
+use vodpack_service::storage::s3::S3Settings;
+use vodpack_service::{
+    Credentials, CredentialsSource, Quotas, ServeOptions, Server, StorageChoice,
+};
+
+mod inspect;
 
 #[derive(Parser)]
 #[command(
@@ -24,6 +30,59 @@ struct Cli {
 enum Command {
     /// Run the service: the MediaPackage VOD API and egress on one listener.
     Serve(ServeArgs),
+    /// Show what ingest would make of a source: tracks, codecs, GOPs, segment boundaries, warnings.
+    Inspect(inspect::InspectArgs),
+}
+
+/// Where sources are read from (shared by `serve` and `inspect`).
+#[derive(Args, Clone)]
+pub struct StorageArgs {
+    /// `local` (folders under <data dir>/buckets) or `s3` (AWS S3, or the server of --s3-endpoint).
+    #[arg(long, env = "VODPACK_STORAGE", value_parser = ["local", "s3"])]
+    storage: Option<String>,
+    /// S3-compatible server, e.g. http://127.0.0.1:9000 (implies --storage s3).
+    #[arg(long, env = "VODPACK_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// Path-style S3 addressing (endpoint/bucket/key), as most S3-compatible servers want.
+    #[arg(long, env = "VODPACK_S3_PATH_STYLE", default_value_t = false)]
+    s3_path_style: bool,
+}
+
+impl StorageArgs {
+    pub fn choice(&self, region: &str) -> StorageChoice {
+        let s3 = self.storage.as_deref() == Some("s3")
+            || (self.storage.is_none() && self.s3_endpoint.is_some());
+        if s3 {
+            StorageChoice::S3(S3Settings {
+                endpoint: self.s3_endpoint.clone(),
+                path_style: self.s3_path_style,
+                default_region: region.to_string(),
+            })
+        } else {
+            StorageChoice::Local
+        }
+    }
+}
+
+/// Ingest caps (shared by `serve` and `inspect`).
+#[derive(Args, Clone)]
+pub struct LimitArgs {
+    /// Largest MP4 `moov` box read, in bytes.
+    #[arg(long, env = "VODPACK_MAX_MOOV_BYTES", default_value_t = vodpack_media::mp4::Limits::default().max_moov_bytes)]
+    max_moov_bytes: u64,
+    /// Most samples in one track.
+    #[arg(long, env = "VODPACK_MAX_SAMPLES_PER_TRACK", default_value_t = vodpack_media::mp4::Limits::default().max_samples_per_track)]
+    max_samples_per_track: u64,
+}
+
+impl LimitArgs {
+    pub fn limits(&self) -> vodpack_media::mp4::Limits {
+        vodpack_media::mp4::Limits {
+            max_moov_bytes: self.max_moov_bytes,
+            max_samples_per_track: self.max_samples_per_track,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Args)]
@@ -72,10 +131,26 @@ struct ServeArgs {
     /// Log format.
     #[arg(long, env = "VODPACK_LOG_FORMAT", value_parser = ["text", "json"], default_value = "text")]
     log_format: String,
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
+    /// Assets ingested at the same time; 0 leaves ingest to other nodes.
+    #[arg(long, env = "VODPACK_INGEST_CONCURRENCY", default_value_t = 2)]
+    ingest_concurrency: usize,
+    /// URL that receives every ingest event (IngestStart, IngestComplete, IngestError,
+    /// VodAssetPlayable) as a JSON POST, with retries.
+    #[arg(long, env = "VODPACK_EVENTS_WEBHOOK")]
+    events_webhook: Option<String>,
 }
 
-fn init_logging(format: &str) {
-    let filter = EnvFilter::try_from_env("VODPACK_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+pub fn init_logging(format: &str) {
+    // mp4-atom warns about every box it does not model (sdtp, …); those are not our warnings.
+    let mut filter =
+        EnvFilter::try_from_env("VODPACK_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    if let Ok(quiet) = "mp4_atom=error".parse() {
+        filter = filter.add_directive(quiet);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -128,6 +203,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "API authentication is OFF (--insecure-no-auth): any local process can change this server"
         );
     }
+    let storage = args.storage.choice(&args.region);
     let opts = ServeOptions {
         listen: args.listen,
         data_dir: args.data_dir,
@@ -142,6 +218,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             assets_per_group: args.max_assets_per_group,
         },
         max_body_bytes: args.max_body_bytes,
+        storage,
+        ingest: IngestSettings {
+            concurrency: args.ingest_concurrency,
+            limits: args.limits.limits(),
+            webhook: args.events_webhook,
+        },
     };
     let server = Server::bind(opts)
         .await
@@ -157,6 +239,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("  region:     {}", info.region);
     println!("  account:    {}", info.account_id);
     println!("  data dir:   {}", data_dir.display());
+    println!("  sources:    {}", info.storage);
     match &info.credentials {
         None => println!("  auth:       OFF (unsigned requests accepted)"),
         Some((c, source)) => match source {
@@ -199,13 +282,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
-    match cli.command {
-        Command::Serve(args) => runtime.block_on(serve(args)),
+        .context("cannot start the async runtime")
+        .and_then(|runtime| match cli.command {
+            Command::Serve(args) => runtime.block_on(serve(args)),
+            Command::Inspect(args) => runtime.block_on(inspect::run(args)),
+        });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vodpack: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }

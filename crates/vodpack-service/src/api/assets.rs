@@ -58,7 +58,8 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> ApiResult<Res
     let id = validate::resource_id(&req.id, "id")?;
     let group = validate::resource_id(&req.packaging_group_id, "packagingGroupId")?;
     let source_arn = validate::required(&req.source_arn, "sourceArn")?;
-    validate::source_arn(source_arn)?;
+    crate::ingest::source_object(source_arn)
+        .map_err(|m| ApiError::unprocessable(format!("sourceArn: {m}")))?;
     let role = validate::required(&req.source_role_arn, "sourceRoleArn")?;
     validate::iam_role_arn(role, "sourceRoleArn")?;
     if let Some(r) = &req.resource_id
@@ -79,6 +80,7 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> ApiResult<Res
         resource_id: req.resource_id.clone(),
         egress_id: new_egress_id(),
         status: STATUS_QUEUED.to_string(),
+        ingest_error: None,
         tags,
     };
     state
@@ -132,6 +134,7 @@ pub async fn delete(
     PathParam(id): PathParam,
 ) -> ApiResult<Response> {
     state.repo.delete_asset(&id).await?;
+    state.ingest.cancel(&id);
     tracing::info!(id = %id, "asset deleted");
     Ok(json(StatusCode::ACCEPTED, &serde_json::json!({})))
 }

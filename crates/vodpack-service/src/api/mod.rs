@@ -39,6 +39,8 @@ pub struct AppState {
     pub config: Arc<ServiceConfig>,
     /// `None` only when authentication was turned off (loopback listeners only).
     pub verifier: Option<Arc<Verifier>>,
+    /// The ingest queue, woken on CreateAsset and told of DeleteAsset.
+    pub ingest: Arc<crate::ingest::Ingest>,
 }
 
 /// Headers a browser client may send (CORS preflight answer).

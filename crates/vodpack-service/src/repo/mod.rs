@@ -48,7 +48,22 @@ pub struct AssetRecord {
     pub egress_id: String,
     /// Ingest status: QUEUED, PROCESSING, PLAYABLE or FAILED.
     pub status: String,
+    /// Why ingest failed, when it did.
+    pub ingest_error: Option<String>,
     pub tags: Tags,
+}
+
+/// How an ingest ended.
+#[derive(Debug, Clone, Copy)]
+pub enum IngestOutcome<'a> {
+    /// The encoded index, and its format version.
+    Playable {
+        index: &'a [u8],
+        format_version: u16,
+    },
+    Failed {
+        reason: &'a str,
+    },
 }
 
 /// The three taggable resource types.
@@ -165,6 +180,21 @@ pub trait Repository: Send + Sync + 'static {
         limit: u32,
     ) -> RepoResult<Page<AssetRecord>>;
     async fn delete_asset(&self, id: &str) -> RepoResult<()>;
+
+    /// Puts assets left PROCESSING by a previous run back in the queue; returns how many.
+    async fn requeue_interrupted(&self) -> RepoResult<u64>;
+    /// Moves the oldest QUEUED asset to PROCESSING and returns it.
+    async fn claim_next_queued(&self) -> RepoResult<Option<AssetRecord>>;
+    /// Records the end of an ingest, if the asset (this incarnation: id and egress id) still
+    /// exists and is PROCESSING. Returns whether it was recorded.
+    async fn finish_ingest(
+        &self,
+        id: &str,
+        egress_id: &str,
+        outcome: IngestOutcome<'_>,
+    ) -> RepoResult<bool>;
+    /// The stored index of a PLAYABLE asset, with its format version.
+    async fn get_index(&self, id: &str) -> RepoResult<Option<(u16, Vec<u8>)>>;
 
     /// Tags of a resource, `None` when it does not exist.
     async fn get_tags(&self, kind: ResourceKind, id: &str) -> RepoResult<Option<Tags>>;

@@ -117,6 +117,7 @@ fn asset_row(r: &SqliteRow) -> RepoResult<(i64, AssetRecord)> {
             resource_id: r.try_get("resource_id").map_err(backend)?,
             egress_id: r.try_get("egress_id").map_err(backend)?,
             status: r.try_get("status").map_err(backend)?,
+            ingest_error: r.try_get("ingest_error").map_err(backend)?,
             tags: from_json(&tags)?,
         },
     ))
@@ -532,6 +533,88 @@ impl Repository for SqliteRepository {
             });
         }
         Ok(())
+    }
+
+    async fn requeue_interrupted(&self) -> RepoResult<u64> {
+        let done = sqlx::query("UPDATE assets SET status = 'QUEUED' WHERE status = 'PROCESSING'")
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn claim_next_queued(&self) -> RepoResult<Option<AssetRecord>> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(
+            "UPDATE assets SET status = 'PROCESSING' WHERE seq = (SELECT seq FROM assets WHERE status = 'QUEUED' ORDER BY seq LIMIT 1) RETURNING *",
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let asset = row.as_ref().map(asset_row).transpose()?.map(|(_, a)| a);
+        tx.commit().await.map_err(backend)?;
+        Ok(asset)
+    }
+
+    async fn finish_ingest(
+        &self,
+        id: &str,
+        egress_id: &str,
+        outcome: IngestOutcome<'_>,
+    ) -> RepoResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let (status, reason) = match outcome {
+            IngestOutcome::Playable { .. } => ("PLAYABLE", None),
+            IngestOutcome::Failed { reason } => ("FAILED", Some(reason)),
+        };
+        let seq: Option<i64> = sqlx::query_scalar(
+            "UPDATE assets SET status = ?, ingest_error = ? WHERE id = ? AND egress_id = ? AND status = 'PROCESSING' RETURNING seq",
+        )
+        .bind(status)
+        .bind(reason)
+        .bind(id)
+        .bind(egress_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let Some(seq) = seq else {
+            return Ok(false);
+        };
+        if let IngestOutcome::Playable {
+            index,
+            format_version,
+        } = outcome
+        {
+            sqlx::query(
+                "INSERT OR REPLACE INTO asset_indexes (asset_seq, format_version, bytes) VALUES (?, ?, ?)",
+            )
+            .bind(seq)
+            .bind(i64::from(format_version))
+            .bind(index)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(true)
+    }
+
+    async fn get_index(&self, id: &str) -> RepoResult<Option<(u16, Vec<u8>)>> {
+        let row = sqlx::query(
+            "SELECT i.format_version, i.bytes FROM asset_indexes i JOIN assets a ON a.seq = i.asset_seq WHERE a.id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        match row {
+            None => Ok(None),
+            Some(r) => {
+                let v: i64 = r.try_get("format_version").map_err(backend)?;
+                let bytes: Vec<u8> = r.try_get("bytes").map_err(backend)?;
+                Ok(Some((u16::try_from(v).unwrap_or(0), bytes)))
+            }
+        }
     }
 
     async fn get_tags(&self, kind: ResourceKind, id: &str) -> RepoResult<Option<Tags>> {

@@ -1,0 +1,299 @@
+//! Background ingest: the queue, its workers, cancellation and events.
+//!
+//! The queue is persisted (the assets table: QUEUED → PROCESSING → PLAYABLE | FAILED), so
+//! nothing acknowledged is lost: at start-up assets left PROCESSING by a killed server go back
+//! to QUEUED and are ingested again. A fixed number of workers claim assets in creation order.
+//! Each ingest runs in its own task, so a failure or even a bug in one asset's parsing never
+//! touches another. Deleting an asset aborts its ingest, and the final write is conditional on
+//! the asset (this incarnation of it) still being there.
+
+pub mod events;
+pub mod source;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+use vodpack_media::index::{self, MediaIndex};
+use vodpack_media::mp4::Limits;
+
+use crate::config::ServiceConfig;
+use crate::repo::{AssetRecord, IngestOutcome, Repository, ResourceKind};
+use crate::resources::{arn, egress_endpoint_url};
+use crate::storage::{ObjectRef, Storage};
+use events::{Detail, EventSink};
+
+/// How ingest runs.
+#[derive(Debug, Clone)]
+pub struct IngestSettings {
+    /// Assets ingested at the same time.
+    pub concurrency: usize,
+    pub limits: Limits,
+    /// URL that receives every event as a JSON POST.
+    pub webhook: Option<String>,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        IngestSettings {
+            concurrency: 2,
+            limits: Limits::default(),
+            webhook: None,
+        }
+    }
+}
+
+pub struct Ingest {
+    repo: Arc<dyn Repository>,
+    storage: Arc<dyn Storage>,
+    service: Arc<ServiceConfig>,
+    settings: IngestSettings,
+    events: EventSink,
+    wake: Notify,
+    /// Asset id → the abort handle of its running ingest.
+    running: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+}
+
+/// The object a `sourceArn` names.
+pub fn source_object(source_arn: &str) -> Result<ObjectRef, String> {
+    let (bucket, key) =
+        crate::api::validate::source_arn(source_arn).map_err(|e| e.message.clone())?;
+    ObjectRef::new(&bucket, &key).map_err(|e| e.to_string())
+}
+
+impl Ingest {
+    pub fn new(
+        repo: Arc<dyn Repository>,
+        storage: Arc<dyn Storage>,
+        service: Arc<ServiceConfig>,
+        settings: IngestSettings,
+    ) -> Arc<Ingest> {
+        let events = EventSink::new(
+            &service.region,
+            &service.account_id,
+            settings.webhook.clone(),
+        );
+        Arc::new(Ingest {
+            repo,
+            storage,
+            service,
+            settings,
+            events,
+            wake: Notify::new(),
+            running: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Requeues interrupted work and starts the workers.
+    pub async fn start(self: &Arc<Self>) -> Result<(), crate::repo::RepoError> {
+        let resumed = self.repo.requeue_interrupted().await?;
+        if resumed > 0 {
+            tracing::info!(
+                resumed,
+                "resuming ingests interrupted by the previous shutdown"
+            );
+        }
+        // Concurrency 0: this node serves the API and egress only; other nodes ingest.
+        for _ in 0..self.settings.concurrency {
+            let me = self.clone();
+            tokio::spawn(async move { me.work().await });
+        }
+        Ok(())
+    }
+
+    /// A new asset was queued.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// An asset was deleted: stop its ingest if one is running.
+    pub fn cancel(&self, asset_id: &str) {
+        if let Ok(running) = self.running.lock()
+            && let Some(handle) = running.get(asset_id)
+        {
+            handle.abort();
+            tracing::info!(asset = asset_id, "ingest cancelled: the asset was deleted");
+        }
+    }
+
+    async fn work(self: Arc<Self>) {
+        loop {
+            match self.repo.claim_next_queued().await {
+                Ok(Some(asset)) => self.run(asset).await,
+                Ok(None) => {
+                    // Woken by CreateAsset; the timeout is a safety net, not the mechanism.
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(5), self.wake.notified()).await;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the ingest queue");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    fn asset_arn(&self, id: &str) -> String {
+        arn(
+            &self.service.region,
+            &self.service.account_id,
+            ResourceKind::Asset,
+            id,
+        )
+    }
+
+    async fn run(&self, asset: AssetRecord) {
+        let started = Instant::now();
+        let asset_arn = self.asset_arn(&asset.id);
+        self.events.emit(
+            vec![asset_arn.clone()],
+            Detail {
+                event: "IngestStart",
+                message: format!(
+                    "Ingest started for asset '{}' from {}",
+                    asset.id, asset.source_arn
+                ),
+                packaging_configuration_id: None,
+                manifest_urls: None,
+            },
+        );
+        let storage = self.storage.clone();
+        let limits = self.settings.limits;
+        let source = asset.source_arn.clone();
+        let task = tokio::spawn(async move {
+            let obj = source_object(&source)?;
+            source::index_source(storage.as_ref(), &obj, &limits)
+                .await
+                .map_err(|e| e.to_string())
+        });
+        if let Ok(mut running) = self.running.lock() {
+            running.insert(asset.id.clone(), task.abort_handle());
+        }
+        let result = task.await;
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(&asset.id);
+        }
+        let outcome: Result<MediaIndex, String> = match result {
+            Ok(r) => r,
+            Err(e) if e.is_cancelled() => return,
+            Err(e) => {
+                tracing::error!(asset = %asset.id, error = %e, "ingest task failed unexpectedly");
+                Err("internal error while reading the source; see the server log".to_string())
+            }
+        };
+        match outcome {
+            Ok(index) => {
+                let bytes = index::encode(&index);
+                let recorded = self
+                    .repo
+                    .finish_ingest(
+                        &asset.id,
+                        &asset.egress_id,
+                        IngestOutcome::Playable {
+                            index: &bytes,
+                            format_version: index::FORMAT_VERSION,
+                        },
+                    )
+                    .await;
+                match recorded {
+                    Ok(true) => {
+                        self.announce_playable(&asset, &index, bytes.len(), started)
+                            .await
+                    }
+                    Ok(false) => {
+                        tracing::info!(asset = %asset.id, "ingest finished for a deleted asset; discarded")
+                    }
+                    Err(e) => {
+                        tracing::error!(asset = %asset.id, error = %e, "cannot record the ingest result")
+                    }
+                }
+            }
+            Err(reason) => {
+                let recorded = self
+                    .repo
+                    .finish_ingest(
+                        &asset.id,
+                        &asset.egress_id,
+                        IngestOutcome::Failed { reason: &reason },
+                    )
+                    .await;
+                if let Err(e) = recorded {
+                    tracing::error!(asset = %asset.id, error = %e, "cannot record the ingest failure");
+                }
+                tracing::warn!(asset = %asset.id, %reason, "ingest failed");
+                self.events.emit(
+                    vec![asset_arn],
+                    Detail {
+                        event: "IngestError",
+                        message: format!("Ingest failed for asset '{}': {reason}", asset.id),
+                        packaging_configuration_id: None,
+                        manifest_urls: None,
+                    },
+                );
+            }
+        }
+    }
+
+    async fn announce_playable(
+        &self,
+        asset: &AssetRecord,
+        index: &MediaIndex,
+        bytes: usize,
+        started: Instant,
+    ) {
+        let asset_arn = self.asset_arn(&asset.id);
+        tracing::info!(
+            asset = %asset.id,
+            tracks = index.tracks.len(),
+            samples = index.sample_count(),
+            duration_s = format!("{:.3}", index.duration_seconds()),
+            index_bytes = bytes,
+            millis = started.elapsed().as_millis() as u64,
+            "ingest complete"
+        );
+        for w in &index.warnings {
+            tracing::warn!(asset = %asset.id, warning = %w, "ingest warning");
+        }
+        self.events.emit(
+            vec![asset_arn.clone()],
+            Detail {
+                event: "IngestComplete",
+                message: format!("Ingest completed for asset '{}'", asset.id),
+                packaging_configuration_id: None,
+                manifest_urls: None,
+            },
+        );
+        let configs = match self.repo.configs_of_group(&asset.packaging_group_id).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot list configurations for playable events");
+                return;
+            }
+        };
+        for c in configs {
+            let config_arn = arn(
+                &self.service.region,
+                &self.service.account_id,
+                ResourceKind::PackagingConfiguration,
+                &c.id,
+            );
+            self.events.emit(
+                vec![asset_arn.clone(), config_arn],
+                Detail {
+                    event: "VodAssetPlayable",
+                    message: format!(
+                        "Asset '{}' is now playable for PackagingConfiguration '{}'",
+                        asset.id, c.id
+                    ),
+                    packaging_configuration_id: Some(c.id.clone()),
+                    manifest_urls: Some(vec![egress_endpoint_url(
+                        &self.service.public_url,
+                        &asset.egress_id,
+                        &c,
+                    )]),
+                },
+            );
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Reading a source into a [`MediaIndex`]: which format it is, which objects to read, and the
+//! asset-level checks (stream counts, rendition alignment). The parsing itself is
+//! vodpack-media's; this module does the ranged reads it needs.
+
+use vodpack_media::index::{MediaIndex, SourceKind, Track, TrackKind};
+use vodpack_media::mp4::{self, Limits, TOP_LEVEL_HEADER_BYTES, TopLevel};
+use vodpack_media::{MediaError, plan, smil, srt};
+
+use crate::storage::{ObjectRef, Storage, StorageError};
+
+/// Largest manifest (SMIL, playlist) or subtitle file read.
+pub const MAX_TEXT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Why an ingest failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("{object}: {error}")]
+    Media { object: String, error: MediaError },
+    #[error("{0}")]
+    Source(String),
+}
+
+fn media(obj: &ObjectRef, error: MediaError) -> IngestError {
+    IngestError::Media {
+        object: obj.key.clone(),
+        error,
+    }
+}
+
+/// Reads the top-level boxes of an MP4 until `moov`, then parses it.
+pub async fn index_mp4(
+    storage: &dyn Storage,
+    obj: &ObjectRef,
+    stream: u32,
+    object: u32,
+    limits: &Limits,
+) -> Result<mp4::Mp4Tracks, IngestError> {
+    let size = storage.size(obj).await?;
+    // Most files have ftyp then moov (faststart) or ftyp, free, mdat, moov: a first read of
+    // 64 KiB usually holds moov's header, and often moov itself.
+    let prefix = if size == 0 {
+        bytes::Bytes::new()
+    } else {
+        storage.read(obj, 0..size.min(64 * 1024)).await?
+    };
+    let mut pos = 0u64;
+    loop {
+        let header_end = (pos + TOP_LEVEL_HEADER_BYTES).min(size);
+        let header = if pos >= size {
+            bytes::Bytes::new()
+        } else if header_end <= prefix.len() as u64 {
+            prefix.slice(pos as usize..header_end as usize)
+        } else {
+            storage.read(obj, pos..header_end).await?
+        };
+        match mp4::next_top_level(&header, pos, size, limits).map_err(|e| media(obj, e))? {
+            TopLevel::Next(next) => pos = next,
+            TopLevel::Moov {
+                offset,
+                size: moov_size,
+            } => {
+                let end = offset + moov_size;
+                let moov = if end <= prefix.len() as u64 {
+                    prefix.slice(offset as usize..end as usize)
+                } else {
+                    storage.read(obj, offset..end).await?
+                };
+                return mp4::parse_moov(&moov, stream, object, size, limits)
+                    .map_err(|e| media(obj, e));
+            }
+        }
+    }
+}
+
+fn ext(key: &str) -> String {
+    key.rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Builds the index of the source named by `obj`.
+pub async fn index_source(
+    storage: &dyn Storage,
+    obj: &ObjectRef,
+    limits: &Limits,
+) -> Result<MediaIndex, IngestError> {
+    match ext(&obj.key).as_str() {
+        "smil" => index_smil(storage, obj, limits).await,
+        "m3u8" | "m3u" => Err(IngestError::Source(format!(
+            "{}: HLS (TS) sources are not supported by this version yet; use a SMIL or MP4 source",
+            obj.key
+        ))),
+        _ => {
+            let t = index_mp4(storage, obj, 0, 0, limits).await?;
+            Ok(MediaIndex {
+                source: SourceKind::Mp4,
+                objects: vec![obj.key.clone()],
+                tracks: t.tracks,
+                warnings: t.warnings,
+            })
+        }
+    }
+}
+
+async fn index_smil(
+    storage: &dyn Storage,
+    obj: &ObjectRef,
+    limits: &Limits,
+) -> Result<MediaIndex, IngestError> {
+    let text = storage.read_small(obj, MAX_TEXT_BYTES).await?;
+    let doc = smil::parse(&text).map_err(|e| media(obj, e))?;
+    let streams = doc.videos.len() + doc.texts.len();
+    if streams > limits.max_streams {
+        return Err(media(
+            obj,
+            MediaError::Limit(format!(
+                "the SMIL lists {streams} streams, more than {} allowed",
+                limits.max_streams
+            )),
+        ));
+    }
+    let mut index = MediaIndex {
+        source: SourceKind::Smil,
+        objects: Vec::new(),
+        tracks: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut names = Vec::new();
+    for (i, v) in doc.videos.iter().enumerate() {
+        let file = obj.resolve(&v.src)?;
+        let object = index.objects.len() as u32;
+        index.objects.push(file.key.clone());
+        names.push(v.src.clone());
+        let found = index_mp4(storage, &file, i as u32, object, limits).await?;
+        index.warnings.extend(
+            found
+                .warnings
+                .into_iter()
+                .map(|w| format!("{}: {w}", v.src)),
+        );
+        let mut audio_n = 0;
+        for mut t in found.tracks {
+            if t.codec.kind() == TrackKind::Audio {
+                let j = audio_n;
+                audio_n += 1;
+                if !v.includes_audio(j) {
+                    continue;
+                }
+                if let Some(lang) = v.languages.get(j).filter(|l| !l.is_empty()) {
+                    t.language = Some(lang.clone());
+                }
+                t.name = v.audio_names.get(j).cloned().filter(|n| !n.is_empty());
+            } else if let Some(lang) = v.languages.first() {
+                t.language.get_or_insert_with(|| lang.clone());
+            }
+            index.tracks.push(t);
+        }
+    }
+    for (k, t) in doc.texts.iter().enumerate() {
+        let file = obj.resolve(&t.src)?;
+        let bytes = storage.read_small(&file, MAX_TEXT_BYTES).await?;
+        let object = index.objects.len() as u32;
+        index.objects.push(file.key.clone());
+        names.push(t.src.clone());
+        let stream = (doc.videos.len() + k) as u32;
+        let track: Track = srt::track(&bytes, object, stream, t.language.clone(), t.name.clone())
+            .map_err(|e| media(&file, e))?;
+        index.tracks.push(track);
+    }
+    plan::check_alignment(&index, &names).map_err(|e| media(obj, e))?;
+    Ok(index)
+}

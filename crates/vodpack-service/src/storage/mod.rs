@@ -1,0 +1,166 @@
+//! Where source media lives: one interface ([`Storage`]) over the embedded local folder and any
+//! S3-compatible store. Media is never copied: ingest reads headers and indexes by range, and
+//! egress reads sample ranges.
+//!
+//! An object is named as in `sourceArn`: a bucket and a key. [`ObjectRef::resolve`] joins a
+//! key relative to another (SMIL and playlist entries) and refuses anything that would leave
+//! the bucket: absolute paths, `..` past the root, empty or `.` segments, NUL and backslashes.
+//! The local backend additionally checks, after following symlinks, that the file is still
+//! under the bucket's folder.
+
+pub mod local;
+pub mod s3;
+
+use std::ops::Range;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+/// A source object: bucket and key as in `arn:aws:s3:::BUCKET/KEY`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectRef {
+    pub bucket: String,
+    pub key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StorageError {
+    #[error("object s3://{bucket}/{key} does not exist")]
+    NotFound { bucket: String, key: String },
+    #[error("invalid object key '{key}': {reason}")]
+    InvalidKey { key: String, reason: &'static str },
+    #[error("object s3://{bucket}/{key} is larger than {limit} bytes")]
+    TooLarge {
+        bucket: String,
+        key: String,
+        limit: u64,
+    },
+    #[error("access to s3://{bucket}/{key} was denied")]
+    Denied { bucket: String, key: String },
+    #[error("storage error reading s3://{bucket}/{key}: {detail}")]
+    Backend {
+        bucket: String,
+        key: String,
+        detail: String,
+    },
+}
+
+impl ObjectRef {
+    /// An object from a bucket and an absolute key, checked.
+    pub fn new(bucket: &str, key: &str) -> Result<ObjectRef, StorageError> {
+        Ok(ObjectRef {
+            bucket: bucket.to_string(),
+            key: normalize(key, key)?,
+        })
+    }
+
+    /// The object at `relative` next to this one (`a/b.smil` + `c/d.mp4` = `a/c/d.mp4`).
+    pub fn resolve(&self, relative: &str) -> Result<ObjectRef, StorageError> {
+        if relative.starts_with('/') || relative.contains("://") {
+            return Err(StorageError::InvalidKey {
+                key: relative.to_string(),
+                reason: "must be a path relative to the manifest",
+            });
+        }
+        let dir = self.key.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        let joined = if dir.is_empty() {
+            relative.to_string()
+        } else {
+            format!("{dir}/{relative}")
+        };
+        Ok(ObjectRef {
+            bucket: self.bucket.clone(),
+            key: normalize(&joined, relative)?,
+        })
+    }
+}
+
+/// Lexically normalises a key, refusing anything that would leave the bucket.
+fn normalize(key: &str, shown: &str) -> Result<String, StorageError> {
+    let bad = |reason| StorageError::InvalidKey {
+        key: shown.to_string(),
+        reason,
+    };
+    if key.is_empty() || key.len() > 1024 {
+        return Err(bad("must be 1 to 1024 bytes"));
+    }
+    if key.starts_with('/') {
+        return Err(bad("absolute paths are not allowed"));
+    }
+    if key
+        .chars()
+        .any(|c| c == '\0' || c == '\\' || c.is_control())
+    {
+        return Err(bad("contains NUL, backslash or control characters"));
+    }
+    let mut out: Vec<&str> = Vec::new();
+    for seg in key.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if out.pop().is_none() {
+                    return Err(bad("'..' would leave the bucket"));
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    if out.is_empty() {
+        return Err(bad("names no object"));
+    }
+    Ok(out.join("/"))
+}
+
+/// Read access to source objects.
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// Size of the object in bytes.
+    async fn size(&self, obj: &ObjectRef) -> Result<u64, StorageError>;
+    /// The bytes in `range` (which must lie inside the object).
+    async fn read(&self, obj: &ObjectRef, range: Range<u64>) -> Result<Bytes, StorageError>;
+    /// Human description for logs and start-up output.
+    fn describe(&self) -> String;
+
+    /// A whole small object (manifests, subtitles), refused past `limit` bytes.
+    async fn read_small(&self, obj: &ObjectRef, limit: u64) -> Result<Bytes, StorageError> {
+        let size = self.size(obj).await?;
+        if size > limit {
+            return Err(StorageError::TooLarge {
+                bucket: obj.bucket.clone(),
+                key: obj.key.clone(),
+                limit,
+            });
+        }
+        if size == 0 {
+            return Ok(Bytes::new());
+        }
+        self.read(obj, 0..size).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_stay_in_the_bucket() {
+        let smil = ObjectRef::new("b", "a/x/list.smil").unwrap();
+        assert_eq!(smil.resolve("v.mp4").unwrap().key, "a/x/v.mp4");
+        assert_eq!(smil.resolve("../v.mp4").unwrap().key, "a/v.mp4");
+        assert_eq!(smil.resolve("./sub//v.mp4").unwrap().key, "a/x/sub/v.mp4");
+        assert!(smil.resolve("../../../etc/passwd").is_err());
+        assert!(smil.resolve("/etc/passwd").is_err());
+        assert!(smil.resolve("s3://other/v.mp4").is_err());
+        assert!(smil.resolve("a\\..\\b").is_err());
+        assert!(smil.resolve("a\0b").is_err());
+        // Percent signs are literal: "%2e%2e" is a file name, not "..".
+        assert_eq!(
+            smil.resolve("%2e%2e/v.mp4").unwrap().key,
+            "a/x/%2e%2e/v.mp4"
+        );
+        assert!(ObjectRef::new("b", "../x").is_err());
+        assert!(ObjectRef::new("b", "/x").is_err());
+        assert!(ObjectRef::new("b", "x/..").is_err());
+        assert_eq!(ObjectRef::new("b", "x/./y").unwrap().key, "x/y");
+    }
+}

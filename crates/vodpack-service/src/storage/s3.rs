@@ -1,0 +1,121 @@
+//! AWS S3 or any S3-compatible store, through object_store (signed ranged GETs, retries with
+//! backoff). Credentials and region come from the standard `AWS_*` variables.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use object_store::ObjectStoreExt;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as StorePath;
+
+use super::{ObjectRef, Storage, StorageError};
+
+/// Where the S3 API is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Settings {
+    /// `http(s)://host:port` of an S3-compatible server; `None` for AWS S3 itself.
+    pub endpoint: Option<String>,
+    /// Path-style addressing (`endpoint/bucket/key`) instead of virtual-hosted style.
+    pub path_style: bool,
+    /// Region when `AWS_REGION` is not set.
+    pub default_region: String,
+}
+
+pub struct S3Storage {
+    settings: S3Settings,
+    buckets: Mutex<HashMap<String, Arc<AmazonS3>>>,
+}
+
+impl S3Storage {
+    pub fn new(settings: S3Settings) -> S3Storage {
+        S3Storage {
+            settings,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn store(&self, obj: &ObjectRef) -> Result<Arc<AmazonS3>, StorageError> {
+        let mut buckets = self
+            .buckets
+            .lock()
+            .map_err(|_| backend(obj, "lock poisoned"))?;
+        if let Some(s) = buckets.get(&obj.bucket) {
+            return Ok(s.clone());
+        }
+        let mut b = AmazonS3Builder::from_env().with_bucket_name(&obj.bucket);
+        if std::env::var_os("AWS_REGION").is_none()
+            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+        {
+            b = b.with_region(&self.settings.default_region);
+        }
+        if let Some(endpoint) = &self.settings.endpoint {
+            b = b
+                .with_endpoint(endpoint)
+                .with_allow_http(endpoint.starts_with("http://"));
+        }
+        b = b.with_virtual_hosted_style_request(!self.settings.path_style);
+        let store = Arc::new(b.build().map_err(|e| backend(obj, e))?);
+        buckets.insert(obj.bucket.clone(), store.clone());
+        Ok(store)
+    }
+}
+
+fn backend(obj: &ObjectRef, e: impl std::fmt::Display) -> StorageError {
+    StorageError::Backend {
+        bucket: obj.bucket.clone(),
+        key: obj.key.clone(),
+        detail: e.to_string(),
+    }
+}
+
+fn map_err(obj: &ObjectRef, e: object_store::Error) -> StorageError {
+    match e {
+        object_store::Error::NotFound { .. } => StorageError::NotFound {
+            bucket: obj.bucket.clone(),
+            key: obj.key.clone(),
+        },
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => StorageError::Denied {
+            bucket: obj.bucket.clone(),
+            key: obj.key.clone(),
+        },
+        other => backend(obj, other),
+    }
+}
+
+#[async_trait]
+impl Storage for S3Storage {
+    async fn size(&self, obj: &ObjectRef) -> Result<u64, StorageError> {
+        let store = self.store(obj)?;
+        let meta = store
+            .head(&StorePath::from(obj.key.as_str()))
+            .await
+            .map_err(|e| map_err(obj, e))?;
+        Ok(meta.size)
+    }
+
+    async fn read(&self, obj: &ObjectRef, range: Range<u64>) -> Result<Bytes, StorageError> {
+        let store = self.store(obj)?;
+        store
+            .get_range(&StorePath::from(obj.key.as_str()), range)
+            .await
+            .map_err(|e| map_err(obj, e))
+    }
+
+    fn describe(&self) -> String {
+        match &self.settings.endpoint {
+            Some(e) => format!(
+                "S3-compatible server {e} ({} addressing)",
+                if self.settings.path_style {
+                    "path-style"
+                } else {
+                    "virtual-hosted"
+                }
+            ),
+            None => "AWS S3".to_string(),
+        }
+    }
+}

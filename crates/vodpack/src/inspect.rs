@@ -1,0 +1,225 @@
+//! `vodpack inspect SOURCE`: runs the ingest path on a source without a server and prints what
+//! it finds — tracks, codecs, durations, bitrates, GOP statistics, where segments would start
+//! for a segment duration, and every warning or the error ingest would raise.
+
+use std::path::{Component, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde_json::json;
+use vodpack_media::index::{MediaIndex, TrackKind};
+use vodpack_media::plan;
+use vodpack_service::StorageChoice;
+use vodpack_service::ingest::source::index_source;
+use vodpack_service::storage::local::LocalStorage;
+use vodpack_service::storage::s3::S3Storage;
+use vodpack_service::storage::{ObjectRef, Storage};
+
+use crate::{LimitArgs, StorageArgs};
+
+#[derive(Args)]
+pub struct InspectArgs {
+    /// A local file (MP4 or SMIL), `s3://bucket/key`, or an `arn:aws:s3:::bucket/key`.
+    source: String,
+    /// Segment duration to plan boundaries for, in seconds.
+    #[arg(long, default_value_t = 6)]
+    segment_duration: u32,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Region for S3 requests when AWS_REGION is not set.
+    #[arg(long, env = "VODPACK_REGION", default_value = "us-east-1")]
+    region: String,
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+fn open(args: &InspectArgs) -> anyhow::Result<(Box<dyn Storage>, ObjectRef)> {
+    let remote = args
+        .source
+        .strip_prefix("s3://")
+        .or_else(|| args.source.strip_prefix("arn:aws:s3:::"));
+    if let Some(rest) = remote {
+        let (bucket, key) = rest.split_once('/').context("expected s3://BUCKET/KEY")?;
+        let settings = match args.storage.choice(&args.region) {
+            StorageChoice::S3(s) => s,
+            StorageChoice::Local => vodpack_service::storage::s3::S3Settings {
+                endpoint: None,
+                path_style: false,
+                default_region: args.region.clone(),
+            },
+        };
+        return Ok((
+            Box::new(S3Storage::new(settings)),
+            ObjectRef::new(bucket, key)?,
+        ));
+    }
+    // A local path: the first directory below / plays the bucket, the rest is the key.
+    let path = std::fs::canonicalize(&args.source)
+        .with_context(|| format!("cannot open {}", args.source))?;
+    let parts: Vec<String> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().to_string()),
+            _ => None,
+        })
+        .collect();
+    if parts.len() < 2 {
+        bail!("{} is too close to the root to inspect", path.display());
+    }
+    let storage = LocalStorage::new(&PathBuf::from("/"))?;
+    Ok((
+        Box::new(storage),
+        ObjectRef::new(&parts[0], &parts[1..].join("/"))?,
+    ))
+}
+
+fn to_json(index: &MediaIndex, segment: u32) -> serde_json::Value {
+    let tracks: Vec<_> = index
+        .tracks
+        .iter()
+        .map(|t| {
+            let gop = plan::gop_stats(t);
+            json!({
+                "kind": format!("{:?}", t.codec.kind()).to_lowercase(),
+                "codec": t.codec.name(),
+                "codecString": t.codec_string,
+                "stream": t.stream,
+                "object": index.objects.get(t.samples.object.first().copied().unwrap_or(0) as usize),
+                "language": t.language,
+                "name": t.name,
+                "width": (t.width > 0).then_some(t.width),
+                "height": (t.height > 0).then_some(t.height),
+                "frameRate": t.frame_rate.map(|(n, d)| f64::from(n) / f64::from(d.max(1))),
+                "channels": (t.channels > 0).then_some(t.channels),
+                "sampleRate": (t.sample_rate > 0).then_some(t.sample_rate),
+                "timescale": t.timescale,
+                "samples": t.samples.len(),
+                "durationSeconds": t.duration_seconds(),
+                "averageBitrate": t.avg_bitrate,
+                "peakBitrate": t.peak_bitrate,
+                "keyframes": t.samples.keyframe.iter().filter(|k| **k).count(),
+                "gop": gop.map(|g| json!({
+                    "count": g.count, "minSeconds": g.min_seconds,
+                    "maxSeconds": g.max_seconds, "medianSeconds": g.median_seconds,
+                })),
+            })
+        })
+        .collect();
+    let segments = plan::plan(index, f64::from(segment)).map(|p| {
+        json!({
+            "requestedSeconds": segment,
+            "gopSeconds": p.gop_seconds,
+            "segmentSeconds": p.segment_seconds,
+            "count": p.starts.len(),
+            "starts": p.starts,
+            "durations": p.durations,
+        })
+    });
+    json!({
+        "source": format!("{:?}", index.source),
+        "durationSeconds": index.duration_seconds(),
+        "objects": index.objects,
+        "tracks": tracks,
+        "segments": segments,
+        "warnings": index.warnings,
+    })
+}
+
+fn print_text(index: &MediaIndex, segment: u32) {
+    println!(
+        "source: {:?}, {:.3} s, {} track(s), {} sample(s)",
+        index.source,
+        index.duration_seconds(),
+        index.tracks.len(),
+        index.sample_count()
+    );
+    for (i, t) in index.tracks.iter().enumerate() {
+        let what = match t.codec.kind() {
+            TrackKind::Video => format!(
+                "{}x{} @ {}",
+                t.width,
+                t.height,
+                t.frame_rate
+                    .map(|(n, d)| format!("{:.3} fps", f64::from(n) / f64::from(d.max(1))))
+                    .unwrap_or_else(|| "? fps".into())
+            ),
+            TrackKind::Audio => format!("{} ch, {} Hz", t.channels, t.sample_rate),
+            TrackKind::Subtitle => "text".to_string(),
+        };
+        println!(
+            "  #{i} {:?} {} ({}) {what}; lang {}{}; {:.3} s, {} samples; {} kb/s avg, {} kb/s peak",
+            t.codec.kind(),
+            t.codec.name(),
+            t.codec_string,
+            t.language.as_deref().unwrap_or("-"),
+            t.name
+                .as_deref()
+                .map(|n| format!(", \"{n}\""))
+                .unwrap_or_default(),
+            t.duration_seconds(),
+            t.samples.len(),
+            t.avg_bitrate / 1000,
+            t.peak_bitrate / 1000
+        );
+        println!(
+            "     from {}",
+            index
+                .objects
+                .get(t.samples.object.first().copied().unwrap_or(0) as usize)
+                .map_or("?", |s| s.as_str())
+        );
+        if let Some(g) = plan::gop_stats(t).filter(|_| t.codec.kind() == TrackKind::Video) {
+            println!(
+                "     GOPs: {} (min {:.3} s, median {:.3} s, max {:.3} s)",
+                g.count, g.min_seconds, g.median_seconds, g.max_seconds
+            );
+        }
+    }
+    if let Some(p) = plan::plan(index, f64::from(segment)) {
+        println!(
+            "segments for {segment} s: {} of {:.3} s (GOP {:.3} s); starts: {}",
+            p.starts.len(),
+            p.segment_seconds,
+            p.gop_seconds,
+            p.starts
+                .iter()
+                .map(|s| format!("{s:.3}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    if index.warnings.is_empty() {
+        println!("warnings: none");
+    }
+    for w in &index.warnings {
+        println!("warning: {w}");
+    }
+}
+
+pub async fn run(args: InspectArgs) -> anyhow::Result<()> {
+    crate::init_logging("text");
+    let (storage, obj) = open(&args)?;
+    let limits = args.limits.limits();
+    match index_source(storage.as_ref(), &obj, &limits).await {
+        Ok(index) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&to_json(&index, args.segment_duration))?
+                );
+            } else {
+                print_text(&index, args.segment_duration);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            if args.json {
+                println!("{}", json!({ "error": e.to_string() }));
+            }
+            bail!("ingest would fail: {e}")
+        }
+    }
+}
