@@ -1,19 +1,14 @@
 #!/usr/bin/env bash
 # Drives the real `vodpack` binary with the AWS CLI (the second real client beside the Rust
 # SDK): create, list, describe and delete of every resource, tags, and typed errors.
-# Creates its own Python venv with awscli (VODPACK_VENV, default /var/cache/vodpack/venv).
+# Uses the Python venv that scripts/install-deps prepares (VODPACK_VENV).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$here/target}"
 bin="${VODPACK_BIN:-$target/debug/vodpack}"
 venv="${VODPACK_VENV:-/var/cache/vodpack/venv}"
-awscli_version="1.46.3"
-
-if [ ! -x "$venv/bin/aws" ] || ! "$venv/bin/aws" --version 2>&1 | grep -q "aws-cli/$awscli_version"; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "awscli==$awscli_version"
-fi
+[ -x "$venv/bin/aws" ] || "$here/scripts/install-deps"
 [ -x "$bin" ] || (cd "$here" && cargo build --quiet -p vodpack)
 
 work="$(mktemp -d)"

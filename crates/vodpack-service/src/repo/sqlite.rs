@@ -687,3 +687,69 @@ impl SqliteRepository {
         tx.commit().await.map_err(backend)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asset(id: &str, egress: &str) -> AssetRecord {
+        AssetRecord {
+            id: id.into(),
+            packaging_group_id: "g".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            source_arn: "arn:aws:s3:::b/k.mp4".into(),
+            source_role_arn: "arn:aws:iam::111122223333:role/r".into(),
+            resource_id: None,
+            egress_id: egress.into(),
+            status: "QUEUED".into(),
+            ingest_error: None,
+            tags: Tags::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn ingest_results_only_land_on_the_asset_they_were_for() {
+        let dir = std::env::temp_dir().join(format!("vodpack-repo-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let repo = SqliteRepository::open(&dir.join("db.sqlite3"))
+            .await
+            .unwrap();
+        let group = GroupRecord {
+            id: "g".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            authorization: None,
+            egress_access_logs: None,
+            tags: Tags::new(),
+        };
+        repo.create_group(&group, Quotas::default()).await.unwrap();
+        repo.create_asset(&asset("a", "e1"), Quotas::default())
+            .await
+            .unwrap();
+        let claimed = repo.claim_next_queued().await.unwrap().unwrap();
+        assert_eq!(claimed.status, "PROCESSING");
+        assert!(repo.claim_next_queued().await.unwrap().is_none());
+        // Deleted and re-created while the first ingest ran: its result must not land.
+        repo.delete_asset("a").await.unwrap();
+        repo.create_asset(&asset("a", "e2"), Quotas::default())
+            .await
+            .unwrap();
+        let ok = IngestOutcome::Playable {
+            index: b"x",
+            format_version: 1,
+        };
+        assert!(!repo.finish_ingest("a", "e1", ok).await.unwrap());
+        assert_eq!(repo.get_asset("a").await.unwrap().unwrap().status, "QUEUED");
+        assert!(repo.get_index("a").await.unwrap().is_none());
+        // The new incarnation's own ingest lands, with its index; deleting drops the index.
+        repo.claim_next_queued().await.unwrap().unwrap();
+        assert!(repo.finish_ingest("a", "e2", ok).await.unwrap());
+        assert_eq!(repo.get_index("a").await.unwrap(), Some((1, b"x".to_vec())));
+        repo.delete_asset("a").await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM asset_indexes")
+            .fetch_one(&repo.pool)
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

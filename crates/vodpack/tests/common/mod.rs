@@ -293,3 +293,124 @@ pub async fn signed(method: &str, url: &str, body: &str) -> Raw {
     )
     .await
 }
+
+/// The generated test media (made by scripts/make-test-media.sh, cached between runs).
+pub fn media_dir() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new(root.join("scripts/make-test-media.sh"))
+        .output()
+        .expect("run scripts/make-test-media.sh");
+    assert!(
+        out.status.success(),
+        "make-test-media failed (is ffmpeg installed? run scripts/install-deps): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    PathBuf::from(stdout.trim().lines().last().expect("media dir"))
+}
+
+/// Copies a file or folder tree.
+pub fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        }
+    } else {
+        if let Some(p) = to.parent() {
+            std::fs::create_dir_all(p).unwrap();
+        }
+        std::fs::copy(from, to).unwrap();
+    }
+}
+
+/// Polls DescribeAsset until every endpoint leaves QUEUED/PROCESSING; returns the statuses.
+pub async fn wait_ingest(c: &mpv::Client, asset: &str) -> Vec<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let d = c
+            .describe_asset()
+            .id(asset)
+            .send()
+            .await
+            .expect("describe asset");
+        let statuses: Vec<String> = d
+            .egress_endpoints()
+            .iter()
+            .map(|e| e.status().unwrap_or("").to_string())
+            .collect();
+        if !statuses.is_empty() && statuses.iter().all(|s| s == "PLAYABLE" || s == "FAILED") {
+            return statuses;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "asset {asset} still {statuses:?} after 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// An HTTP endpoint that records the JSON bodies POSTed to it (the event webhook receiver).
+pub struct Webhook {
+    pub url: String,
+    pub events: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Webhook {
+    pub async fn start() -> Webhook {
+        let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let store = events.clone();
+        let app = axum::Router::new().route(
+            "/events",
+            axum::routing::post(move |body: axum::body::Bytes| {
+                let store = store.clone();
+                async move {
+                    if let Ok(v) = serde_json::from_slice(&body) {
+                        store.lock().unwrap().push(v);
+                    }
+                    "ok"
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Webhook {
+            url: format!("http://{addr}/events"),
+            events,
+        }
+    }
+
+    /// Events so far whose detail.event is `kind` and whose first resource ends with `/asset`.
+    pub fn of(&self, kind: &str, asset: &str) -> Vec<serde_json::Value> {
+        let suffix = format!("assets/{asset}");
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e["detail"]["event"] == kind)
+            .filter(|e| {
+                e["resources"][0]
+                    .as_str()
+                    .is_some_and(|r| r.ends_with(&suffix))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until at least `n` events of `kind` for `asset` arrived.
+    pub async fn wait_for(&self, kind: &str, asset: &str, n: usize) -> Vec<serde_json::Value> {
+        for _ in 0..200 {
+            let found = self.of(kind, asset);
+            if found.len() >= n {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "no {kind} event for {asset}; got {:?}",
+            self.events.lock().unwrap()
+        );
+    }
+}

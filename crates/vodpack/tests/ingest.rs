@@ -1,0 +1,389 @@
+//! Ingest end to end through the API: assets from the local folder and from an S3-compatible
+//! server (moto) become PLAYABLE, broken sources become FAILED with the right reason (read from
+//! the IngestError events on a webhook), a restart resumes interrupted work, and sources cannot
+//! reach outside their bucket.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use aws_sdk_mediapackagevod as mpv;
+use common::*;
+use mpv::types::*;
+
+const ROLE: &str = "arn:aws:iam::111122223333:role/MediaPackageSource";
+
+async fn setup_group(c: &mpv::Client) {
+    c.create_packaging_group().id("g").send().await.unwrap();
+    c.create_packaging_configuration()
+        .id("hls")
+        .packaging_group_id("g")
+        .hls_package(
+            HlsPackage::builder()
+                .hls_manifests(HlsManifest::builder().build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.create_packaging_configuration()
+        .id("dash")
+        .packaging_group_id("g")
+        .dash_package(
+            DashPackage::builder()
+                .dash_manifests(DashManifest::builder().build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn create(c: &mpv::Client, id: &str, source: &str) {
+    c.create_asset()
+        .id(id)
+        .packaging_group_id("g")
+        .source_arn(source)
+        .source_role_arn(ROLE)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create {id}: {e:?}"));
+}
+
+/// Copies the test media into `<data dir>/buckets/media/`.
+fn stage_local(server_data: &std::path::Path) -> std::path::PathBuf {
+    let bucket = server_data.join("buckets/media");
+    copy_tree(&media_dir(), &bucket);
+    bucket
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_sources_become_playable_with_events() {
+    let hook = Webhook::start().await;
+    let server = Server::start_with(Options {
+        extra_args: vec!["--events-webhook".into(), hook.url.clone()],
+        ..Options::default()
+    });
+    stage_local(&server.data_dir);
+    let c = server.client();
+    setup_group(&c).await;
+    let sources = [
+        ("ladder", "arn:aws:s3:::media/ladder/ladder.smil"),
+        ("single", "arn:aws:s3:::media/ladder_faststart.mp4"),
+        (
+            "moov_last",
+            "arn:aws:s3::111122223333:media/ladder/ladder_360p.mp4",
+        ),
+        ("two_audio", "arn:aws:s3:::media/two_audio.smil"),
+        ("hevc", "arn:aws:s3:::media/hevc.mp4"),
+        ("ac3", "arn:aws:s3:::media/ac3.mp4"),
+        ("eac3", "arn:aws:s3:::media/eac3.mp4"),
+    ];
+    for (id, src) in sources {
+        create(&c, id, src).await;
+    }
+    for (id, _) in sources {
+        let statuses = wait_ingest(&c, id).await;
+        assert_eq!(statuses, ["PLAYABLE", "PLAYABLE"], "{id}");
+    }
+    // Events: IngestStart, IngestComplete, and one VodAssetPlayable per configuration.
+    for (id, _) in sources {
+        hook.wait_for("IngestStart", id, 1).await;
+        let done = hook.wait_for("IngestComplete", id, 1).await;
+        assert_eq!(done[0]["source"], "aws.mediapackage");
+        assert_eq!(done[0]["detail-type"], "MediaPackage Input Notification");
+        assert_eq!(done[0]["region"], REGION);
+        assert_eq!(done[0]["account"], ACCOUNT);
+        let playable = hook.wait_for("VodAssetPlayable", id, 2).await;
+        let d = c.describe_asset().id(id).send().await.unwrap();
+        for ep in d.egress_endpoints() {
+            let pc = ep.packaging_configuration_id().unwrap();
+            let ev = playable
+                .iter()
+                .find(|e| e["detail"]["packaging_configuration_id"] == pc)
+                .unwrap_or_else(|| panic!("no VodAssetPlayable for {id} × {pc}"));
+            assert_eq!(ev["detail"]["manifest_urls"][0], ep.url().unwrap());
+            assert!(
+                ev["resources"][1]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("packaging-configurations/{pc}"))
+            );
+        }
+        assert!(hook.of("IngestError", id).is_empty(), "{id}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_sources_fail_with_the_reason() {
+    let hook = Webhook::start().await;
+    let server = Server::start_with(Options {
+        extra_args: vec!["--events-webhook".into(), hook.url.clone()],
+        ..Options::default()
+    });
+    let bucket = stage_local(&server.data_dir);
+    // A SMIL that points outside the bucket, and a symlink that leads outside it.
+    std::fs::write(
+        bucket.join("escape.smil"),
+        r#"<smil><body><switch><video src="../../../../../../etc/passwd"/></switch></body></smil>"#,
+    )
+    .unwrap();
+    let outside = server.data_dir.join("outside.mp4");
+    std::fs::copy(bucket.join("ladder/ladder_360p.mp4"), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, bucket.join("link.mp4")).unwrap();
+    std::fs::write(
+        bucket.join("too_many.smil"),
+        format!(
+            "<smil><body><switch>{}</switch></body></smil>",
+            r#"<video src="ladder/ladder_360p.mp4"/>"#.repeat(21)
+        ),
+    )
+    .unwrap();
+    std::fs::write(bucket.join("bad.smil"), "<smil><body><switch><video").unwrap();
+    let c = server.client();
+    setup_group(&c).await;
+    let cases = [
+        (
+            "truncated",
+            "media/broken/truncated.mp4",
+            "truncated source",
+        ),
+        ("corrupt", "media/broken/corrupt_box.mp4", "corrupt source"),
+        (
+            "misaligned",
+            "media/broken/misaligned.smil",
+            "misaligned_gop37.mp4 has a key frame at 1.480s",
+        ),
+        (
+            "unsupported",
+            "media/broken/unsupported_codec.mp4",
+            "unsupported source",
+        ),
+        (
+            "not_media",
+            "media/broken/not_media.mp4",
+            "not a supported container",
+        ),
+        ("empty", "media/broken/empty.mp4", "the file is empty"),
+        ("missing", "media/no/such/file.mp4", "does not exist"),
+        ("no_bucket", "nobucket/file.mp4", "does not exist"),
+        ("escape", "media/escape.smil", "would leave the bucket"),
+        ("symlink", "media/link.mp4", "denied"),
+        (
+            "too_many",
+            "media/too_many.smil",
+            "21 streams, more than 20",
+        ),
+        ("bad_smil", "media/bad.smil", "invalid SMIL"),
+    ];
+    for (id, key, _) in cases {
+        create(&c, id, &format!("arn:aws:s3:::{key}")).await;
+    }
+    create(&c, "good", "arn:aws:s3:::media/ladder/ladder.smil").await;
+    for (id, _, reason) in cases {
+        assert_eq!(wait_ingest(&c, id).await, ["FAILED", "FAILED"], "{id}");
+        let err = hook.wait_for("IngestError", id, 1).await;
+        let msg = err[0]["detail"]["message"].as_str().unwrap();
+        assert!(
+            msg.contains(reason),
+            "{id}: {msg:?} should contain {reason:?}"
+        );
+    }
+    // Other assets are not affected by the failures.
+    assert_eq!(wait_ingest(&c, "good").await, ["PLAYABLE", "PLAYABLE"]);
+
+    // Keys that leave the bucket are refused at CreateAsset already.
+    for bad in [
+        "arn:aws:s3:::media/../secret.mp4",
+        "arn:aws:s3:::media//etc/passwd",
+        "arn:aws:s3:::media/a/../../b.mp4",
+    ] {
+        let err = c
+            .create_asset()
+            .id("bad")
+            .packaging_group_id("g")
+            .source_arn(bad)
+            .source_role_arn(ROLE)
+            .send()
+            .await
+            .expect_err(bad);
+        assert!(
+            err.into_service_error().is_unprocessable_entity_exception(),
+            "{bad}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_mid_ingest_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // An API-only node (no ingest workers) accepts the asset and keeps it QUEUED.
+    let paused = Options {
+        extra_args: vec!["--ingest-concurrency".into(), "0".into()],
+        ..Options::default()
+    };
+    let mut server = Server::spawn(&data, &paused);
+    copy_tree(
+        &media_dir().join("ladder"),
+        &data.join("buckets/media/ladder"),
+    );
+    let c = server.client();
+    setup_group(&c).await;
+    create(&c, "a1", "arn:aws:s3:::media/ladder/ladder.smil").await;
+    create(&c, "a2", "arn:aws:s3:::media/ladder/ladder_540p.mp4").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let d = c.describe_asset().id("a1").send().await.unwrap();
+    assert_eq!(d.egress_endpoints()[0].status(), Some("QUEUED"));
+    server.kill9();
+    // Simulate a crash in the middle of ingesting a1: the row says PROCESSING.
+    let db = data.join("vodpack.sqlite3");
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg("import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"UPDATE assets SET status='PROCESSING' WHERE id='a1'\"); c.commit()")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = Server::spawn(&data, &Options::default());
+    let c = server.client();
+    assert_eq!(wait_ingest(&c, "a1").await, ["PLAYABLE", "PLAYABLE"]);
+    assert_eq!(wait_ingest(&c, "a2").await, ["PLAYABLE", "PLAYABLE"]);
+    // Deleting and re-creating is clean: the new asset is ingested afresh.
+    c.delete_asset().id("a1").send().await.unwrap();
+    create(&c, "a1", "arn:aws:s3:::media/ladder/missing.smil").await;
+    assert_eq!(wait_ingest(&c, "a1").await, ["FAILED", "FAILED"]);
+}
+
+/// A moto S3 server on a free port; killed on drop.
+struct Moto {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn venv() -> std::path::PathBuf {
+    std::path::PathBuf::from(
+        std::env::var("VODPACK_VENV").unwrap_or_else(|_| "/var/cache/vodpack/venv".into()),
+    )
+}
+
+async fn start_moto() -> Moto {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bin = venv().join("bin/moto_server");
+    assert!(
+        bin.exists(),
+        "{} is missing: run scripts/install-deps",
+        bin.display()
+    );
+    let child = Command::new(bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if reqwest::get(format!("{endpoint}/")).await.is_ok() {
+            return Moto { child, endpoint };
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("moto_server did not start");
+}
+
+fn aws_cli(endpoint: &str, args: &[&str]) {
+    let out = Command::new(venv().join("bin/aws"))
+        .args(["--endpoint-url", endpoint])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "aws {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_sources_become_playable() {
+    let moto = start_moto().await;
+    let media = media_dir();
+    aws_cli(&moto.endpoint, &["s3", "mb", "s3://vod-src"]);
+    aws_cli(
+        &moto.endpoint,
+        &[
+            "s3",
+            "cp",
+            "--recursive",
+            "--quiet",
+            media.join("ladder").to_str().unwrap(),
+            "s3://vod-src/titles/ladder/",
+        ],
+    );
+    aws_cli(
+        &moto.endpoint,
+        &[
+            "s3",
+            "cp",
+            "--quiet",
+            media.join("broken/truncated.mp4").to_str().unwrap(),
+            "s3://vod-src/broken/truncated.mp4",
+        ],
+    );
+    let server = Server::start_with(Options {
+        env: vec![
+            ("VODPACK_S3_ENDPOINT".into(), moto.endpoint.clone()),
+            ("VODPACK_S3_PATH_STYLE".into(), "true".into()),
+            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+            ("AWS_REGION".into(), "us-east-1".into()),
+        ],
+        ..Options::default()
+    });
+    assert!(
+        server
+            .stdout_lines
+            .iter()
+            .any(|l| l.contains("S3-compatible server")),
+        "{:?}",
+        server.stdout_lines
+    );
+    let c = server.client();
+    setup_group(&c).await;
+    create(&c, "smil", "arn:aws:s3:::vod-src/titles/ladder/ladder.smil").await;
+    create(
+        &c,
+        "mp4",
+        "arn:aws:s3:::vod-src/titles/ladder/ladder_720p.mp4",
+    )
+    .await;
+    create(&c, "missing", "arn:aws:s3:::vod-src/titles/none.mp4").await;
+    create(&c, "no_bucket", "arn:aws:s3:::other-bucket/x.mp4").await;
+    create(&c, "truncated", "arn:aws:s3:::vod-src/broken/truncated.mp4").await;
+    assert_eq!(wait_ingest(&c, "smil").await, ["PLAYABLE", "PLAYABLE"]);
+    assert_eq!(wait_ingest(&c, "mp4").await, ["PLAYABLE", "PLAYABLE"]);
+    assert_eq!(wait_ingest(&c, "missing").await, ["FAILED", "FAILED"]);
+    assert_eq!(wait_ingest(&c, "no_bucket").await, ["FAILED", "FAILED"]);
+    assert_eq!(wait_ingest(&c, "truncated").await, ["FAILED", "FAILED"]);
+}
