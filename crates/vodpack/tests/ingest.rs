@@ -297,10 +297,14 @@ async fn start_moto() -> Moto {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let endpoint = format!("http://127.0.0.1:{port}");
+    // Owned by the guard at once, so it is killed and waited for whatever happens next.
+    let moto = Moto {
+        child,
+        endpoint: format!("http://127.0.0.1:{port}"),
+    };
     for _ in 0..100 {
-        if reqwest::get(format!("{endpoint}/")).await.is_ok() {
-            return Moto { child, endpoint };
+        if reqwest::get(format!("{}/", moto.endpoint)).await.is_ok() {
+            return moto;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
