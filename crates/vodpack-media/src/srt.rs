@@ -20,17 +20,24 @@ pub struct Cue {
 }
 
 fn parse_time(s: &str) -> Option<i64> {
-    // HH:MM:SS,mmm (also '.' before the milliseconds, and 1-3 millisecond digits).
+    // HH:MM:SS,mmm (also '.' before the milliseconds, and 1-3 millisecond digits). Every field
+    // is unsigned digits with a bound, so the arithmetic below cannot overflow.
     let s = s.trim();
     let (hms, ms) = s.split_once([',', '.'])?;
+    let num = |f: &str, max: i64| -> Option<i64> {
+        if f.is_empty() || f.len() > 6 || !f.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        f.parse::<i64>().ok().filter(|v| *v < max)
+    };
     let mut parts = hms.split(':');
-    let h: i64 = parts.next()?.trim().parse().ok()?;
-    let m: i64 = parts.next()?.parse().ok()?;
-    let sec: i64 = parts.next()?.parse().ok()?;
-    if parts.next().is_some() || m >= 60 || sec >= 60 || ms.is_empty() || ms.len() > 3 {
+    let h = num(parts.next()?.trim(), 100_000)?;
+    let m = num(parts.next()?, 60)?;
+    let sec = num(parts.next()?, 60)?;
+    if parts.next().is_some() || ms.len() > 3 {
         return None;
     }
-    let mut millis: i64 = ms.parse().ok()?;
+    let mut millis = num(ms, 1000)?;
     for _ in ms.len()..3 {
         millis *= 10;
     }
@@ -197,6 +204,9 @@ mod tests {
 
     #[test]
     fn rejects_bad_timing() {
+        // Found by the fuzzer: an hour count that overflowed the millisecond arithmetic.
+        assert!(parse(b"1\n0111111111111111111:00:00,2 -->0:0H10").is_err());
+        assert!(parse(b"z\n5:-0002222222222222221:03,0-->a").is_err());
         assert!(parse(b"1\n00:00:01,000 -> 00:00:02,000\nx\n").is_err());
         assert!(parse(b"1\n00:00:03,000 --> 00:00:02,000\nx\n").is_err());
         assert!(parse(&[0xff, 0xfe, 0x00]).is_err());

@@ -27,6 +27,9 @@ pub struct InspectArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Also write the encoded index (the bytes stored with an asset) to this file.
+    #[arg(long)]
+    write_index: Option<PathBuf>,
     /// Region for S3 requests when AWS_REGION is not set.
     #[arg(long, env = "VODPACK_REGION", default_value = "us-east-1")]
     region: String,
@@ -121,6 +124,8 @@ fn to_json(index: &MediaIndex, segment: u32) -> serde_json::Value {
     json!({
         "source": format!("{:?}", index.source),
         "durationSeconds": index.duration_seconds(),
+        "sampleCount": index.sample_count(),
+        "indexBytes": vodpack_media::index::encode(index).len(),
         "objects": index.objects,
         "tracks": tracks,
         "segments": segments,
@@ -205,6 +210,10 @@ pub async fn run(args: InspectArgs) -> anyhow::Result<()> {
     let limits = args.limits.limits();
     match index_source(storage.as_ref(), &obj, &limits).await {
         Ok(index) => {
+            if let Some(path) = &args.write_index {
+                std::fs::write(path, vodpack_media::index::encode(&index))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
             if args.json {
                 println!(
                     "{}",
