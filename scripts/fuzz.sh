@@ -11,18 +11,20 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 command -v cargo-fuzz >/dev/null || cargo install --quiet --locked cargo-fuzz@0.13.1
 media="$(scripts/make-test-media.sh)"
 corpus="$CARGO_TARGET_DIR/fuzz-corpus"
-mkdir -p "$corpus"/{mp4,smil,srt,index}
+mkdir -p "$corpus"/{mp4,smil,srt,index,ts,playlist}
 # Seeds: the head of a faststart MP4 (ftyp + moov), the SMILs, the SRT.
 head -c 65536 "$media/ladder_faststart.mp4" > "$corpus/mp4/faststart-head.mp4"
 head -c 65536 "$media/hevc.mp4" > "$corpus/mp4/hevc-head.mp4"
 cp "$media"/ladder/ladder.smil "$media"/two_audio.smil "$media"/broken/misaligned.smil "$corpus/smil/"
 cp "$media"/ladder/subs_en.srt "$corpus/srt/"
+head -c $((188 * 400)) "$media/hls/360p_000.ts" > "$corpus/ts/360p-head.ts"
+cp "$media"/hls/*.m3u8 "$corpus/playlist/"
 cargo build --quiet -p vodpack
 "$CARGO_TARGET_DIR/debug/vodpack" inspect "$media/two_audio.smil" --write-index "$corpus/index/two_audio.idx" > /dev/null
 "$CARGO_TARGET_DIR/debug/vodpack" inspect "$media/ladder/ladder.smil" --write-index "$corpus/index/ladder.idx" > /dev/null
 cargo fuzz build --fuzz-dir fuzz --sanitizer none
 log="$CARGO_TARGET_DIR/fuzz.log"
-for target in mp4 smil srt index; do
+for target in mp4 smil srt index ts playlist; do
   echo "fuzz: $target for ${secs}s"
   rc=0
   cargo fuzz run --fuzz-dir fuzz --sanitizer none "$target" "$corpus/$target" -- \

@@ -4,15 +4,17 @@
 //!
 //! - [`index`]: the sample index and its binary encoding;
 //! - [`mp4`]: progressive MP4 (`moov` → tracks), codec strings;
-//! - [`smil`]: SMIL manifests; [`srt`]: SubRip subtitles;
+//! - [`smil`]: SMIL manifests; [`srt`]: SubRip subtitles; [`ts`]: MPEG-TS segments of HLS sources;
 //! - [`plan`]: segment boundaries and rendition alignment;
 //! - [`error`]: why a source is refused.
 
 pub mod error;
+pub mod hls;
 pub mod index;
 pub mod mp4;
 pub mod plan;
 pub mod smil;
 pub mod srt;
+pub mod ts;
 
 pub use error::MediaError;

@@ -173,6 +173,7 @@ pub fn track(
         frame_rate: None,
         channels: 0,
         sample_rate: 0,
+        ts_pid: 0,
         avg_bitrate: 0,
         peak_bitrate: 0,
         samples: s,

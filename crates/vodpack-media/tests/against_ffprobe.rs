@@ -90,9 +90,9 @@ fn ffprobe_packets(path: &Path, stream: usize) -> Vec<Packet> {
                 };
                 match k {
                     "pts_time" => p.pts = v.parse().unwrap(),
-                    "duration_time" => p.duration = v.parse().unwrap(),
+                    "duration_time" => p.duration = v.parse().unwrap_or(0.0),
                     "size" => p.size = v.parse().unwrap(),
-                    "pos" => p.pos = v.parse().unwrap(),
+                    "pos" => p.pos = v.parse().unwrap_or(u64::MAX),
                     "flags" => p.key = v.starts_with('K'),
                     _ => {}
                 }
@@ -267,4 +267,114 @@ fn broken_inputs_are_refused_with_a_reason() {
         let _ = ingest_file(&tmp);
     }
     std::fs::remove_file(&tmp).ok();
+}
+
+/// TS segments of the HLS ladder scanned like ingest does, checked against ffprobe per file.
+#[test]
+fn ts_index_matches_ffprobe() {
+    use vodpack_media::ts::TsScanner;
+    let dir = media_dir().join("hls");
+    let mut checked = 0;
+    for rendition in ["360p", "540p", "720p"] {
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let n = p.file_name().unwrap().to_string_lossy().to_string();
+                n.starts_with(rendition) && n.ends_with(".ts")
+            })
+            .collect();
+        files.sort();
+        let mut scanner = TsScanner::new(0, rendition, 1_000_000);
+        for (i, f) in files.iter().enumerate() {
+            scanner
+                .feed(&std::fs::read(f).unwrap(), i as u32, 0, rendition)
+                .unwrap();
+        }
+        let tracks = scanner.finish().unwrap();
+        assert_eq!(tracks.len(), 2, "{rendition}: video and audio");
+        for (stream, t) in tracks.iter().enumerate() {
+            let mut theirs = Vec::new();
+            for (i, f) in files.iter().enumerate() {
+                theirs.extend(
+                    ffprobe_packets(f, stream)
+                        .into_iter()
+                        .map(|p| (i as u32, p)),
+                );
+            }
+            let what = format!("{rendition} stream {stream} ({})", t.codec_string);
+            assert_eq!(t.samples.len(), theirs.len(), "{what}: sample count");
+            for (i, (object, p)) in theirs.iter().enumerate() {
+                assert_eq!(t.samples.object[i], *object, "{what}: object of sample {i}");
+                assert_eq!(
+                    u64::from(t.samples.size[i]),
+                    p.size,
+                    "{what}: size of sample {i}"
+                );
+                assert_eq!(
+                    t.samples.keyframe[i],
+                    p.key || t.codec.kind() == TrackKind::Audio,
+                    "{what}: key flag {i}"
+                );
+                let pts = t.pts(i) as f64 / 90_000.0;
+                assert!(
+                    (pts - p.pts).abs() < 0.0015,
+                    "{what}: pts {pts} vs ffprobe {}",
+                    p.pts
+                );
+                if t.codec.kind() == TrackKind::Video {
+                    assert_eq!(t.samples.offset[i], p.pos, "{what}: position of sample {i}");
+                }
+            }
+            // Re-read every sample the way egress will: PID payloads from `offset`, minus `skip`.
+            for i in 0..t.samples.len() {
+                let bytes = std::fs::read(&files[t.samples.object[i] as usize]).unwrap();
+                let got = read_ts_sample(
+                    &bytes,
+                    t.ts_pid,
+                    t.samples.offset[i],
+                    t.samples.skip[i],
+                    t.samples.size[i],
+                );
+                match t.codec.kind() {
+                    TrackKind::Video => {
+                        assert_eq!(&got[..4], &[0, 0, 0, 1], "{what}: sample {i} is Annex B")
+                    }
+                    _ => assert_eq!(
+                        got[0], 0xff,
+                        "{what}: sample {i} starts with an ADTS sync word"
+                    ),
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 6);
+}
+
+/// Egress's view of a TS sample: the payloads of `pid` packets from `offset`, minus `skip`.
+fn read_ts_sample(ts: &[u8], pid: u16, offset: u64, skip: u32, size: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut skip = skip as usize;
+    for p in ts[offset as usize..].chunks_exact(188) {
+        let p_pid = (u16::from(p[1] & 0x1f) << 8) | u16::from(p[2]);
+        if p_pid != pid || p[3] & 0x10 == 0 {
+            continue;
+        }
+        let start = if p[3] & 0x20 != 0 {
+            5 + p[4] as usize
+        } else {
+            4
+        };
+        let mut payload = &p[start.min(188)..];
+        let s = skip.min(payload.len());
+        payload = &payload[s..];
+        skip -= s;
+        out.extend_from_slice(payload);
+        if out.len() >= size as usize {
+            out.truncate(size as usize);
+            return out;
+        }
+    }
+    panic!("sample runs past the end of the segment");
 }

@@ -79,6 +79,8 @@ async fn local_sources_become_playable_with_events() {
         ("hevc", "arn:aws:s3:::media/hevc.mp4"),
         ("ac3", "arn:aws:s3:::media/ac3.mp4"),
         ("eac3", "arn:aws:s3:::media/eac3.mp4"),
+        ("hls", "arn:aws:s3:::media/hls/master.m3u8"),
+        ("hls_media_only", "arn:aws:s3:::media/hls/540p.m3u8"),
     ];
     for (id, src) in sources {
         create(&c, id, src).await;
@@ -141,6 +143,25 @@ async fn broken_sources_fail_with_the_reason() {
     )
     .unwrap();
     std::fs::write(bucket.join("bad.smil"), "<smil><body><switch><video").unwrap();
+    // Broken HLS: live playlist, encrypted, a missing segment, a segment that is not TS.
+    let hls = bucket.join("hls");
+    std::fs::write(
+        hls.join("live.m3u8"),
+        "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6.0,\n360p_000.ts\n",
+    )
+    .unwrap();
+    std::fs::write(
+        hls.join("encrypted.m3u8"),
+        "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-KEY:METHOD=AES-128,URI=\"k.key\"\n#EXTINF:6.0,\n360p_000.ts\n#EXT-X-ENDLIST\n",
+    )
+    .unwrap();
+    std::fs::write(hls.join("gap.m3u8"), "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6.0,\n360p_000.ts\n#EXTINF:6.0,\nnope.ts\n#EXT-X-ENDLIST\n").unwrap();
+    std::fs::write(hls.join("junk.ts"), vec![0x47u8; 188 * 3 + 5]).unwrap();
+    std::fs::write(
+        hls.join("junk.m3u8"),
+        "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6.0,\njunk.ts\n#EXT-X-ENDLIST\n",
+    )
+    .unwrap();
     let c = server.client();
     setup_group(&c).await;
     let cases = [
@@ -176,6 +197,18 @@ async fn broken_sources_fail_with_the_reason() {
             "21 streams, more than 20",
         ),
         ("bad_smil", "media/bad.smil", "invalid SMIL"),
+        ("hls_live", "media/hls/live.m3u8", "EXT-X-ENDLIST"),
+        (
+            "hls_encrypted",
+            "media/hls/encrypted.m3u8",
+            "encrypted source",
+        ),
+        (
+            "hls_gap",
+            "media/hls/gap.m3u8",
+            "hls/nope.ts does not exist",
+        ),
+        ("hls_junk", "media/hls/junk.m3u8", "188-byte TS packets"),
     ];
     for (id, key, _) in cases {
         create(&c, id, &format!("arn:aws:s3:::{key}")).await;
@@ -334,6 +367,18 @@ async fn s3_sources_become_playable() {
     let moto = start_moto().await;
     let media = media_dir();
     aws_cli(&moto.endpoint, &["s3", "mb", "s3://vod-src"]);
+    let hls_dir = media.join("hls");
+    aws_cli(
+        &moto.endpoint,
+        &[
+            "s3",
+            "cp",
+            "--recursive",
+            "--quiet",
+            hls_dir.to_str().unwrap(),
+            "s3://vod-src/titles/hls/",
+        ],
+    );
     aws_cli(
         &moto.endpoint,
         &[
@@ -382,11 +427,13 @@ async fn s3_sources_become_playable() {
         "arn:aws:s3:::vod-src/titles/ladder/ladder_720p.mp4",
     )
     .await;
+    create(&c, "hls", "arn:aws:s3:::vod-src/titles/hls/master.m3u8").await;
     create(&c, "missing", "arn:aws:s3:::vod-src/titles/none.mp4").await;
     create(&c, "no_bucket", "arn:aws:s3:::other-bucket/x.mp4").await;
     create(&c, "truncated", "arn:aws:s3:::vod-src/broken/truncated.mp4").await;
     assert_eq!(wait_ingest(&c, "smil").await, ["PLAYABLE", "PLAYABLE"]);
     assert_eq!(wait_ingest(&c, "mp4").await, ["PLAYABLE", "PLAYABLE"]);
+    assert_eq!(wait_ingest(&c, "hls").await, ["PLAYABLE", "PLAYABLE"]);
     assert_eq!(wait_ingest(&c, "missing").await, ["FAILED", "FAILED"]);
     assert_eq!(wait_ingest(&c, "no_bucket").await, ["FAILED", "FAILED"]);
     assert_eq!(wait_ingest(&c, "truncated").await, ["FAILED", "FAILED"]);

@@ -7,7 +7,7 @@
 use super::*;
 
 /// Version of the binary layout. Bump on any change; old versions are re-ingested.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 const MAGIC: &[u8; 6] = b"VPKIDX";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -172,10 +172,13 @@ pub fn encode(index: &MediaIndex) -> Vec<u8> {
         }
         w.u(u64::from(t.channels));
         w.u(u64::from(t.sample_rate));
+        w.u(u64::from(t.ts_pid));
         w.u(t.avg_bitrate);
         w.u(t.peak_bitrate);
         let s = &t.samples;
         w.u(s.len() as u64);
+        let has_skip = !s.skip.is_empty();
+        w.u(u64::from(has_skip));
         let mut prev_object = 0u32;
         let mut prev_end = 0u64;
         let mut prev_dts = 0i64;
@@ -193,6 +196,9 @@ pub fn encode(index: &MediaIndex) -> Vec<u8> {
                 w.i(s.offset[i] as i64 - prev_end as i64);
             }
             w.u(u64::from(s.size[i]));
+            if has_skip {
+                w.u(u64::from(s.skip[i]));
+            }
             w.i(s.dts[i] - prev_dts);
             w.i(i64::from(s.cts_offset[i]));
             prev_object = s.object[i];
@@ -258,6 +264,7 @@ pub fn decode(bytes: &[u8]) -> Result<MediaIndex, IndexError> {
         };
         let channels = r.u32()?;
         let sample_rate = r.u32()?;
+        let ts_pid = u16::try_from(r.u()?).map_err(|_| IndexError::Corrupt("bad PID"))?;
         let avg_bitrate = r.u()?;
         let peak_bitrate = r.u()?;
         // Each sample takes at least 4 bytes, which bounds the count by the input size.
@@ -266,7 +273,13 @@ pub fn decode(bytes: &[u8]) -> Result<MediaIndex, IndexError> {
             return Err(IndexError::Truncated);
         }
         let count = count as usize;
+        let has_skip = match r.u()? {
+            0 => false,
+            1 => true,
+            _ => return Err(IndexError::Corrupt("bad option tag")),
+        };
         let mut s = Samples {
+            skip: Vec::with_capacity(if has_skip { count } else { 0 }),
             object: Vec::with_capacity(count),
             offset: Vec::with_capacity(count),
             size: Vec::with_capacity(count),
@@ -299,6 +312,9 @@ pub fn decode(bytes: &[u8]) -> Result<MediaIndex, IndexError> {
                 end
             };
             let size = r.u32()?;
+            if has_skip {
+                s.skip.push(r.u32()?);
+            }
             dts = dts
                 .checked_add(r.i()?)
                 .ok_or(IndexError::Corrupt("time overflow"))?;
@@ -324,6 +340,7 @@ pub fn decode(bytes: &[u8]) -> Result<MediaIndex, IndexError> {
             frame_rate,
             channels,
             sample_rate,
+            ts_pid,
             avg_bitrate,
             peak_bitrate,
             samples: s,
@@ -379,6 +396,7 @@ mod tests {
                 frame_rate: Some((25, 1)),
                 channels: 0,
                 sample_rate: 0,
+                ts_pid: 0,
                 avg_bitrate: 1_500_000,
                 peak_bitrate: 2_000_000,
                 samples: s,

@@ -82,6 +82,9 @@ pub struct Samples {
     pub cts_offset: Vec<i32>,
     /// Random-access point (IDR / sync sample).
     pub keyframe: Vec<bool>,
+    /// MPEG-TS sources only (empty otherwise): the sample's bytes start this many bytes into
+    /// the concatenated payloads of its PID's packets, counted from the packet at `offset`.
+    pub skip: Vec<u32>,
 }
 
 impl Samples {
@@ -118,6 +121,7 @@ impl Samples {
             && self.size.len() == n
             && self.cts_offset.len() == n
             && self.keyframe.len() == n
+            && (self.skip.is_empty() || self.skip.len() == n)
     }
 }
 
@@ -149,6 +153,8 @@ pub struct Track {
     pub frame_rate: Option<(u32, u32)>,
     pub channels: u32,
     pub sample_rate: u32,
+    /// MPEG-TS PID the track was read from (0 for MP4 and text sources).
+    pub ts_pid: u16,
     /// Bits per second over the whole track.
     pub avg_bitrate: u64,
     /// Largest bits per second over any one-second window (at key-frame granularity for video).

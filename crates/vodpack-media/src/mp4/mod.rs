@@ -459,6 +459,7 @@ fn samples(
         dts,
         cts_offset: cts,
         keyframe,
+        skip: Vec::new(),
     };
     Ok((s, last_delta))
 }
@@ -597,6 +598,7 @@ pub fn parse_moov(
             } else {
                 timescale
             },
+            ts_pid: 0,
             avg_bitrate: 0,
             peak_bitrate: 0,
             samples,

@@ -4,12 +4,14 @@
 
 use vodpack_media::index::{MediaIndex, SourceKind, Track, TrackKind};
 use vodpack_media::mp4::{self, Limits, TOP_LEVEL_HEADER_BYTES, TopLevel};
-use vodpack_media::{MediaError, plan, smil, srt};
+use vodpack_media::{MediaError, hls, plan, smil, srt, ts};
 
 use crate::storage::{ObjectRef, Storage, StorageError};
 
 /// Largest manifest (SMIL, playlist) or subtitle file read.
 pub const MAX_TEXT_BYTES: u64 = 16 * 1024 * 1024;
+/// Largest TS segment read.
+pub const MAX_SEGMENT_BYTES: u64 = 512 * 1024 * 1024;
 
 /// Why an ingest failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -88,10 +90,7 @@ pub async fn index_source(
 ) -> Result<MediaIndex, IngestError> {
     match ext(&obj.key).as_str() {
         "smil" => index_smil(storage, obj, limits).await,
-        "m3u8" | "m3u" => Err(IngestError::Source(format!(
-            "{}: HLS (TS) sources are not supported by this version yet; use a SMIL or MP4 source",
-            obj.key
-        ))),
+        "m3u8" | "m3u" => index_hls(storage, obj, limits, &mut |_| {}).await,
         _ => {
             let t = index_mp4(storage, obj, 0, 0, limits).await?;
             Ok(MediaIndex {
@@ -169,6 +168,105 @@ async fn index_smil(
             .map_err(|e| media(&file, e))?;
         index.tracks.push(track);
     }
+    plan::check_alignment(&index, &names).map_err(|e| media(obj, e))?;
+    Ok(index)
+}
+
+/// Progress of an HLS scan: bytes of TS read so far.
+pub type Progress<'a> = &'a mut (dyn FnMut(u64) + Send);
+
+/// Indexes an HLS parent playlist with MPEG-TS media playlists: every variant's video, the
+/// first variant's muxed audio, and every separate audio rendition.
+pub async fn index_hls(
+    storage: &dyn Storage,
+    obj: &ObjectRef,
+    limits: &Limits,
+    progress: Progress<'_>,
+) -> Result<MediaIndex, IngestError> {
+    let text = storage.read_small(obj, MAX_TEXT_BYTES).await?;
+    let parent = hls::parse_parent(&text).map_err(|e| media(obj, e))?;
+    let streams = parent.variants.len() + parent.audio.len();
+    if streams > limits.max_streams {
+        return Err(media(
+            obj,
+            MediaError::Limit(format!(
+                "the parent playlist has {streams} streams, more than {} allowed",
+                limits.max_streams
+            )),
+        ));
+    }
+    let mut index = MediaIndex {
+        source: SourceKind::HlsTs,
+        objects: Vec::new(),
+        tracks: Vec::new(),
+        warnings: parent.warnings.clone(),
+    };
+    let mut names = Vec::new();
+    let mut scanned = 0u64;
+    let renditions = parent
+        .variants
+        .iter()
+        .map(|r| (r, true))
+        .chain(parent.audio.iter().map(|r| (r, false)));
+    for (stream, (rendition, is_variant)) in renditions.enumerate() {
+        let playlist = if rendition.uri.is_empty() {
+            obj.clone()
+        } else {
+            obj.resolve(&rendition.uri)?
+        };
+        let label = if rendition.uri.is_empty() {
+            obj.key.clone()
+        } else {
+            rendition.uri.clone()
+        };
+        names.push(label.clone());
+        let text = storage.read_small(&playlist, MAX_TEXT_BYTES).await?;
+        let segments = hls::parse_media(&text).map_err(|e| media(&playlist, e))?;
+        let mut scanner = ts::TsScanner::new(stream as u32, &label, limits.max_samples_per_track);
+        for seg in &segments {
+            let file = playlist.resolve(&seg.uri)?;
+            let object = match index.objects.iter().position(|o| *o == file.key) {
+                Some(i) => i as u32,
+                None => {
+                    index.objects.push(file.key.clone());
+                    (index.objects.len() - 1) as u32
+                }
+            };
+            let (base, bytes) = match seg.range {
+                Some((start, len)) => (start, storage.read(&file, start..start + len).await?),
+                None => (0, storage.read_small(&file, MAX_SEGMENT_BYTES).await?),
+            };
+            scanned += bytes.len() as u64;
+            progress(scanned);
+            scanner
+                .feed(&bytes, object, base, &file.key)
+                .map_err(|e| media(&file, e))?;
+        }
+        index.warnings.append(&mut scanner.warnings);
+        let tracks = scanner.finish().map_err(|e| media(&playlist, e))?;
+        if tracks.len() > limits.max_tracks_per_stream {
+            return Err(media(
+                &playlist,
+                MediaError::Limit(format!(
+                    "{} tracks, more than {} per ingest stream",
+                    tracks.len(),
+                    limits.max_tracks_per_stream
+                )),
+            ));
+        }
+        for mut t in tracks {
+            match t.codec.kind() {
+                TrackKind::Audio if is_variant && stream > 0 => continue,
+                TrackKind::Audio => {
+                    t.language = rendition.language.clone();
+                    t.name = rendition.name.clone();
+                }
+                _ => {}
+            }
+            index.tracks.push(t);
+        }
+    }
+    ts::rebase(&mut index.tracks);
     plan::check_alignment(&index, &names).map_err(|e| media(obj, e))?;
     Ok(index)
 }

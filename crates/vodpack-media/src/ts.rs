@@ -1,0 +1,553 @@
+//! MPEG-TS segments of HLS sources into index tracks.
+//!
+//! Written by hand rather than on a streaming demuxer (mpeg2ts-reader) because the index needs
+//! what those do not expose: for every access unit or audio frame, the offset of the TS packet
+//! its first byte is in and how many bytes of that PID's payload come before it from there.
+//! With those two numbers (`offset`, `skip`) egress re-reads a sample by concatenating the
+//! PID's packet payloads from `offset`, dropping `skip` bytes and taking `size`, with no PES
+//! parsing at all. The packet layer is fixed 188-byte framing; PAT/PMT are single-packet
+//! sections in every muxer we know (longer ones are refused, not misread).
+//!
+//! Supported: H.264 video (stream type 0x1B) and AAC in ADTS (0x0F). Timestamps are unwrapped
+//! across the 33-bit boundary and across segments; all tracks share one presentation origin.
+
+use std::collections::HashMap;
+
+use h264_reader::nal::sps::SeqParameterSet;
+use h264_reader::rbsp::{BitReader, ByteReader};
+
+use crate::error::MediaError;
+use crate::index::{Codec, Samples, Track};
+
+const PACKET: usize = 188;
+/// TS timestamps tick at 90 kHz.
+pub const TS_TIMESCALE: u32 = 90_000;
+const WRAP: i64 = 1 << 33;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    H264,
+    Aac,
+}
+
+/// A PES being gathered: where each of its packets is and its raw PID payload so far.
+#[derive(Default)]
+struct Pes {
+    /// (packet offset in the object, payload bytes in that packet)
+    packets: Vec<(u64, u32)>,
+    data: Vec<u8>,
+}
+
+struct PidTrack {
+    kind: Kind,
+    samples: Samples,
+    /// Presentation times (90 kHz, unwrapped) of each sample; turned into cts offsets at the end.
+    last_ts: Option<i64>,
+    pes: Option<Pes>,
+    sps: Option<Vec<u8>>,
+    pps: Option<Vec<u8>>,
+    /// AAC: object type, sampling index, channel configuration of the first frame.
+    adts: Option<(u8, u8, u8)>,
+    sample_rate: u32,
+}
+
+/// Scans the TS segments of one HLS rendition, in order.
+pub struct TsScanner {
+    stream: u32,
+    label: String,
+    pmt_pid: Option<u16>,
+    pids: HashMap<u16, PidTrack>,
+    order: Vec<u16>,
+    /// Safety cap on samples per track.
+    max_samples: u64,
+    pub warnings: Vec<String>,
+}
+
+fn unwrap_ts(raw: i64, last: Option<i64>) -> i64 {
+    match last {
+        None => raw,
+        Some(last) => {
+            // Pick the 33-bit wrap period that puts `raw` nearest to the previous timestamp.
+            let base = last - last.rem_euclid(WRAP);
+            [base - WRAP, base, base + WRAP]
+                .iter()
+                .map(|b| b + raw)
+                .min_by_key(|v| (v - last).abs())
+                .unwrap_or(raw)
+        }
+    }
+}
+
+fn pes_ts(b: &[u8]) -> i64 {
+    (i64::from(b[0] >> 1 & 0x07) << 30)
+        | (i64::from(b[1]) << 22)
+        | (i64::from(b[2] >> 1) << 15)
+        | (i64::from(b[3]) << 7)
+        | i64::from(b[4] >> 1)
+}
+
+/// NAL units of an Annex B access unit (start codes removed).
+fn nals(au: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut start: Option<usize> = None;
+    while i + 3 <= au.len() {
+        if au[i] == 0 && au[i + 1] == 0 && au[i + 2] == 1 {
+            if let Some(s) = start {
+                let mut end = i;
+                while end > s && au[end - 1] == 0 {
+                    end -= 1;
+                }
+                out.push(&au[s..end]);
+            }
+            i += 3;
+            start = Some(i);
+        } else {
+            i += 1;
+        }
+    }
+    if let Some(s) = start
+        && s < au.len()
+    {
+        out.push(&au[s..]);
+    }
+    out
+}
+
+const AAC_RATES: [u32; 13] = [
+    96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
+];
+
+impl TsScanner {
+    pub fn new(stream: u32, label: &str, max_samples: u64) -> TsScanner {
+        TsScanner {
+            stream,
+            label: label.to_string(),
+            pmt_pid: None,
+            pids: HashMap::new(),
+            order: Vec::new(),
+            max_samples,
+            warnings: Vec::new(),
+        }
+    }
+
+    fn err(&self, object: &str, what: String) -> MediaError {
+        MediaError::Corrupt(format!("{} ({object}): {what}", self.label))
+    }
+
+    /// Scans one segment, stored as index object `object`; `base` is where `bytes` start in
+    /// that object (non-zero for EXT-X-BYTERANGE segments).
+    pub fn feed(
+        &mut self,
+        bytes: &[u8],
+        object: u32,
+        base: u64,
+        name: &str,
+    ) -> Result<(), MediaError> {
+        if bytes.is_empty() {
+            return Err(MediaError::NotMedia(format!(
+                "{name}: the segment is empty"
+            )));
+        }
+        if bytes[0] != 0x47 {
+            return Err(MediaError::NotMedia(format!(
+                "{name}: not an MPEG-TS file (no sync byte)"
+            )));
+        }
+        if !bytes.len().is_multiple_of(PACKET) {
+            return Err(MediaError::Truncated(format!(
+                "{name}: {} bytes is not a whole number of 188-byte TS packets",
+                bytes.len()
+            )));
+        }
+        for (n, p) in bytes.chunks_exact(PACKET).enumerate() {
+            let offset = base + (n * PACKET) as u64;
+            if p[0] != 0x47 {
+                return Err(self.err(name, format!("lost TS sync at byte {}", n * PACKET)));
+            }
+            let pusi = p[1] & 0x40 != 0;
+            let pid = (u16::from(p[1] & 0x1f) << 8) | u16::from(p[2]);
+            let afc = (p[3] >> 4) & 0x03;
+            let mut start = 4;
+            if afc & 0x02 != 0 {
+                start += 1 + p[4] as usize;
+            }
+            if afc & 0x01 == 0 || start > PACKET {
+                continue;
+            }
+            let payload = &p[start..];
+            if pid == 0 {
+                self.pat(payload, pusi);
+            } else if Some(pid) == self.pmt_pid {
+                self.pmt(payload, pusi, name)?;
+            } else if self.pids.contains_key(&pid) {
+                if pusi {
+                    self.flush(pid, name)?;
+                    if let Some(t) = self.pids.get_mut(&pid) {
+                        t.pes = Some(Pes::default());
+                    }
+                }
+                if let Some(t) = self.pids.get_mut(&pid)
+                    && let Some(pes) = t.pes.as_mut()
+                {
+                    pes.packets.push((offset, payload.len() as u32));
+                    pes.data.extend_from_slice(payload);
+                }
+            }
+        }
+        // PES never span segments: finish what this one started, tagged with its object.
+        let pids: Vec<u16> = self.order.clone();
+        for pid in pids {
+            self.flush(pid, name)?;
+        }
+        for t in self.pids.values_mut() {
+            // Samples added during this segment carry a placeholder object; set it now.
+            for o in t.samples.object.iter_mut().rev() {
+                if *o != u32::MAX {
+                    break;
+                }
+                *o = object;
+            }
+        }
+        Ok(())
+    }
+
+    fn section(payload: &[u8], pusi: bool) -> Option<&[u8]> {
+        if !pusi {
+            return None;
+        }
+        let pointer = *payload.first()? as usize;
+        payload.get(1 + pointer..)
+    }
+
+    fn pat(&mut self, payload: &[u8], pusi: bool) {
+        let Some(s) = Self::section(payload, pusi) else {
+            return;
+        };
+        if s.len() < 8 || s[0] != 0x00 {
+            return;
+        }
+        let len =
+            ((usize::from(s[1] & 0x0f) << 8) | usize::from(s[2])).min(s.len().saturating_sub(3));
+        let body = &s[8..(3 + len).saturating_sub(4).max(8)];
+        for e in body.chunks_exact(4) {
+            let program = u16::from_be_bytes([e[0], e[1]]);
+            if program != 0 {
+                self.pmt_pid = Some((u16::from(e[2] & 0x1f) << 8) | u16::from(e[3]));
+                return;
+            }
+        }
+    }
+
+    fn pmt(&mut self, payload: &[u8], pusi: bool, name: &str) -> Result<(), MediaError> {
+        let Some(s) = Self::section(payload, pusi) else {
+            return Ok(());
+        };
+        if s.len() < 12 || s[0] != 0x02 {
+            return Ok(());
+        }
+        let len = (usize::from(s[1] & 0x0f) << 8) | usize::from(s[2]);
+        if 3 + len > s.len() {
+            return Err(MediaError::Unsupported(format!(
+                "{name}: a PMT longer than one TS packet"
+            )));
+        }
+        let info_len = (usize::from(s[10] & 0x0f) << 8) | usize::from(s[11]);
+        let mut i = 12 + info_len;
+        let end = (3 + len).saturating_sub(4);
+        while i + 5 <= end {
+            let stream_type = s[i];
+            let pid = (u16::from(s[i + 1] & 0x1f) << 8) | u16::from(s[i + 2]);
+            let es_info = (usize::from(s[i + 3] & 0x0f) << 8) | usize::from(s[i + 4]);
+            i += 5 + es_info;
+            if self.pids.contains_key(&pid) {
+                continue;
+            }
+            let kind = match stream_type {
+                0x1b => Kind::H264,
+                0x0f => Kind::Aac,
+                0x24 => {
+                    return Err(MediaError::Unsupported(format!(
+                        "{name}: H.265 in MPEG-TS sources is not supported yet"
+                    )));
+                }
+                0x81 | 0x87 => {
+                    return Err(MediaError::Unsupported(format!(
+                        "{name}: AC-3/E-AC-3 in MPEG-TS sources is not supported yet"
+                    )));
+                }
+                0xdb | 0xcf | 0xc1 | 0xc2 => {
+                    return Err(MediaError::Encrypted(format!(
+                        "{name}: stream type 0x{stream_type:02x} is SAMPLE-AES protected"
+                    )));
+                }
+                other => {
+                    self.warnings.push(format!(
+                        "{}: stream type 0x{other:02x} (PID {pid}) ignored",
+                        self.label
+                    ));
+                    continue;
+                }
+            };
+            self.order.push(pid);
+            self.pids.insert(
+                pid,
+                PidTrack {
+                    kind,
+                    samples: Samples::default(),
+                    last_ts: None,
+                    pes: None,
+                    sps: None,
+                    pps: None,
+                    adts: None,
+                    sample_rate: 0,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Turns the gathered PES of `pid` into samples.
+    fn flush(&mut self, pid: u16, name: &str) -> Result<(), MediaError> {
+        let max = self.max_samples;
+        let label = self.label.clone();
+        let Some(t) = self.pids.get_mut(&pid) else {
+            return Ok(());
+        };
+        let Some(pes) = t.pes.take() else {
+            return Ok(());
+        };
+        let d = &pes.data;
+        if d.len() < 9 || d[0] != 0 || d[1] != 0 || d[2] != 1 {
+            return Err(MediaError::Corrupt(format!(
+                "{label} ({name}): PID {pid}: bad PES start code"
+            )));
+        }
+        let header_len = 9 + d[8] as usize;
+        let flags = d[7] >> 6;
+        if d.len() < header_len
+            || (flags & 2 != 0 && header_len < 14)
+            || (flags == 3 && header_len < 19)
+        {
+            return Err(MediaError::Truncated(format!(
+                "{label} ({name}): PID {pid}: PES header cut short"
+            )));
+        }
+        if flags & 2 == 0 {
+            return Err(MediaError::Corrupt(format!(
+                "{label} ({name}): PID {pid}: PES without a timestamp"
+            )));
+        }
+        let pts = unwrap_ts(pes_ts(&d[9..14]), t.last_ts);
+        let dts = if flags == 3 {
+            unwrap_ts(pes_ts(&d[14..19]), Some(pts))
+        } else {
+            pts
+        };
+        t.last_ts = Some(dts);
+        let es = &d[header_len..];
+        // Maps a position in `d` to (packet offset, bytes of PID payload before it in that packet).
+        let locate = |pos: usize| -> (u64, u32) {
+            let mut before = 0usize;
+            for &(off, len) in &pes.packets {
+                if pos < before + len as usize {
+                    return (off, (pos - before) as u32);
+                }
+                before += len as usize;
+            }
+            (pes.packets.last().map_or(0, |p| p.0), 0)
+        };
+        match t.kind {
+            Kind::H264 => {
+                let mut key = false;
+                for nal in nals(es) {
+                    match nal.first().map(|h| h & 0x1f) {
+                        Some(5) => key = true,
+                        Some(7) if t.sps.is_none() => t.sps = Some(nal.to_vec()),
+                        Some(8) if t.pps.is_none() => t.pps = Some(nal.to_vec()),
+                        _ => {}
+                    }
+                }
+                let (off, skip) = locate(header_len);
+                t.samples
+                    .push(u32::MAX, off, es.len() as u32, dts, (pts - dts) as i32, key);
+                t.samples.skip.push(skip);
+            }
+            Kind::Aac => {
+                let mut q = 0usize;
+                let mut i = 0i64;
+                while q + 7 <= es.len() {
+                    let h = &es[q..];
+                    if h[0] != 0xff || h[1] & 0xf6 != 0xf0 {
+                        return Err(MediaError::Corrupt(format!(
+                            "{label} ({name}): PID {pid}: lost ADTS sync"
+                        )));
+                    }
+                    let len = ((usize::from(h[3] & 0x03) << 11)
+                        | (usize::from(h[4]) << 3)
+                        | usize::from(h[5] >> 5))
+                    .max(7);
+                    let profile = (h[2] >> 6) + 1;
+                    let sfi = (h[2] >> 2) & 0x0f;
+                    let ch = ((h[2] & 0x01) << 2) | (h[3] >> 6);
+                    let rate = *AAC_RATES.get(sfi as usize).ok_or_else(|| {
+                        MediaError::Corrupt(format!(
+                            "{label} ({name}): bad AAC sampling index {sfi}"
+                        ))
+                    })?;
+                    if t.adts.is_none() {
+                        t.adts = Some((profile, sfi, ch));
+                        t.sample_rate = rate;
+                    }
+                    if q + len > es.len() {
+                        return Err(MediaError::Truncated(format!(
+                            "{label} ({name}): PID {pid}: ADTS frame cut short"
+                        )));
+                    }
+                    let frame_pts = pts + i * 1024 * i64::from(TS_TIMESCALE) / i64::from(rate);
+                    let (off, skip) = locate(header_len + q);
+                    t.samples
+                        .push(u32::MAX, off, len as u32, frame_pts, 0, true);
+                    t.samples.skip.push(skip);
+                    q += len;
+                    i += 1;
+                }
+            }
+        }
+        if t.samples.len() as u64 > max {
+            return Err(MediaError::Limit(format!(
+                "{label}: more than {max} samples in one track"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The tracks found, in PMT order. Times are 90 kHz and not yet shifted to start at 0.
+    pub fn finish(self) -> Result<Vec<Track>, MediaError> {
+        let mut out = Vec::new();
+        for pid in &self.order {
+            let Some(t) = self.pids.get(pid) else {
+                continue;
+            };
+            if t.samples.is_empty() {
+                continue;
+            }
+            let mut samples = t.samples.clone();
+            // Decode order is arrival order; PES timestamps must not go backwards.
+            if samples.dts.windows(2).any(|w| w[1] < w[0]) {
+                return Err(MediaError::Corrupt(format!(
+                    "{}: PID {pid}: decode timestamps go backwards",
+                    self.label
+                )));
+            }
+            let deltas: Vec<i64> = samples.dts.windows(2).map(|w| w[1] - w[0]).collect();
+            let typical = {
+                let mut d = deltas.clone();
+                d.sort_unstable();
+                d.get(d.len() / 2).copied().unwrap_or(3600)
+            };
+            samples.object.iter_mut().for_each(|o| {
+                if *o == u32::MAX {
+                    *o = 0;
+                }
+            });
+            let mut track = match t.kind {
+                Kind::H264 => {
+                    let (sps, pps) = match (&t.sps, &t.pps) {
+                        (Some(s), Some(p)) if s.len() >= 4 => (s, p),
+                        _ => {
+                            return Err(MediaError::Corrupt(format!(
+                                "{}: H.264 stream without SPS/PPS",
+                                self.label
+                            )));
+                        }
+                    };
+                    let parsed = SeqParameterSet::from_bits(BitReader::new(
+                        ByteReader::skipping_h264_header(&sps[..]),
+                    ))
+                    .map_err(|e| MediaError::Corrupt(format!("{}: bad SPS: {e:?}", self.label)))?;
+                    let (w, h) = parsed.pixel_dimensions().unwrap_or((0, 0));
+                    let mut avcc = vec![1, sps[1], sps[2], sps[3], 0xff, 0xe1];
+                    avcc.extend_from_slice(&(sps.len() as u16).to_be_bytes());
+                    avcc.extend_from_slice(sps);
+                    avcc.push(1);
+                    avcc.extend_from_slice(&(pps.len() as u16).to_be_bytes());
+                    avcc.extend_from_slice(pps);
+                    let g = gcd(u64::from(TS_TIMESCALE), typical.max(1) as u64);
+                    Track {
+                        codec: Codec::H264,
+                        fourcc: *b"avc1",
+                        codec_string: format!("avc1.{:02x}{:02x}{:02x}", sps[1], sps[2], sps[3]),
+                        codec_config: avcc,
+                        language: None,
+                        name: None,
+                        stream: self.stream,
+                        timescale: TS_TIMESCALE,
+                        presentation_offset: 0,
+                        last_sample_duration: typical.max(0) as u32,
+                        width: w,
+                        height: h,
+                        frame_rate: Some((
+                            (u64::from(TS_TIMESCALE) / g) as u32,
+                            (typical.max(1) as u64 / g) as u32,
+                        )),
+                        channels: 0,
+                        sample_rate: 0,
+                        ts_pid: *pid,
+                        avg_bitrate: 0,
+                        peak_bitrate: 0,
+                        samples,
+                    }
+                }
+                Kind::Aac => {
+                    let (profile, sfi, ch) = t.adts.unwrap_or((2, 3, 2));
+                    let asc = vec![(profile << 3) | (sfi >> 1), ((sfi & 1) << 7) | (ch << 3)];
+                    Track {
+                        codec: Codec::Aac,
+                        fourcc: *b"mp4a",
+                        codec_string: format!("mp4a.40.{profile}"),
+                        codec_config: asc,
+                        language: None,
+                        name: None,
+                        stream: self.stream,
+                        timescale: TS_TIMESCALE,
+                        presentation_offset: 0,
+                        last_sample_duration: (1024 * u64::from(TS_TIMESCALE)
+                            / u64::from(t.sample_rate.max(1)))
+                            as u32,
+                        width: 0,
+                        height: 0,
+                        frame_rate: None,
+                        channels: u32::from(ch),
+                        sample_rate: t.sample_rate,
+                        ts_pid: *pid,
+                        avg_bitrate: 0,
+                        peak_bitrate: 0,
+                        samples,
+                    }
+                }
+            };
+            track.compute_bitrates();
+            out.push(track);
+        }
+        Ok(out)
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// Shifts all tracks so the earliest presentation time of any of them is 0 (TS streams start
+/// at arbitrary clock values; one common shift keeps audio and video in sync).
+pub fn rebase(tracks: &mut [Track]) {
+    let earliest = tracks
+        .iter()
+        .filter(|t| !t.samples.is_empty())
+        .map(|t| (0..t.samples.len()).map(|i| t.pts(i)).min().unwrap_or(0))
+        .min()
+        .unwrap_or(0);
+    for t in tracks.iter_mut() {
+        t.presentation_offset -= earliest;
+    }
+}

@@ -1,0 +1,8 @@
+//! HLS parent and media playlists.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = vodpack_media::hls::parse_parent(data);
+    let _ = vodpack_media::hls::parse_media(data);
+});
