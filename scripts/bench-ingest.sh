@@ -30,8 +30,17 @@ if [ ! -f "$work/.complete" ]; then
   <video src="long_720p.mp4" includeAudio="false"/>
 </switch></body></smil>
 SMIL
+  # The HLS-TS version of the same ladder (stream copy into 6 s TS segments).
+  mkdir -p "$work/hls"
+  for h in 360 540 720; do
+    ffmpeg -nostdin -hide_banner -loglevel error -i "$work/long_${h}p.mp4" -c copy \
+      -bsf:v h264_mp4toannexb -f hls -hls_time 6 -hls_playlist_type vod \
+      -hls_segment_filename "$work/hls/${h}p_%04d.ts" "$work/hls/${h}p.m3u8"
+  done
+  printf '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=600000\n360p.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=1000000\n540p.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=1800000\n720p.m3u8\n' > "$work/hls/master.m3u8"
   touch "$work/.complete"
 fi
+ts_bytes=$(du -cb "$work"/hls/*.ts | tail -1 | cut -f1)
 bytes=$(du -cb "$work"/long_*.mp4 | tail -1 | cut -f1)
 
 # measure LABEL COMMAND... → median wall seconds and max RSS (KiB) over $runs runs
@@ -63,6 +72,11 @@ base=$(cat "$work/last.txt")
 measure "vodpack ingest, local folder" "$bin" inspect "$work/long.smil" --json
 local_s=$(cat "$work/last.txt")
 
+measure "baseline: cat every TS byte" sh -c "cat $work/hls/*.ts"
+cat_s=$(cat "$work/last.txt")
+measure "vodpack ingest HLS-TS, local" "$bin" inspect "$work/hls/master.m3u8" --json
+hls_s=$(cat "$work/last.txt")
+
 if [ -x "$venv/bin/moto_server" ]; then
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" > /dev/null 2>&1 &
@@ -73,19 +87,29 @@ if [ -x "$venv/bin/moto_server" ]; then
   aws=("$venv/bin/aws" --endpoint-url "http://127.0.0.1:$port")
   "${aws[@]}" s3 mb s3://bench > /dev/null
   "${aws[@]}" s3 cp --quiet --recursive --exclude "*" --include "long*" "$work" s3://bench/ladder/
+  "${aws[@]}" s3 cp --quiet --recursive "$work/hls" s3://bench/hls/
   measure "vodpack ingest, S3 (moto)" "$bin" inspect s3://bench/ladder/long.smil --json \
     --s3-endpoint "http://127.0.0.1:$port" --s3-path-style
   s3_s=$(cat "$work/last.txt")
+  measure "vodpack ingest HLS-TS, S3 (moto)" "$bin" inspect s3://bench/hls/master.m3u8 --json \
+    --s3-endpoint "http://127.0.0.1:$port" --s3-path-style
+  s3_hls_s=$(cat "$work/last.txt")
 else
   s3_s=""
+  s3_hls_s=""
   echo "(moto_server not found in $venv: S3 run skipped; run scripts/install-deps)"
 fi
 
-python3 - "$hours" "$base" "$local_s" "$s3_s" <<'PY'
+python3 - "$hours" "$base" "$local_s" "$s3_s" "$ts_bytes" "$cat_s" "$hls_s" "$s3_hls_s" <<'PY'
 import sys
 hours, base, local, s3 = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+ts_mb, cat, hls, s3_hls = int(sys.argv[5]) / 1e6, float(sys.argv[6]), float(sys.argv[7]), sys.argv[8]
 print(f"local: {local / hours:.3f} s per hour of content; {base / local:.1f}x faster than the ffprobe baseline")
 if s3:
     s3 = float(s3)
     print(f"S3:    {s3 / hours:.3f} s per hour of content; {base / s3:.1f}x faster than the ffprobe baseline")
+print(f"HLS-TS local: {ts_mb / hls:.0f} MB/s of TS scanned; cat reads the same bytes at {ts_mb / cat:.0f} MB/s (ratio {cat / hls:.2f})")
+if s3_hls:
+    s3_hls = float(s3_hls)
+    print(f"HLS-TS S3:    {ts_mb / s3_hls:.0f} MB/s of TS scanned")
 PY

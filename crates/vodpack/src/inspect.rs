@@ -10,7 +10,7 @@ use serde_json::json;
 use vodpack_media::index::{MediaIndex, TrackKind};
 use vodpack_media::plan;
 use vodpack_service::StorageChoice;
-use vodpack_service::ingest::source::index_source;
+use vodpack_service::ingest::source::index_source_with_progress;
 use vodpack_service::storage::local::LocalStorage;
 use vodpack_service::storage::s3::S3Storage;
 use vodpack_service::storage::{ObjectRef, Storage};
@@ -208,7 +208,23 @@ pub async fn run(args: InspectArgs) -> anyhow::Result<()> {
     crate::init_logging("text");
     let (storage, obj) = open(&args)?;
     let limits = args.limits.limits();
-    match index_source(storage.as_ref(), &obj, &limits).await {
+    // A spinner with the bytes scanned, shown once scanning takes more than a moment (HLS-TS
+    // sources are read whole); nothing when stderr is not a terminal.
+    let started = std::time::Instant::now();
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} scanning {msg} ({elapsed})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let mut progress = |bytes: u64| {
+        if started.elapsed() > std::time::Duration::from_millis(500) {
+            bar.set_message(format!("{} MB of TS", bytes / 1_000_000));
+            bar.tick();
+        }
+    };
+    let result = index_source_with_progress(storage.as_ref(), &obj, &limits, &mut progress).await;
+    bar.finish_and_clear();
+    match result {
         Ok(index) => {
             if let Some(path) = &args.write_index {
                 std::fs::write(path, vodpack_media::index::encode(&index))

@@ -7,6 +7,7 @@
 //! touches another. Deleting an asset aborts its ingest, and the final write is conditional on
 //! the asset (this incarnation of it) still being there.
 
+pub mod cache;
 pub mod events;
 pub mod source;
 

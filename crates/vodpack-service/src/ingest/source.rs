@@ -88,9 +88,19 @@ pub async fn index_source(
     obj: &ObjectRef,
     limits: &Limits,
 ) -> Result<MediaIndex, IngestError> {
+    index_source_with_progress(storage, obj, limits, &mut |_| {}).await
+}
+
+/// [`index_source`], reporting the bytes of TS scanned so far (HLS sources are read whole).
+pub async fn index_source_with_progress(
+    storage: &dyn Storage,
+    obj: &ObjectRef,
+    limits: &Limits,
+    progress: Progress<'_>,
+) -> Result<MediaIndex, IngestError> {
     match ext(&obj.key).as_str() {
         "smil" => index_smil(storage, obj, limits).await,
-        "m3u8" | "m3u" => index_hls(storage, obj, limits, &mut |_| {}).await,
+        "m3u8" | "m3u" => index_hls(storage, obj, limits, progress).await,
         _ => {
             let t = index_mp4(storage, obj, 0, 0, limits).await?;
             Ok(MediaIndex {
