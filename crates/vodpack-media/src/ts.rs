@@ -11,8 +11,6 @@
 //! Supported: H.264 video (stream type 0x1B) and AAC in ADTS (0x0F). Timestamps are unwrapped
 //! across the 33-bit boundary and across segments; all tracks share one presentation origin.
 
-use std::collections::HashMap;
-
 use h264_reader::nal::sps::SeqParameterSet;
 use h264_reader::rbsp::{BitReader, ByteReader};
 
@@ -35,8 +33,16 @@ enum Kind {
 struct Pes {
     /// (packet offset in the object, payload bytes in that packet)
     packets: Vec<(u64, u32)>,
+    /// The payload, only its first [`VIDEO_PREFIX`] bytes for video (enough for the PES header
+    /// and the NAL units before the first slice); audio is kept whole to split its frames.
     data: Vec<u8>,
+    /// Payload bytes in all packets.
+    total: usize,
 }
+
+/// How much of a video PES is kept to find the access unit's NAL types. Parameter sets and
+/// SEI come before the first slice and are a few hundred bytes in practice.
+const VIDEO_PREFIX: usize = 256 * 1024;
 
 struct PidTrack {
     kind: Kind,
@@ -51,12 +57,35 @@ struct PidTrack {
     sample_rate: u32,
 }
 
+/// The few elementary streams of a TS, looked up per packet: a linear search over two or three
+/// entries beats hashing 15 million packet PIDs an hour of ladder.
+#[derive(Default)]
+struct PidMap(Vec<(u16, PidTrack)>);
+
+impl PidMap {
+    fn contains_key(&self, pid: &u16) -> bool {
+        self.0.iter().any(|(p, _)| p == pid)
+    }
+    fn get(&self, pid: &u16) -> Option<&PidTrack> {
+        self.0.iter().find(|(p, _)| p == pid).map(|(_, t)| t)
+    }
+    fn get_mut(&mut self, pid: &u16) -> Option<&mut PidTrack> {
+        self.0.iter_mut().find(|(p, _)| p == pid).map(|(_, t)| t)
+    }
+    fn insert(&mut self, pid: u16, t: PidTrack) {
+        self.0.push((pid, t));
+    }
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut PidTrack> {
+        self.0.iter_mut().map(|(_, t)| t)
+    }
+}
+
 /// Scans the TS segments of one HLS rendition, in order.
 pub struct TsScanner {
     stream: u32,
     label: String,
     pmt_pid: Option<u16>,
-    pids: HashMap<u16, PidTrack>,
+    pids: PidMap,
     order: Vec<u16>,
     /// Safety cap on samples per track.
     max_samples: u64,
@@ -86,32 +115,64 @@ fn pes_ts(b: &[u8]) -> i64 {
         | i64::from(b[4] >> 1)
 }
 
-/// NAL units of an Annex B access unit (start codes removed).
-fn nals(au: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    let mut start: Option<usize> = None;
-    while i + 3 <= au.len() {
-        if au[i] == 0 && au[i + 1] == 0 && au[i + 2] == 1 {
-            if let Some(s) = start {
-                let mut end = i;
-                while end > s && au[end - 1] == 0 {
-                    end -= 1;
-                }
-                out.push(&au[s..end]);
+/// NAL units of an Annex B access unit (start codes removed), found lazily so a caller that
+/// stops early never scans the rest.
+struct NalIter<'a> {
+    au: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> NalIter<'a> {
+    fn new(au: &'a [u8]) -> Self {
+        NalIter { au, pos: 0 }
+    }
+
+    /// Index just past the next 00 00 01 at or after `from`.
+    fn next_start(&self, from: usize) -> Option<usize> {
+        let a = self.au;
+        let mut i = from;
+        while i + 3 <= a.len() {
+            // Skip ahead two at a time while the middle byte cannot be part of a start code.
+            if a[i + 1] != 0 {
+                i += 2;
+                continue;
             }
-            i += 3;
-            start = Some(i);
-        } else {
+            if a[i] == 0 && a[i + 2] == 1 {
+                return Some(i + 3);
+            }
             i += 1;
         }
+        None
     }
-    if let Some(s) = start
-        && s < au.len()
-    {
-        out.push(&au[s..]);
+}
+
+impl<'a> Iterator for NalIter<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let start = if self.pos == 0 {
+            self.next_start(0)?
+        } else {
+            self.pos
+        };
+        if start >= self.au.len() {
+            return None;
+        }
+        match self.next_start(start) {
+            Some(next) => {
+                self.pos = next;
+                let mut end = next - 3;
+                while end > start && self.au[end - 1] == 0 {
+                    end -= 1;
+                }
+                Some(&self.au[start..end])
+            }
+            None => {
+                self.pos = self.au.len();
+                Some(&self.au[start..])
+            }
+        }
     }
-    out
 }
 
 const AAC_RATES: [u32; 13] = [
@@ -124,7 +185,7 @@ impl TsScanner {
             stream,
             label: label.to_string(),
             pmt_pid: None,
-            pids: HashMap::new(),
+            pids: PidMap::default(),
             order: Vec::new(),
             max_samples,
             warnings: Vec::new(),
@@ -191,7 +252,14 @@ impl TsScanner {
                     && let Some(pes) = t.pes.as_mut()
                 {
                     pes.packets.push((offset, payload.len() as u32));
-                    pes.data.extend_from_slice(payload);
+                    pes.total += payload.len();
+                    let keep = match t.kind {
+                        Kind::H264 => VIDEO_PREFIX
+                            .saturating_sub(pes.data.len())
+                            .min(payload.len()),
+                        Kind::Aac => payload.len(),
+                    };
+                    pes.data.extend_from_slice(&payload[..keep]);
                 }
             }
         }
@@ -359,18 +427,24 @@ impl TsScanner {
         };
         match t.kind {
             Kind::H264 => {
+                // Only the NAL units up to the first slice matter: the slice type decides the
+                // key flag, and parameter sets precede it. The slice data is never scanned.
                 let mut key = false;
-                for nal in nals(es) {
+                for nal in NalIter::new(es) {
                     match nal.first().map(|h| h & 0x1f) {
-                        Some(5) => key = true,
+                        Some(n @ 1..=5) => {
+                            key = n == 5;
+                            break;
+                        }
                         Some(7) if t.sps.is_none() => t.sps = Some(nal.to_vec()),
                         Some(8) if t.pps.is_none() => t.pps = Some(nal.to_vec()),
                         _ => {}
                     }
                 }
                 let (off, skip) = locate(header_len);
+                let es_len = pes.total.saturating_sub(header_len) as u32;
                 t.samples
-                    .push(u32::MAX, off, es.len() as u32, dts, (pts - dts) as i32, key);
+                    .push(u32::MAX, off, es_len, dts, (pts - dts) as i32, key);
                 t.samples.skip.push(skip);
             }
             Kind::Aac => {
