@@ -15,11 +15,12 @@
 #   two_audio.mp4      H.264 + two AAC tracks (eng, fra) in one file, and two_audio.smil
 #   ac3.mp4            H.264 + AC-3 audio;  eac3.mp4: H.264 + E-AC-3 audio
 #   hls/               HLS-TS version of the ladder: master.m3u8 + media playlists + .ts
+#   hls_alt/           HLS-TS with video-only variant + separate French audio rendition
 #   broken/            truncated.mp4, corrupt_box.mp4, misaligned.smil (+ its renditions),
 #                      unsupported_codec.mp4 (MPEG-4 Part 2 video), not_media.mp4, empty.mp4
 set -euo pipefail
 
-version=2 # bump when the recipe changes, so caches of older media are not reused
+version=3 # bump when the recipe changes, so caches of older media are not reused
 duration=12
 out="${VODPACK_TEST_MEDIA:-/var/cache/vodpack/test-media/v$version}"
 while [ $# -gt 0 ]; do
@@ -125,6 +126,19 @@ done
   echo '#EXT-X-STREAM-INF:BANDWIDTH=1800000,RESOLUTION=1280x720,CODECS="avc1.64001f,mp4a.40.2"'
   echo "720p.m3u8"
 } > "$out/hls/master.m3u8"
+# HLS with a separate audio rendition (EXT-X-MEDIA): video-only and audio-only TS.
+mkdir -p "$out/hls_alt"
+ff -i "$out/ladder/ladder_540p.mp4" -map 0:v -c copy -bsf:v h264_mp4toannexb -f hls -hls_time 6 \
+  -hls_playlist_type vod -hls_segment_filename "$out/hls_alt/video_%03d.ts" "${det[@]}" "$out/hls_alt/video.m3u8"
+ff -i "$out/two_audio.mp4" -map 0:a:1 -c copy -f hls -hls_time 6 -hls_playlist_type vod \
+  -hls_segment_filename "$out/hls_alt/audio_fra_%03d.ts" "${det[@]}" "$out/hls_alt/audio_fra.m3u8"
+cat > "$out/hls_alt/master.m3u8" <<'M3U8'
+#EXTM3U
+#EXT-X-VERSION:4
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="Français",LANGUAGE="fra",DEFAULT=YES,AUTOSELECT=YES,URI="audio_fra.m3u8"
+#EXT-X-STREAM-INF:BANDWIDTH=1000000,RESOLUTION=960x540,CODECS="avc1.4d401f,mp4a.40.2",AUDIO="aud"
+video.m3u8
+M3U8
 
 # Broken inputs.
 src="$out/ladder/ladder_360p.mp4"

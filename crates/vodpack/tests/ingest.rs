@@ -81,6 +81,7 @@ async fn local_sources_become_playable_with_events() {
         ("eac3", "arn:aws:s3:::media/eac3.mp4"),
         ("hls", "arn:aws:s3:::media/hls/master.m3u8"),
         ("hls_media_only", "arn:aws:s3:::media/hls/540p.m3u8"),
+        ("hls_alt_audio", "arn:aws:s3:::media/hls_alt/master.m3u8"),
     ];
     for (id, src) in sources {
         create(&c, id, src).await;
@@ -437,4 +438,59 @@ async fn s3_sources_become_playable() {
     assert_eq!(wait_ingest(&c, "missing").await, ["FAILED", "FAILED"]);
     assert_eq!(wait_ingest(&c, "no_bucket").await, ["FAILED", "FAILED"]);
     assert_eq!(wait_ingest(&c, "truncated").await, ["FAILED", "FAILED"]);
+}
+
+fn inspect(args: &[&str]) -> (bool, serde_json::Value, String) {
+    let out = Command::new(bin())
+        .arg("inspect")
+        .args(args)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let json = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
+    (
+        out.status.success(),
+        json,
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn inspect_reports_tracks_segments_and_errors() {
+    let media = media_dir();
+    let (ok, j, err) = inspect(&[
+        media.join("ladder/ladder.smil").to_str().unwrap(),
+        "--segment-duration",
+        "5",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(j["source"], "Smil");
+    let tracks = j["tracks"].as_array().unwrap();
+    let kinds: Vec<&str> = tracks.iter().map(|t| t["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["video", "audio", "video", "video", "subtitle"]);
+    assert_eq!(tracks[3]["codecString"], "avc1.64001f");
+    assert_eq!(tracks[3]["width"], 1280);
+    assert_eq!(tracks[1]["name"], "English");
+    assert_eq!(tracks[0]["gop"]["medianSeconds"], 2.0);
+    // 5 s rounds to the nearest multiple of the 2 s GOP: 6 s, so 12 s makes two segments.
+    assert_eq!(j["segments"]["segmentSeconds"], 6.0);
+    assert_eq!(j["segments"]["count"], 2);
+    assert!(j["indexBytes"].as_u64().unwrap() > 0);
+
+    let (ok, j, err) = inspect(&[media.join("hls_alt/master.m3u8").to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(j["source"], "HlsTs");
+    let audio = &j["tracks"][1];
+    assert_eq!(audio["kind"], "audio");
+    assert_eq!(audio["language"], "fra");
+    assert_eq!(audio["name"], "Français");
+
+    let (ok, j, err) = inspect(&[media.join("broken/misaligned.smil").to_str().unwrap()]);
+    assert!(!ok);
+    assert!(j["error"].as_str().unwrap().contains("not aligned"), "{j}");
+    assert!(
+        err.contains("misaligned_gop37.mp4 has a key frame at 1.480s"),
+        "{err}"
+    );
 }

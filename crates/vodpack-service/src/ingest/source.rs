@@ -2,6 +2,7 @@
 //! asset-level checks (stream counts, rendition alignment). The parsing itself is
 //! vodpack-media's; this module does the ranged reads it needs.
 
+use futures::StreamExt;
 use vodpack_media::index::{MediaIndex, SourceKind, Track, TrackKind};
 use vodpack_media::mp4::{self, Limits, TOP_LEVEL_HEADER_BYTES, TopLevel};
 use vodpack_media::{MediaError, hls, plan, smil, srt, ts};
@@ -10,6 +11,8 @@ use crate::storage::{ObjectRef, Storage, StorageError};
 
 /// Largest manifest (SMIL, playlist) or subtitle file read.
 pub const MAX_TEXT_BYTES: u64 = 16 * 1024 * 1024;
+/// TS segments read ahead of the scan.
+const SEGMENT_READ_AHEAD: usize = 4;
 /// Largest TS segment read.
 pub const MAX_SEGMENT_BYTES: u64 = 512 * 1024 * 1024;
 
@@ -213,6 +216,7 @@ pub async fn index_hls(
     };
     let mut names = Vec::new();
     let mut scanned = 0u64;
+    let mut object_ids: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
     let renditions = parent
         .variants
         .iter()
@@ -233,24 +237,49 @@ pub async fn index_hls(
         let text = storage.read_small(&playlist, MAX_TEXT_BYTES).await?;
         let segments = hls::parse_media(&text).map_err(|e| media(&playlist, e))?;
         let mut scanner = ts::TsScanner::new(stream as u32, &label, limits.max_samples_per_track);
-        for seg in &segments {
-            let file = playlist.resolve(&seg.uri)?;
-            let object = match index.objects.iter().position(|o| *o == file.key) {
-                Some(i) => i as u32,
+        let files = segments
+            .iter()
+            .map(|seg| playlist.resolve(&seg.uri))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Segments are read a few at a time ahead of the scan (S3 round trips overlap), and
+        // scanned strictly in playlist order.
+        let jobs: Vec<(Option<(u64, u64)>, ObjectRef)> = segments
+            .iter()
+            .zip(&files)
+            .map(|(seg, file)| (seg.range, file.clone()))
+            .collect();
+        let mut reads = futures::stream::iter(jobs.into_iter().map(|(range, file)| async move {
+            match range {
+                Some((start, len)) => storage
+                    .read(&file, start..start + len)
+                    .await
+                    .map(|b| (start, b)),
+                None => storage
+                    .read_small(&file, MAX_SEGMENT_BYTES)
+                    .await
+                    .map(|b| (0, b)),
+            }
+        }))
+        .buffered(SEGMENT_READ_AHEAD);
+        let mut i = 0;
+        while let Some(read) = reads.next().await {
+            let (base, bytes) = read?;
+            let file = &files[i];
+            i += 1;
+            let object = match object_ids.get(&file.key) {
+                Some(o) => *o,
                 None => {
+                    let o = index.objects.len() as u32;
                     index.objects.push(file.key.clone());
-                    (index.objects.len() - 1) as u32
+                    object_ids.insert(file.key.clone(), o);
+                    o
                 }
-            };
-            let (base, bytes) = match seg.range {
-                Some((start, len)) => (start, storage.read(&file, start..start + len).await?),
-                None => (0, storage.read_small(&file, MAX_SEGMENT_BYTES).await?),
             };
             scanned += bytes.len() as u64;
             progress(scanned);
             scanner
                 .feed(&bytes, object, base, &file.key)
-                .map_err(|e| media(&file, e))?;
+                .map_err(|e| media(file, e))?;
         }
         index.warnings.append(&mut scanner.warnings);
         let tracks = scanner.finish().map_err(|e| media(&playlist, e))?;
