@@ -16,11 +16,14 @@
 #   ac3.mp4            H.264 + AC-3 audio;  eac3.mp4: H.264 + E-AC-3 audio
 #   hls/               HLS-TS version of the ladder: master.m3u8 + media playlists + .ts
 #   hls_alt/           HLS-TS with video-only variant + separate French audio rendition
+#   co64.mp4           360p rendition with 64-bit chunk offsets (stco rewritten as co64)
+#   negative_cts.mp4   360p rendition with signed composition offsets (ctts v1), no edit list
 #   broken/            truncated.mp4, corrupt_box.mp4, misaligned.smil (+ its renditions),
+#                      encrypted.mp4 (CENC: encv/enca sample entries),
 #                      unsupported_codec.mp4 (MPEG-4 Part 2 video), not_media.mp4, empty.mp4
 set -euo pipefail
 
-version=3 # bump when the recipe changes, so caches of older media are not reused
+version=4 # bump when the recipe changes, so caches of older media are not reused
 duration=12
 out="${VODPACK_TEST_MEDIA:-/var/cache/vodpack/test-media/v$version}"
 while [ $# -gt 0 ]; do
@@ -140,6 +143,32 @@ cat > "$out/hls_alt/master.m3u8" <<'M3U8'
 video.m3u8
 M3U8
 
+# 64-bit chunk offsets: moov is after mdat, so rewriting stco as co64 moves no media.
+python3 - "$out/ladder/ladder_360p.mp4" "$out/co64.mp4" <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf"}
+def rewrite(buf):
+    out, i = bytearray(), 0
+    while i < len(buf):
+        size, kind = struct.unpack(">I4s", buf[i:i + 8])
+        body = buf[i + 8:i + size]
+        if kind in CONTAINERS:
+            body = rewrite(body)
+        elif kind == b"stco":
+            n = struct.unpack(">I", body[4:8])[0]
+            offs = struct.unpack(">%dI" % n, body[8:8 + 4 * n])
+            body, kind = body[:8] + struct.pack(">%dQ" % n, *offs), b"co64"
+        out += struct.pack(">I4s", len(body) + 8, kind) + body
+        i += size
+    return bytes(out)
+i = data.find(b"moov") - 4
+moov_size = struct.unpack(">I", data[i:i + 4])[0]
+assert i + moov_size == len(data), "moov must be last"
+open(sys.argv[2], "wb").write(data[:i] + rewrite(data[i:]))
+PY
+ff -i "$out/ladder/ladder_360p.mp4" -c copy -movflags +negative_cts_offsets "${det[@]}" "$out/negative_cts.mp4"
+
 # Broken inputs.
 src="$out/ladder/ladder_360p.mp4"
 size=$(stat -c %s "$src")
@@ -166,6 +195,9 @@ cat > "$out/broken/misaligned.smil" <<'SMIL'
 SMIL
 ff -f lavfi -i "$(video_src 320x240)" -c:v mpeg4 -g $gop "${det[@]}" "$out/broken/unsupported_codec.mp4"
 printf 'this is not an mp4 file at all\n' > "$out/broken/not_media.mp4"
+ff -i "$out/ladder/ladder_360p.mp4" -c copy -encryption_scheme cenc-aes-ctr \
+  -encryption_key 00112233445566778899aabbccddeeff -encryption_kid 00112233445566778899aabbccddeeff \
+  "${det[@]}" "$out/broken/encrypted.mp4"
 : > "$out/broken/empty.mp4"
 
 echo "v$version d$duration" > "$out/.complete"

@@ -175,10 +175,12 @@ fn mp4_index_matches_ffprobe() {
         "two_audio.mp4",
         "ac3.mp4",
         "eac3.mp4",
+        "co64.mp4",
+        "negative_cts.mp4",
     ] {
         tracks += compare(&dir.join(f));
     }
-    assert_eq!(tracks, 17);
+    assert_eq!(tracks, 21);
 }
 
 #[test]
@@ -214,6 +216,21 @@ fn codec_strings_and_properties() {
     assert_eq!(a[0].samples.size, b[0].samples.size);
     assert_eq!(a[0].samples.dts, b[0].samples.dts);
     assert_ne!(a[0].samples.offset, b[0].samples.offset);
+    // 64-bit chunk offsets and signed composition offsets read to the same samples and times.
+    let base = index_file(&dir.join("ladder/ladder_360p.mp4"));
+    let co64 = index_file(&dir.join("co64.mp4"));
+    assert_eq!(base[0].samples.offset, co64[0].samples.offset);
+    let neg = index_file(&dir.join("negative_cts.mp4"));
+    assert!(
+        neg[0].samples.cts_offset.iter().any(|c| *c < 0),
+        "ctts v1 has negative offsets"
+    );
+    let pts = |t: &Track| (0..t.samples.len()).map(|i| t.pts(i)).collect::<Vec<_>>();
+    assert_eq!(
+        pts(&base[0]),
+        pts(&neg[0]),
+        "same presentation times with or without edit list"
+    );
 }
 
 /// Walks the file as ingest does (header reads, then moov) and returns the outcome.
@@ -245,6 +262,7 @@ fn broken_inputs_are_refused_with_a_reason() {
         ("unsupported_codec.mp4", "unsupported source"),
         ("not_media.mp4", "not a supported container"),
         ("empty.mp4", "not a supported container"),
+        ("encrypted.mp4", "encrypted source"),
     ];
     for (file, want) in cases {
         let err = ingest_file(&dir.join(file)).expect_err(file);

@@ -188,6 +188,11 @@ async fn broken_sources_fail_with_the_reason() {
             "not a supported container",
         ),
         ("empty", "media/broken/empty.mp4", "the file is empty"),
+        (
+            "encrypted",
+            "media/broken/encrypted.mp4",
+            "encrypted source",
+        ),
         ("missing", "media/no/such/file.mp4", "does not exist"),
         ("no_bucket", "nobucket/file.mp4", "does not exist"),
         ("escape", "media/escape.smil", "would leave the bucket"),
