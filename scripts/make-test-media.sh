@@ -16,6 +16,7 @@
 #   ac3.mp4            H.264 + AC-3 audio;  eac3.mp4: H.264 + E-AC-3 audio
 #   hls/               HLS-TS version of the ladder: master.m3u8 + media playlists + .ts
 #   hls_alt/           HLS-TS with video-only variant + separate French audio rendition
+#   hls_hevc/, hls_ac3/, hls_eac3/   HLS-TS media playlists with H.265 video, AC-3, E-AC-3 audio
 #   co64.mp4           360p rendition with 64-bit chunk offsets (stco rewritten as co64)
 #   negative_cts.mp4   360p rendition with signed composition offsets (ctts v1), no edit list
 #   broken/            truncated.mp4, corrupt_box.mp4, misaligned.smil (+ its renditions),
@@ -23,7 +24,7 @@
 #                      unsupported_codec.mp4 (MPEG-4 Part 2 video), not_media.mp4, empty.mp4
 set -euo pipefail
 
-version=4 # bump when the recipe changes, so caches of older media are not reused
+version=5 # bump when the recipe changes, so caches of older media are not reused
 duration=12
 out="${VODPACK_TEST_MEDIA:-/var/cache/vodpack/test-media/v$version}"
 while [ $# -gt 0 ]; do
@@ -129,6 +130,14 @@ done
   echo '#EXT-X-STREAM-INF:BANDWIDTH=1800000,RESOLUTION=1280x720,CODECS="avc1.64001f,mp4a.40.2"'
   echo "720p.m3u8"
 } > "$out/hls/master.m3u8"
+# HLS-TS with H.265 video, and with AC-3 / E-AC-3 audio.
+for src in hevc ac3 eac3; do
+  bsf=h264_mp4toannexb
+  [ "$src" = hevc ] && bsf=hevc_mp4toannexb
+  mkdir -p "$out/hls_$src"
+  ff -i "$out/$src.mp4" -c copy -bsf:v "$bsf" -f hls -hls_time 6 -hls_playlist_type vod \
+    -hls_segment_filename "$out/hls_$src/seg_%03d.ts" "${det[@]}" "$out/hls_$src/index.m3u8"
+done
 # HLS with a separate audio rendition (EXT-X-MEDIA): video-only and audio-only TS.
 mkdir -p "$out/hls_alt"
 ff -i "$out/ladder/ladder_540p.mp4" -map 0:v -c copy -bsf:v h264_mp4toannexb -f hls -hls_time 6 \

@@ -9,6 +9,7 @@
 //! - [`error`]: why a source is refused.
 
 pub mod error;
+pub mod es;
 pub mod hls;
 pub mod index;
 pub mod mp4;

@@ -8,7 +8,8 @@
 //! parsing at all. The packet layer is fixed 188-byte framing; PAT/PMT are single-packet
 //! sections in every muxer we know (longer ones are refused, not misread).
 //!
-//! Supported: H.264 video (stream type 0x1B) and AAC in ADTS (0x0F). Timestamps are unwrapped
+//! Supported: H.264 (stream type 0x1B) and H.265 (0x24) video; AAC in ADTS (0x0F), AC-3
+//! (0x81) and E-AC-3 (0x87) audio. Timestamps are unwrapped
 //! across the 33-bit boundary and across segments; all tracks share one presentation origin.
 
 use h264_reader::nal::sps::SeqParameterSet;
@@ -25,7 +26,10 @@ const WRAP: i64 = 1 << 33;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     H264,
+    H265,
     Aac,
+    Ac3,
+    Eac3,
 }
 
 /// A PES being gathered: where each of its packets is and its raw PID payload so far.
@@ -50,8 +54,11 @@ struct PidTrack {
     /// Presentation times (90 kHz, unwrapped) of each sample; turned into cts offsets at the end.
     last_ts: Option<i64>,
     pes: Option<Pes>,
+    vps: Option<Vec<u8>>,
     sps: Option<Vec<u8>>,
     pps: Option<Vec<u8>>,
+    /// AC-3/E-AC-3: the first frame's header.
+    ac3: Option<crate::es::Ac3Frame>,
     /// AAC: object type, sampling index, channel configuration of the first frame.
     adts: Option<(u8, u8, u8)>,
     sample_rate: u32,
@@ -254,10 +261,10 @@ impl TsScanner {
                     pes.packets.push((offset, payload.len() as u32));
                     pes.total += payload.len();
                     let keep = match t.kind {
-                        Kind::H264 => VIDEO_PREFIX
+                        Kind::H264 | Kind::H265 => VIDEO_PREFIX
                             .saturating_sub(pes.data.len())
                             .min(payload.len()),
-                        Kind::Aac => payload.len(),
+                        Kind::Aac | Kind::Ac3 | Kind::Eac3 => payload.len(),
                     };
                     pes.data.extend_from_slice(&payload[..keep]);
                 }
@@ -334,16 +341,9 @@ impl TsScanner {
             let kind = match stream_type {
                 0x1b => Kind::H264,
                 0x0f => Kind::Aac,
-                0x24 => {
-                    return Err(MediaError::Unsupported(format!(
-                        "{name}: H.265 in MPEG-TS sources is not supported yet"
-                    )));
-                }
-                0x81 | 0x87 => {
-                    return Err(MediaError::Unsupported(format!(
-                        "{name}: AC-3/E-AC-3 in MPEG-TS sources is not supported yet"
-                    )));
-                }
+                0x24 => Kind::H265,
+                0x81 => Kind::Ac3,
+                0x87 => Kind::Eac3,
                 0xdb | 0xcf | 0xc1 | 0xc2 => {
                     return Err(MediaError::Encrypted(format!(
                         "{name}: stream type 0x{stream_type:02x} is SAMPLE-AES protected"
@@ -365,8 +365,10 @@ impl TsScanner {
                     samples: Samples::default(),
                     last_ts: None,
                     pes: None,
+                    vps: None,
                     sps: None,
                     pps: None,
+                    ac3: None,
                     adts: None,
                     sample_rate: 0,
                 },
@@ -446,6 +448,57 @@ impl TsScanner {
                 t.samples
                     .push(u32::MAX, off, es_len, dts, (pts - dts) as i32, key);
                 t.samples.skip.push(skip);
+            }
+            Kind::H265 => {
+                let mut key = false;
+                for nal in NalIter::new(es) {
+                    match nal.first().map(|h| (h >> 1) & 0x3f) {
+                        Some(n @ 0..=31) => {
+                            key = (16..=21).contains(&n);
+                            break;
+                        }
+                        Some(32) if t.vps.is_none() => t.vps = Some(nal.to_vec()),
+                        Some(33) if t.sps.is_none() => t.sps = Some(nal.to_vec()),
+                        Some(34) if t.pps.is_none() => t.pps = Some(nal.to_vec()),
+                        _ => {}
+                    }
+                }
+                let (off, skip) = locate(header_len);
+                let es_len = pes.total.saturating_sub(header_len) as u32;
+                t.samples
+                    .push(u32::MAX, off, es_len, dts, (pts - dts) as i32, key);
+                t.samples.skip.push(skip);
+            }
+            Kind::Ac3 | Kind::Eac3 => {
+                let mut q = 0usize;
+                let mut elapsed = 0i64;
+                while q < es.len() {
+                    let f = crate::es::ac3_frame(&es[q..]).ok_or_else(|| {
+                        MediaError::Corrupt(format!("{label} ({name}): PID {pid}: lost AC-3 sync"))
+                    })?;
+                    if f.eac3 != (t.kind == Kind::Eac3) {
+                        return Err(MediaError::Corrupt(format!(
+                            "{label} ({name}): PID {pid}: AC-3 and E-AC-3 frames mixed"
+                        )));
+                    }
+                    if q + f.size > es.len() {
+                        return Err(MediaError::Truncated(format!(
+                            "{label} ({name}): PID {pid}: AC-3 frame cut short"
+                        )));
+                    }
+                    if t.ac3.is_none() {
+                        t.ac3 = Some(f);
+                        t.sample_rate = f.sample_rate;
+                    }
+                    let frame_pts =
+                        pts + elapsed * i64::from(TS_TIMESCALE) / i64::from(f.sample_rate);
+                    let (off, skip) = locate(header_len + q);
+                    t.samples
+                        .push(u32::MAX, off, f.size as u32, frame_pts, 0, true);
+                    t.samples.skip.push(skip);
+                    elapsed += i64::from(f.samples);
+                    q += f.size;
+                }
             }
             Kind::Aac => {
                 let mut q = 0usize;
@@ -573,6 +626,79 @@ impl TsScanner {
                         samples,
                     }
                 }
+                Kind::H265 => {
+                    let (vps, sps, pps) = match (&t.vps, &t.sps, &t.pps) {
+                        (Some(v), Some(s), Some(p)) => (v, s, p),
+                        _ => {
+                            return Err(MediaError::Corrupt(format!(
+                                "{}: H.265 stream without VPS/SPS/PPS",
+                                self.label
+                            )));
+                        }
+                    };
+                    let parsed = crate::es::hevc_sps(sps).ok_or_else(|| {
+                        MediaError::Corrupt(format!("{}: bad H.265 SPS", self.label))
+                    })?;
+                    let g = gcd(u64::from(TS_TIMESCALE), typical.max(1) as u64);
+                    Track {
+                        codec: Codec::H265,
+                        fourcc: *b"hvc1",
+                        codec_string: crate::es::hevc_codec_string(&parsed),
+                        codec_config: crate::es::hvcc(&parsed, vps, sps, pps),
+                        language: None,
+                        name: None,
+                        stream: self.stream,
+                        timescale: TS_TIMESCALE,
+                        presentation_offset: 0,
+                        last_sample_duration: typical.max(0) as u32,
+                        width: parsed.width,
+                        height: parsed.height,
+                        frame_rate: Some((
+                            (u64::from(TS_TIMESCALE) / g) as u32,
+                            (typical.max(1) as u64 / g) as u32,
+                        )),
+                        channels: 0,
+                        sample_rate: 0,
+                        ts_pid: *pid,
+                        avg_bitrate: 0,
+                        peak_bitrate: 0,
+                        samples,
+                    }
+                }
+                Kind::Ac3 | Kind::Eac3 => {
+                    let f = t.ac3.ok_or_else(|| {
+                        MediaError::Corrupt(format!("{}: AC-3 track without frames", self.label))
+                    })?;
+                    let eac3 = t.kind == Kind::Eac3;
+                    Track {
+                        codec: if eac3 { Codec::Eac3 } else { Codec::Ac3 },
+                        fourcc: if eac3 { *b"ec-3" } else { *b"ac-3" },
+                        codec_string: if eac3 { "ec-3".into() } else { "ac-3".into() },
+                        // dec3 needs the data rate: filled in below once bitrates are known.
+                        codec_config: if eac3 {
+                            Vec::new()
+                        } else {
+                            crate::es::dac3(&f)
+                        },
+                        language: None,
+                        name: None,
+                        stream: self.stream,
+                        timescale: TS_TIMESCALE,
+                        presentation_offset: 0,
+                        last_sample_duration: (u64::from(f.samples) * u64::from(TS_TIMESCALE)
+                            / u64::from(f.sample_rate.max(1)))
+                            as u32,
+                        width: 0,
+                        height: 0,
+                        frame_rate: None,
+                        channels: f.channels,
+                        sample_rate: f.sample_rate,
+                        ts_pid: *pid,
+                        avg_bitrate: 0,
+                        peak_bitrate: 0,
+                        samples,
+                    }
+                }
                 Kind::Aac => {
                     let (profile, sfi, ch) = t.adts.unwrap_or((2, 3, 2));
                     let asc = vec![(profile << 3) | (sfi >> 1), ((sfi & 1) << 7) | (ch << 3)];
@@ -602,6 +728,9 @@ impl TsScanner {
                 }
             };
             track.compute_bitrates();
+            if let (Kind::Eac3, Some(f)) = (t.kind, t.ac3) {
+                track.codec_config = crate::es::dec3(&f, (track.avg_bitrate / 1000) as u32);
+            }
             out.push(track);
         }
         Ok(out)

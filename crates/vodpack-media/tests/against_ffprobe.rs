@@ -287,87 +287,124 @@ fn broken_inputs_are_refused_with_a_reason() {
     std::fs::remove_file(&tmp).ok();
 }
 
-/// TS segments of the HLS ladder scanned like ingest does, checked against ffprobe per file.
-#[test]
-fn ts_index_matches_ffprobe() {
+/// Scans the TS files of `dir` whose names start with `prefix` like ingest does, checks every
+/// track against ffprobe per file, and returns the tracks.
+fn check_ts(dir: &Path, prefix: &str) -> Vec<Track> {
     use vodpack_media::ts::TsScanner;
-    let dir = media_dir().join("hls");
-    let mut checked = 0;
-    for rendition in ["360p", "540p", "720p"] {
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| {
-                let n = p.file_name().unwrap().to_string_lossy().to_string();
-                n.starts_with(rendition) && n.ends_with(".ts")
-            })
-            .collect();
-        files.sort();
-        let mut scanner = TsScanner::new(0, rendition, 1_000_000);
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().to_string();
+            n.starts_with(prefix) && n.ends_with(".ts")
+        })
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "{prefix}");
+    let mut scanner = TsScanner::new(0, prefix, 1_000_000);
+    for (i, f) in files.iter().enumerate() {
+        scanner
+            .feed(&std::fs::read(f).unwrap(), i as u32, 0, prefix)
+            .unwrap();
+    }
+    let tracks = scanner.finish().unwrap();
+    for (stream, t) in tracks.iter().enumerate() {
+        let mut theirs = Vec::new();
         for (i, f) in files.iter().enumerate() {
-            scanner
-                .feed(&std::fs::read(f).unwrap(), i as u32, 0, rendition)
-                .unwrap();
+            theirs.extend(
+                ffprobe_packets(f, stream)
+                    .into_iter()
+                    .map(|p| (i as u32, p)),
+            );
         }
-        let tracks = scanner.finish().unwrap();
-        assert_eq!(tracks.len(), 2, "{rendition}: video and audio");
-        for (stream, t) in tracks.iter().enumerate() {
-            let mut theirs = Vec::new();
-            for (i, f) in files.iter().enumerate() {
-                theirs.extend(
-                    ffprobe_packets(f, stream)
-                        .into_iter()
-                        .map(|p| (i as u32, p)),
-                );
-            }
-            let what = format!("{rendition} stream {stream} ({})", t.codec_string);
-            assert_eq!(t.samples.len(), theirs.len(), "{what}: sample count");
-            for (i, (object, p)) in theirs.iter().enumerate() {
-                assert_eq!(t.samples.object[i], *object, "{what}: object of sample {i}");
-                assert_eq!(
-                    u64::from(t.samples.size[i]),
-                    p.size,
-                    "{what}: size of sample {i}"
-                );
-                assert_eq!(
-                    t.samples.keyframe[i],
-                    p.key || t.codec.kind() == TrackKind::Audio,
-                    "{what}: key flag {i}"
-                );
-                let pts = t.pts(i) as f64 / 90_000.0;
+        let what = format!(
+            "{} {prefix} stream {stream} ({})",
+            dir.display(),
+            t.codec_string
+        );
+        assert_eq!(t.samples.len(), theirs.len(), "{what}: sample count");
+        for (i, (object, p)) in theirs.iter().enumerate() {
+            assert_eq!(t.samples.object[i], *object, "{what}: object of sample {i}");
+            let ours = u64::from(t.samples.size[i]);
+            if t.codec == vodpack_media::index::Codec::H265 {
+                // ffmpeg's HEVC parser re-splits access units at 3-byte start codes, moving the
+                // leading zero of the next unit's 4-byte start code onto this one; our sizes are
+                // the PES payloads, which is what is carried.
                 assert!(
-                    (pts - p.pts).abs() < 0.0015,
-                    "{what}: pts {pts} vs ffprobe {}",
-                    p.pts
+                    ours.abs_diff(p.size) <= 1,
+                    "{what}: size of sample {i}: {ours} vs {}",
+                    p.size
                 );
-                if t.codec.kind() == TrackKind::Video {
-                    assert_eq!(t.samples.offset[i], p.pos, "{what}: position of sample {i}");
-                }
+            } else {
+                assert_eq!(ours, p.size, "{what}: size of sample {i}");
             }
-            // Re-read every sample the way egress will: PID payloads from `offset`, minus `skip`.
-            for i in 0..t.samples.len() {
-                let bytes = std::fs::read(&files[t.samples.object[i] as usize]).unwrap();
-                let got = read_ts_sample(
-                    &bytes,
-                    t.ts_pid,
-                    t.samples.offset[i],
-                    t.samples.skip[i],
-                    t.samples.size[i],
-                );
-                match t.codec.kind() {
-                    TrackKind::Video => {
-                        assert_eq!(&got[..4], &[0, 0, 0, 1], "{what}: sample {i} is Annex B")
-                    }
-                    _ => assert_eq!(
-                        got[0], 0xff,
-                        "{what}: sample {i} starts with an ADTS sync word"
-                    ),
-                }
+            assert_eq!(
+                t.samples.keyframe[i],
+                p.key || t.codec.kind() == TrackKind::Audio,
+                "{what}: key flag {i}"
+            );
+            let pts = t.pts(i) as f64 / 90_000.0;
+            assert!(
+                (pts - p.pts).abs() < 0.0015,
+                "{what}: pts {pts} vs ffprobe {}",
+                p.pts
+            );
+            if t.codec.kind() == TrackKind::Video {
+                assert_eq!(t.samples.offset[i], p.pos, "{what}: position of sample {i}");
             }
-            checked += 1;
+        }
+        // Re-read every sample the way egress will: PID payloads from `offset`, minus `skip`.
+        for i in 0..t.samples.len() {
+            let bytes = std::fs::read(&files[t.samples.object[i] as usize]).unwrap();
+            let got = read_ts_sample(
+                &bytes,
+                t.ts_pid,
+                t.samples.offset[i],
+                t.samples.skip[i],
+                t.samples.size[i],
+            );
+            match t.codec {
+                vodpack_media::index::Codec::H264 | vodpack_media::index::Codec::H265 => {
+                    assert_eq!(&got[..4], &[0, 0, 0, 1], "{what}: sample {i} is Annex B")
+                }
+                vodpack_media::index::Codec::Aac => {
+                    assert_eq!(got[0], 0xff, "{what}: sample {i}: ADTS sync")
+                }
+                _ => assert_eq!(&got[..2], &[0x0b, 0x77], "{what}: sample {i}: AC-3 sync"),
+            }
         }
     }
-    assert_eq!(checked, 6);
+    tracks
+}
+
+#[test]
+fn ts_index_matches_ffprobe() {
+    let dir = media_dir();
+    for rendition in ["360p", "540p", "720p"] {
+        let tracks = check_ts(&dir.join("hls"), rendition);
+        assert_eq!(tracks.len(), 2, "{rendition}: video and audio");
+    }
+    // H.265 video and AC-3 / E-AC-3 audio in TS: same properties as the MP4s they came from.
+    let mp4 = |f: &str| index_file(&dir.join(f));
+    let hevc = check_ts(&dir.join("hls_hevc"), "seg");
+    let src = mp4("hevc.mp4");
+    assert_eq!(hevc[0].codec_string, src[0].codec_string);
+    assert_eq!(
+        (hevc[0].width, hevc[0].height),
+        (src[0].width, src[0].height)
+    );
+    let ac3 = check_ts(&dir.join("hls_ac3"), "seg");
+    assert_eq!(ac3[1].codec_string, "ac-3");
+    assert_eq!(
+        ac3[1].codec_config,
+        mp4("ac3.mp4")[1].codec_config,
+        "dac3 from the frame header"
+    );
+    assert_eq!((ac3[1].channels, ac3[1].sample_rate), (2, 48000));
+    let eac3 = check_ts(&dir.join("hls_eac3"), "seg");
+    assert_eq!(eac3[1].codec_string, "ec-3");
+    assert_eq!((eac3[1].channels, eac3[1].sample_rate), (2, 48000));
+    assert_eq!(eac3[1].codec_config.len(), 5);
 }
 
 /// Egress's view of a TS sample: the payloads of `pid` packets from `offset`, minus `skip`.

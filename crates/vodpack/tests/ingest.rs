@@ -82,6 +82,9 @@ async fn local_sources_become_playable_with_events() {
         ("hls", "arn:aws:s3:::media/hls/master.m3u8"),
         ("hls_media_only", "arn:aws:s3:::media/hls/540p.m3u8"),
         ("hls_alt_audio", "arn:aws:s3:::media/hls_alt/master.m3u8"),
+        ("hls_hevc", "arn:aws:s3:::media/hls_hevc/index.m3u8"),
+        ("hls_ac3", "arn:aws:s3:::media/hls_ac3/index.m3u8"),
+        ("hls_eac3", "arn:aws:s3:::media/hls_eac3/index.m3u8"),
     ];
     for (id, src) in sources {
         create(&c, id, src).await;
