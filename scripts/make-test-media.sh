@@ -17,6 +17,7 @@
 #   hls/               HLS-TS version of the ladder: master.m3u8 + media playlists + .ts
 #   hls_alt/           HLS-TS with video-only variant + separate French audio rendition
 #   hls_hevc/, hls_ac3/, hls_eac3/   HLS-TS media playlists with H.265 video, AC-3, E-AC-3 audio
+#   hls_subs/          the 360p variant plus a segmented WebVTT subtitle rendition
 #   co64.mp4           360p rendition with 64-bit chunk offsets (stco rewritten as co64)
 #   negative_cts.mp4   360p rendition with signed composition offsets (ctts v1), no edit list
 #   broken/            truncated.mp4, corrupt_box.mp4, misaligned.smil (+ its renditions),
@@ -24,7 +25,7 @@
 #                      unsupported_codec.mp4 (MPEG-4 Part 2 video), not_media.mp4, empty.mp4
 set -euo pipefail
 
-version=5 # bump when the recipe changes, so caches of older media are not reused
+version=6 # bump when the recipe changes, so caches of older media are not reused
 duration=12
 out="${VODPACK_TEST_MEDIA:-/var/cache/vodpack/test-media/v$version}"
 while [ $# -gt 0 ]; do
@@ -138,6 +139,30 @@ for src in hevc ac3 eac3; do
   ff -i "$out/$src.mp4" -c copy -bsf:v "$bsf" -f hls -hls_time 6 -hls_playlist_type vod \
     -hls_segment_filename "$out/hls_$src/seg_%03d.ts" "${det[@]}" "$out/hls_$src/index.m3u8"
 done
+# HLS with WebVTT subtitles: the 360p variant plus a segmented WebVTT rendition whose
+# X-TIMESTAMP-MAP anchors local time 0 at the first video PTS of the TS.
+mkdir -p "$out/hls_subs"
+pts=$(ffprobe -v error -select_streams v -read_intervals "%+#1" -show_entries packet=pts -of csv=p=0 \
+  "$out/hls/360p_000.ts" | sed -n 1p | tr -d ', ')
+python3 - "$out/hls_subs" "$pts" <<'PY'
+import sys
+out, pts = sys.argv[1], int(sys.argv[2])
+head = f"WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:{pts},LOCAL:00:00:00.000\n\n"
+cues = [
+    [("00:00.500", "00:02.000", "Hello from vodpack."), ("00:03.000", "00:05.250", "Second cue."),
+     ("00:05.500", "00:06.500", "Across the boundary.")],
+    [("00:05.500", "00:06.500", "Across the boundary."), ("00:07.000", "00:09.000", "Third cue.")],
+]
+for i, seg in enumerate(cues):
+    body = "".join(f"{a} --> {b}\n{t}\n\n" for a, b, t in seg)
+    open(f"{out}/subs_en_{i}.vtt", "w").write(head + body)
+open(f"{out}/subs_en.m3u8", "w").write(
+    "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-PLAYLIST-TYPE:VOD\n"
+    "#EXTINF:6.0,\nsubs_en_0.vtt\n#EXTINF:6.0,\nsubs_en_1.vtt\n#EXT-X-ENDLIST\n")
+open(f"{out}/master.m3u8", "w").write(
+    "#EXTM3U\n#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"English\",LANGUAGE=\"eng\",URI=\"subs_en.m3u8\"\n"
+    "#EXT-X-STREAM-INF:BANDWIDTH=600000,SUBTITLES=\"subs\"\n../hls/360p.m3u8\n")
+PY
 # HLS with a separate audio rendition (EXT-X-MEDIA): video-only and audio-only TS.
 mkdir -p "$out/hls_alt"
 ff -i "$out/ladder/ladder_540p.mp4" -map 0:v -c copy -bsf:v h264_mp4toannexb -f hls -hls_time 6 \

@@ -22,6 +22,8 @@ pub struct Parent {
     pub variants: Vec<Rendition>,
     /// Separate audio renditions (EXT-X-MEDIA TYPE=AUDIO with a URI).
     pub audio: Vec<Rendition>,
+    /// WebVTT subtitle renditions (EXT-X-MEDIA TYPE=SUBTITLES).
+    pub subtitles: Vec<Rendition>,
     pub warnings: Vec<String>,
 }
 
@@ -87,10 +89,15 @@ pub fn parse_parent(bytes: &[u8]) -> Result<Parent, MediaError> {
                             name: Some(a.name.clone()).filter(|n| !n.is_empty()),
                         });
                     }
-                    (AlternativeMediaType::Subtitles, Some(uri)) => p.warnings.push(format!(
-                        "subtitle rendition '{}' ({uri}) ignored: HLS subtitle sources are not supported yet",
-                        a.name
-                    )),
+                    (AlternativeMediaType::Subtitles, Some(uri))
+                        if !p.subtitles.iter().any(|r| &r.uri == uri) =>
+                    {
+                        p.subtitles.push(Rendition {
+                            uri: uri.clone(),
+                            language: a.language.clone(),
+                            name: Some(a.name.clone()).filter(|n| !n.is_empty()),
+                        });
+                    }
                     _ => {}
                 }
             }

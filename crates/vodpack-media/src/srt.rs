@@ -1,4 +1,4 @@
-//! SubRip (SRT) subtitles into a text track. Each cue becomes a sample whose bytes are the cue
+//! SubRip (SRT) subtitles, and the WebVTT segments of HLS sources, into text tracks. Each cue becomes a sample whose bytes are the cue
 //! text in the source file; the end of a cue is an empty sample (as tx3g tracks mark gaps), so
 //! the track needs no per-sample duration column. Overlapping cues are cut at the next start.
 
@@ -30,11 +30,14 @@ fn parse_time(s: &str) -> Option<i64> {
         }
         f.parse::<i64>().ok().filter(|v| *v < max)
     };
-    let mut parts = hms.split(':');
-    let h = num(parts.next()?.trim(), 100_000)?;
-    let m = num(parts.next()?, 60)?;
-    let sec = num(parts.next()?, 60)?;
-    if parts.next().is_some() || ms.len() > 3 {
+    // WebVTT may leave the hours out (MM:SS.mmm).
+    let parts: Vec<&str> = hms.trim().split(':').collect();
+    let (h, m, sec) = match parts.as_slice() {
+        [h, m, s] => (num(h, 100_000)?, num(m, 60)?, num(s, 60)?),
+        [m, s] => (0, num(m, 60)?, num(s, 60)?),
+        _ => return None,
+    };
+    if ms.len() > 3 {
         return None;
     }
     let mut millis = num(ms, 1000)?;
@@ -46,8 +49,46 @@ fn parse_time(s: &str) -> Option<i64> {
 
 /// Parses the cues of an SRT file.
 pub fn parse(bytes: &[u8]) -> Result<Vec<Cue>, MediaError> {
+    parse_blocks(bytes, false).map(|(cues, _)| cues)
+}
+
+/// `X-TIMESTAMP-MAP` of a WebVTT segment: MPEG-TS time (90 kHz) that the local time maps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimestampMap {
+    pub mpegts: i64,
+    pub local_ms: i64,
+}
+
+/// Parses the cues of a WebVTT file (an HLS subtitle segment) and its `X-TIMESTAMP-MAP`.
+pub fn parse_vtt(bytes: &[u8]) -> Result<(Vec<Cue>, Option<TimestampMap>), MediaError> {
+    parse_blocks(bytes, true)
+}
+
+fn timestamp_map(line: &str) -> Option<TimestampMap> {
+    let rest = line.strip_prefix("X-TIMESTAMP-MAP=")?;
+    let mut mpegts = None;
+    let mut local = None;
+    for part in rest.split(',') {
+        if let Some(v) = part.trim().strip_prefix("MPEGTS:") {
+            mpegts = v
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|v| (0..1 << 33).contains(v));
+        } else if let Some(v) = part.trim().strip_prefix("LOCAL:") {
+            local = parse_time(v);
+        }
+    }
+    Some(TimestampMap {
+        mpegts: mpegts?,
+        local_ms: local?,
+    })
+}
+
+fn parse_blocks(bytes: &[u8], vtt: bool) -> Result<(Vec<Cue>, Option<TimestampMap>), MediaError> {
+    let kind = if vtt { "WebVTT" } else { "SRT" };
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        MediaError::Subtitles(format!("SRT is not UTF-8 (at byte {})", e.valid_up_to()))
+        MediaError::Subtitles(format!("{kind} is not UTF-8 (at byte {})", e.valid_up_to()))
     })?;
     let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
     // Lines with their byte offsets.
@@ -59,10 +100,35 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Cue>, MediaError> {
         pos += line.len();
     }
     let mut cues: Vec<Cue> = Vec::new();
+    let mut map = None;
     let mut i = 0;
+    if vtt {
+        // The header block: "WEBVTT", then header lines (X-TIMESTAMP-MAP) up to a blank line.
+        if !lines.first().is_some_and(|l| l.1.starts_with("WEBVTT")) {
+            return Err(MediaError::Subtitles(
+                "WebVTT file does not start with WEBVTT".into(),
+            ));
+        }
+        while i < lines.len() && !lines[i].1.trim().is_empty() {
+            if let Some(m) = timestamp_map(lines[i].1.trim()) {
+                map = Some(m);
+            }
+            i += 1;
+        }
+    }
     while i < lines.len() {
         if lines[i].1.trim().is_empty() {
             i += 1;
+            continue;
+        }
+        if vtt
+            && ["NOTE", "STYLE", "REGION"]
+                .iter()
+                .any(|k| lines[i].1.starts_with(k))
+        {
+            while i < lines.len() && !lines[i].1.trim().is_empty() {
+                i += 1;
+            }
             continue;
         }
         // Optional numeric counter line, then the timing line.
@@ -115,24 +181,18 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Cue>, MediaError> {
             )));
         }
     }
-    Ok(cues)
+    Ok((cues, map))
 }
 
-/// A subtitle track from an SRT file stored as index object `object`.
-pub fn track(
-    bytes: &[u8],
-    object: u32,
-    stream: u32,
-    language: Option<String>,
-    name: Option<String>,
-) -> Result<Track, MediaError> {
-    let mut cues = parse(bytes)?;
-    cues.sort_by_key(|c| c.start);
+/// Text samples from cues (each with its object): a sample per cue at its start, and an empty
+/// sample where it ends; overlapping cues are cut at the next start.
+pub fn samples_from_cues(mut cues: Vec<(u32, Cue)>) -> Samples {
+    cues.sort_by_key(|(_, c)| c.start);
     let mut s = Samples::default();
     for i in 0..cues.len() {
-        let c = &cues[i];
+        let (object, c) = &cues[i];
         let end = match cues.get(i + 1) {
-            Some(next) if next.start < c.end => next.start,
+            Some((_, next)) if next.start < c.end => next.start,
             _ => c.end,
         };
         if s.dts
@@ -148,15 +208,35 @@ pub fn track(
             s.keyframe.pop();
         }
         s.push(
-            object,
+            *object,
             c.text_offset as u64,
             c.text_len as u32,
             c.start,
             0,
             true,
         );
-        s.push(object, (c.text_offset + c.text_len) as u64, 0, end, 0, true);
+        s.push(
+            *object,
+            (c.text_offset + c.text_len) as u64,
+            0,
+            end,
+            0,
+            true,
+        );
     }
+    s
+}
+
+/// A subtitle track from an SRT file stored as index object `object`.
+pub fn track(
+    bytes: &[u8],
+    object: u32,
+    stream: u32,
+    language: Option<String>,
+    name: Option<String>,
+) -> Result<Track, MediaError> {
+    let cues = parse(bytes)?;
+    let s = samples_from_cues(cues.into_iter().map(|c| (object, c)).collect());
     Ok(Track {
         codec: Codec::Srt,
         fourcc: *b"srt ",
@@ -211,5 +291,25 @@ mod tests {
         assert!(parse(b"1\n00:00:01,000 -> 00:00:02,000\nx\n").is_err());
         assert!(parse(b"1\n00:00:03,000 --> 00:00:02,000\nx\n").is_err());
         assert!(parse(&[0xff, 0xfe, 0x00]).is_err());
+    }
+
+    #[test]
+    fn webvtt_segments() {
+        let vtt = "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:126000,LOCAL:00:00:00.000\n\nNOTE a comment\n\nc1\n00:01.500 --> 00:03.000 align:start\nHi\n\n00:00:04.000 --> 00:00:05.000\nThere\n";
+        let (cues, map) = parse_vtt(vtt.as_bytes()).unwrap();
+        assert_eq!(
+            map,
+            Some(TimestampMap {
+                mpegts: 126000,
+                local_ms: 0
+            })
+        );
+        assert_eq!(cues.len(), 2);
+        assert_eq!((cues[0].start, cues[0].end), (1500, 3000));
+        assert_eq!(
+            &vtt[cues[1].text_offset..cues[1].text_offset + cues[1].text_len],
+            "There"
+        );
+        assert!(parse_vtt(b"not vtt").is_err());
     }
 }

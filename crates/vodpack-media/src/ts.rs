@@ -741,16 +741,23 @@ fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
 
-/// Shifts all tracks so the earliest presentation time of any of them is 0 (TS streams start
-/// at arbitrary clock values; one common shift keeps audio and video in sync).
+/// Shifts all tracks so the earliest presentation time of any audio or video track is 0 (TS
+/// streams start at arbitrary clock values; one common shift keeps everything in sync). Times
+/// are compared in seconds since tracks may have different timescales; text tracks follow the
+/// same shift.
 pub fn rebase(tracks: &mut [Track]) {
     let earliest = tracks
         .iter()
-        .filter(|t| !t.samples.is_empty())
-        .map(|t| (0..t.samples.len()).map(|i| t.pts(i)).min().unwrap_or(0))
-        .min()
-        .unwrap_or(0);
+        .filter(|t| !t.samples.is_empty() && t.codec.kind() != crate::index::TrackKind::Subtitle)
+        .filter_map(|t| {
+            let min = (0..t.samples.len()).map(|i| t.pts(i)).min()?;
+            Some(min as f64 / f64::from(t.timescale.max(1)))
+        })
+        .fold(f64::INFINITY, f64::min);
+    if !earliest.is_finite() {
+        return;
+    }
     for t in tracks.iter_mut() {
-        t.presentation_offset -= earliest;
+        t.presentation_offset -= (earliest * f64::from(t.timescale)).round() as i64;
     }
 }

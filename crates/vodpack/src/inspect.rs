@@ -100,6 +100,8 @@ fn to_json(index: &MediaIndex, segment: u32) -> serde_json::Value {
                 "sampleRate": (t.sample_rate > 0).then_some(t.sample_rate),
                 "timescale": t.timescale,
                 "samples": t.samples.len(),
+                "startSeconds": (0..t.samples.len()).map(|i| t.pts(i)).min().unwrap_or(0) as f64
+                    / f64::from(t.timescale.max(1)),
                 "durationSeconds": t.duration_seconds(),
                 "averageBitrate": t.avg_bitrate,
                 "peakBitrate": t.peak_bitrate,

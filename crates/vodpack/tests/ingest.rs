@@ -85,6 +85,7 @@ async fn local_sources_become_playable_with_events() {
         ("hls_hevc", "arn:aws:s3:::media/hls_hevc/index.m3u8"),
         ("hls_ac3", "arn:aws:s3:::media/hls_ac3/index.m3u8"),
         ("hls_eac3", "arn:aws:s3:::media/hls_eac3/index.m3u8"),
+        ("hls_subs", "arn:aws:s3:::media/hls_subs/master.m3u8"),
     ];
     for (id, src) in sources {
         create(&c, id, src).await;
@@ -493,6 +494,25 @@ fn inspect_reports_tracks_segments_and_errors() {
     assert_eq!(audio["kind"], "audio");
     assert_eq!(audio["language"], "fra");
     assert_eq!(audio["name"], "Français");
+
+    // WebVTT subtitles of an HLS source: placed on the video's clock by X-TIMESTAMP-MAP (local
+    // 0 = the first video PTS), the cue repeated across the segment boundary kept once.
+    let (ok, j, err) = inspect(&[media.join("hls_subs/master.m3u8").to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let subs = &j["tracks"][2];
+    assert_eq!(subs["kind"], "subtitle");
+    assert_eq!(subs["codec"], "webvtt");
+    assert_eq!(
+        (subs["language"].as_str(), subs["name"].as_str()),
+        (Some("eng"), Some("English"))
+    );
+    assert_eq!(subs["samples"], 8, "4 cues, each with its end marker");
+    let video_start = j["tracks"][0]["startSeconds"].as_f64().unwrap();
+    let subs_start = subs["startSeconds"].as_f64().unwrap();
+    assert!(
+        (subs_start - (video_start + 0.5)).abs() < 0.002,
+        "{subs_start} vs {video_start} + 0.5"
+    );
 
     let (ok, j, err) = inspect(&[media.join("broken/misaligned.smil").to_str().unwrap()]);
     assert!(!ok);

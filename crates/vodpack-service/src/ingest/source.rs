@@ -198,7 +198,7 @@ pub async fn index_hls(
 ) -> Result<MediaIndex, IngestError> {
     let text = storage.read_small(obj, MAX_TEXT_BYTES).await?;
     let parent = hls::parse_parent(&text).map_err(|e| media(obj, e))?;
-    let streams = parent.variants.len() + parent.audio.len();
+    let streams = parent.variants.len() + parent.audio.len() + parent.subtitles.len();
     if streams > limits.max_streams {
         return Err(media(
             obj,
@@ -305,7 +305,82 @@ pub async fn index_hls(
             index.tracks.push(t);
         }
     }
+    for (k, rendition) in parent.subtitles.iter().enumerate() {
+        let stream = (parent.variants.len() + parent.audio.len() + k) as u32;
+        let track = index_webvtt(
+            storage,
+            obj,
+            rendition,
+            stream,
+            &mut index.objects,
+            &mut object_ids,
+        )
+        .await?;
+        names.push(rendition.uri.clone());
+        index.tracks.push(track);
+    }
     ts::rebase(&mut index.tracks);
     plan::check_alignment(&index, &names).map_err(|e| media(obj, e))?;
     Ok(index)
+}
+
+/// A WebVTT subtitle rendition: every segment's cues, placed on the MPEG-TS clock by its
+/// `X-TIMESTAMP-MAP` (cues repeated in consecutive segments are kept once).
+async fn index_webvtt(
+    storage: &dyn Storage,
+    parent: &ObjectRef,
+    rendition: &hls::Rendition,
+    stream: u32,
+    objects: &mut Vec<String>,
+    object_ids: &mut std::collections::HashMap<String, u32>,
+) -> Result<Track, IngestError> {
+    let playlist = parent.resolve(&rendition.uri)?;
+    let text = storage.read_small(&playlist, MAX_TEXT_BYTES).await?;
+    let segments = hls::parse_media(&text).map_err(|e| media(&playlist, e))?;
+    let mut cues = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for seg in &segments {
+        let file = playlist.resolve(&seg.uri)?;
+        let bytes = storage.read_small(&file, MAX_TEXT_BYTES).await?;
+        let (found, map) = srt::parse_vtt(&bytes).map_err(|e| media(&file, e))?;
+        // Cue times are local; the map says which MPEG-TS time (90 kHz) local time `local_ms`
+        // is. Without a map, local time is taken as MPEG-TS time 0.
+        let shift_ms = map.map_or(0, |m| m.mpegts / 90 - m.local_ms);
+        let object = *object_ids.entry(file.key.clone()).or_insert_with(|| {
+            objects.push(file.key.clone());
+            (objects.len() - 1) as u32
+        });
+        for mut c in found {
+            c.start += shift_ms;
+            c.end += shift_ms;
+            let text = bytes
+                .get(c.text_offset..c.text_offset + c.text_len)
+                .unwrap_or_default()
+                .to_vec();
+            if seen.insert((c.start, c.end, text)) {
+                cues.push((object, c));
+            }
+        }
+    }
+    Ok(Track {
+        codec: vodpack_media::index::Codec::WebVtt,
+        fourcc: *b"wvtt",
+        codec_config: Vec::new(),
+        codec_string: "wvtt".into(),
+        language: rendition.language.clone(),
+        name: rendition.name.clone(),
+        stream,
+        timescale: srt::TIMESCALE,
+        presentation_offset: 0,
+        last_sample_duration: 0,
+        width: 0,
+        height: 0,
+        frame_rate: None,
+        channels: 0,
+        sample_rate: 0,
+        ts_pid: 0,
+        avg_bitrate: 0,
+        peak_bitrate: 0,
+        samples: srt::samples_from_cues(cues),
+    })
 }
