@@ -21,11 +21,11 @@
 #   co64.mp4           360p rendition with 64-bit chunk offsets (stco rewritten as co64)
 #   negative_cts.mp4   360p rendition with signed composition offsets (ctts v1), no edit list
 #   broken/            truncated.mp4, corrupt_box.mp4, misaligned.smil (+ its renditions),
-#                      encrypted.mp4 (CENC: encv/enca sample entries),
+#                      encrypted.mp4 (CENC: encv/enca sample entries), eleven_tracks.mp4,
 #                      unsupported_codec.mp4 (MPEG-4 Part 2 video), not_media.mp4, empty.mp4
 set -euo pipefail
 
-version=6 # bump when the recipe changes, so caches of older media are not reused
+version=7 # bump when the recipe changes, so caches of older media are not reused
 duration=12
 out="${VODPACK_TEST_MEDIA:-/var/cache/vodpack/test-media/v$version}"
 while [ $# -gt 0 ]; do
@@ -228,6 +228,9 @@ cat > "$out/broken/misaligned.smil" <<'SMIL'
 </switch></body></smil>
 SMIL
 ff -f lavfi -i "$(video_src 320x240)" -c:v mpeg4 -g $gop "${det[@]}" "$out/broken/unsupported_codec.mp4"
+# 11 tracks in one file (video + 10 audio): one more than the 10 per ingest stream allowed.
+ff -i "$out/ladder/ladder_360p.mp4" -map 0:v $(for _ in $(seq 10); do echo -map 0:a; done) -c copy \
+  "${det[@]}" "$out/broken/eleven_tracks.mp4"
 printf 'this is not an mp4 file at all\n' > "$out/broken/not_media.mp4"
 ff -i "$out/ladder/ladder_360p.mp4" -c copy -encryption_scheme cenc-aes-ctr \
   -encryption_key 00112233445566778899aabbccddeeff -encryption_kid 00112233445566778899aabbccddeeff \

@@ -410,7 +410,28 @@ async fn s3_sources_become_playable() {
             "s3://vod-src/broken/truncated.mp4",
         ],
     );
+    // A long playlist (the same segment 1500 times): slow enough to delete mid-ingest.
+    let long = std::env::temp_dir().join(format!("vodpack-long-{}.m3u8", std::process::id()));
+    let mut text = String::from("#EXTM3U\n#EXT-X-TARGETDURATION:6\n");
+    for _ in 0..1500 {
+        text.push_str("#EXTINF:6.0,\n360p_000.ts\n");
+    }
+    text.push_str("#EXT-X-ENDLIST\n");
+    std::fs::write(&long, text).unwrap();
+    aws_cli(
+        &moto.endpoint,
+        &[
+            "s3",
+            "cp",
+            "--quiet",
+            long.to_str().unwrap(),
+            "s3://vod-src/titles/hls/long.m3u8",
+        ],
+    );
+    std::fs::remove_file(&long).ok();
+    let hook = Webhook::start().await;
     let server = Server::start_with(Options {
+        extra_args: vec!["--events-webhook".into(), hook.url.clone()],
         env: vec![
             ("VODPACK_S3_ENDPOINT".into(), moto.endpoint.clone()),
             ("VODPACK_S3_PATH_STYLE".into(), "true".into()),
@@ -447,6 +468,34 @@ async fn s3_sources_become_playable() {
     assert_eq!(wait_ingest(&c, "missing").await, ["FAILED", "FAILED"]);
     assert_eq!(wait_ingest(&c, "no_bucket").await, ["FAILED", "FAILED"]);
     assert_eq!(wait_ingest(&c, "truncated").await, ["FAILED", "FAILED"]);
+
+    // Deleting an asset mid-ingest cancels it cleanly: no result lands, nothing else is hurt.
+    create(&c, "slow", "arn:aws:s3:::vod-src/titles/hls/long.m3u8").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let d = c.describe_asset().id("slow").send().await.unwrap();
+        if d.egress_endpoints()[0].status() == Some("PROCESSING") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never saw PROCESSING");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    c.delete_asset().id("slow").send().await.unwrap();
+    let gone = c.describe_asset().id("slow").send().await.unwrap_err();
+    assert!(gone.into_service_error().is_not_found_exception());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(hook.of("IngestComplete", "slow").is_empty());
+    assert!(
+        hook.of("IngestError", "slow").is_empty(),
+        "a cancelled ingest is not an error"
+    );
+    create(
+        &c,
+        "after",
+        "arn:aws:s3:::vod-src/titles/ladder/ladder_360p.mp4",
+    )
+    .await;
+    assert_eq!(wait_ingest(&c, "after").await, ["PLAYABLE", "PLAYABLE"]);
 }
 
 fn inspect(args: &[&str]) -> (bool, serde_json::Value, String) {
@@ -514,6 +563,13 @@ fn inspect_reports_tracks_segments_and_errors() {
         "{subs_start} vs {video_start} + 0.5"
     );
 
+    // The size caps are settings, and refuse with a clear reason.
+    let ladder = media.join("ladder/ladder_360p.mp4");
+    let (ok, _, err) = inspect(&[ladder.to_str().unwrap(), "--max-moov-bytes", "1000"]);
+    assert!(!ok && err.contains("more than the limit of 1000"), "{err}");
+    let (ok, _, err) = inspect(&[ladder.to_str().unwrap(), "--max-samples-per-track", "100"]);
+    assert!(!ok && err.contains("more than the limit of 100"), "{err}");
+
     let (ok, j, err) = inspect(&[media.join("broken/misaligned.smil").to_str().unwrap()]);
     assert!(!ok);
     assert!(j["error"].as_str().unwrap().contains("not aligned"), "{j}");
@@ -521,4 +577,25 @@ fn inspect_reports_tracks_segments_and_errors() {
         err.contains("misaligned_gop37.mp4 has a key frame at 1.480s"),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_deliveries_are_retried() {
+    let hook = Webhook::start_failing(3).await;
+    let server = Server::start_with(Options {
+        extra_args: vec!["--events-webhook".into(), hook.url.clone()],
+        ..Options::default()
+    });
+    copy_tree(
+        &media_dir().join("ladder"),
+        &server.data_dir.join("buckets/media/ladder"),
+    );
+    let c = server.client();
+    setup_group(&c).await;
+    create(&c, "a", "arn:aws:s3:::media/ladder/ladder_360p.mp4").await;
+    assert_eq!(wait_ingest(&c, "a").await, ["PLAYABLE", "PLAYABLE"]);
+    // The first three POSTs were refused; every event still arrives, once.
+    assert_eq!(hook.wait_for("IngestStart", "a", 1).await.len(), 1);
+    assert_eq!(hook.wait_for("IngestComplete", "a", 1).await.len(), 1);
+    assert_eq!(hook.wait_for("VodAssetPlayable", "a", 2).await.len(), 2);
 }

@@ -359,17 +359,28 @@ pub struct Webhook {
 
 impl Webhook {
     pub async fn start() -> Webhook {
+        Self::start_failing(0).await
+    }
+
+    /// A receiver that answers 500 to its first `failures` requests (to exercise retries).
+    pub async fn start_failing(failures: usize) -> Webhook {
         let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let store = events.clone();
+        let refused = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let app = axum::Router::new().route(
             "/events",
             axum::routing::post(move |body: axum::body::Bytes| {
                 let store = store.clone();
+                let refused = refused.clone();
                 async move {
+                    use std::sync::atomic::Ordering;
+                    if refused.fetch_add(1, Ordering::SeqCst) < failures {
+                        return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "try again");
+                    }
                     if let Ok(v) = serde_json::from_slice(&body) {
                         store.lock().unwrap().push(v);
                     }
-                    "ok"
+                    (axum::http::StatusCode::OK, "ok")
                 }
             }),
         );
