@@ -236,10 +236,25 @@ pub fn track(
     name: Option<String>,
 ) -> Result<Track, MediaError> {
     let cues = parse(bytes)?;
-    let s = samples_from_cues(cues.into_iter().map(|c| (object, c)).collect());
-    Ok(Track {
-        codec: Codec::Srt,
-        fourcc: *b"srt ",
+    let samples = samples_from_cues(cues.into_iter().map(|c| (object, c)).collect());
+    Ok(text_track(Codec::Srt, samples, stream, language, name))
+}
+
+/// A text track (millisecond timescale) around its samples.
+pub fn text_track(
+    codec: Codec,
+    samples: Samples,
+    stream: u32,
+    language: Option<String>,
+    name: Option<String>,
+) -> Track {
+    Track {
+        codec,
+        fourcc: if codec == Codec::WebVtt {
+            *b"wvtt"
+        } else {
+            *b"srt "
+        },
         codec_config: Vec::new(),
         codec_string: "wvtt".into(),
         language,
@@ -256,8 +271,8 @@ pub fn track(
         ts_pid: 0,
         avg_bitrate: 0,
         peak_bitrate: 0,
-        samples: s,
-    })
+        samples,
+    }
 }
 
 #[cfg(test)]

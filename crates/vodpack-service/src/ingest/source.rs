@@ -362,25 +362,11 @@ async fn index_webvtt(
             }
         }
     }
-    Ok(Track {
-        codec: vodpack_media::index::Codec::WebVtt,
-        fourcc: *b"wvtt",
-        codec_config: Vec::new(),
-        codec_string: "wvtt".into(),
-        language: rendition.language.clone(),
-        name: rendition.name.clone(),
+    Ok(srt::text_track(
+        vodpack_media::index::Codec::WebVtt,
+        srt::samples_from_cues(cues),
         stream,
-        timescale: srt::TIMESCALE,
-        presentation_offset: 0,
-        last_sample_duration: 0,
-        width: 0,
-        height: 0,
-        frame_rate: None,
-        channels: 0,
-        sample_rate: 0,
-        ts_pid: 0,
-        avg_bitrate: 0,
-        peak_bitrate: 0,
-        samples: srt::samples_from_cues(cues),
-    })
+        rendition.language.clone(),
+        rendition.name.clone(),
+    ))
 }

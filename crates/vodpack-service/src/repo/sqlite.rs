@@ -180,6 +180,32 @@ impl SqliteRepository {
             .map_err(backend)
     }
 
+    /// Sets one JSON column of a group (`sql` binds the value, then the id) and returns the
+    /// updated group.
+    async fn update_group(
+        &self,
+        sql: &'static str,
+        value: Option<String>,
+        id: &str,
+    ) -> RepoResult<GroupRecord> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(sql)
+            .bind(value)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(RepoError::NotFound {
+                kind: ResourceKind::PackagingGroup,
+                id: id.to_string(),
+            });
+        }
+        let g = Self::fetch_group(&mut tx, id).await?;
+        tx.commit().await.map_err(backend)?;
+        g.ok_or_else(|| backend("group vanished inside its own transaction"))
+    }
+
     async fn fetch_group(conn: &mut SqliteConnection, id: &str) -> RepoResult<Option<GroupRecord>> {
         let row = sqlx::query("SELECT * FROM packaging_groups WHERE id = ?")
             .bind(id)
@@ -291,22 +317,12 @@ impl Repository for SqliteRepository {
         id: &str,
         authorization: Option<Authorization>,
     ) -> RepoResult<GroupRecord> {
-        let mut tx = self.write_tx().await?;
-        let done = sqlx::query("UPDATE packaging_groups SET authorization_json = ? WHERE id = ?")
-            .bind(opt_json(&authorization)?)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(RepoError::NotFound {
-                kind: ResourceKind::PackagingGroup,
-                id: id.to_string(),
-            });
-        }
-        let g = Self::fetch_group(&mut tx, id).await?;
-        tx.commit().await.map_err(backend)?;
-        g.ok_or_else(|| backend("group vanished inside its own transaction"))
+        self.update_group(
+            "UPDATE packaging_groups SET authorization_json = ? WHERE id = ?",
+            opt_json(&authorization)?,
+            id,
+        )
+        .await
     }
 
     async fn set_group_logs(
@@ -314,23 +330,12 @@ impl Repository for SqliteRepository {
         id: &str,
         logs: Option<EgressAccessLogs>,
     ) -> RepoResult<GroupRecord> {
-        let mut tx = self.write_tx().await?;
-        let done =
-            sqlx::query("UPDATE packaging_groups SET egress_access_logs_json = ? WHERE id = ?")
-                .bind(opt_json(&logs)?)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(RepoError::NotFound {
-                kind: ResourceKind::PackagingGroup,
-                id: id.to_string(),
-            });
-        }
-        let g = Self::fetch_group(&mut tx, id).await?;
-        tx.commit().await.map_err(backend)?;
-        g.ok_or_else(|| backend("group vanished inside its own transaction"))
+        self.update_group(
+            "UPDATE packaging_groups SET egress_access_logs_json = ? WHERE id = ?",
+            opt_json(&logs)?,
+            id,
+        )
+        .await
     }
 
     async fn delete_group(&self, id: &str) -> RepoResult<()> {
