@@ -6,6 +6,7 @@
 //! - [`mp4`]: progressive MP4 (`moov` → tracks), codec strings;
 //! - [`smil`]: SMIL manifests; [`srt`]: SubRip subtitles; [`ts`]: MPEG-TS segments of HLS sources;
 //! - [`plan`]: segment boundaries and rendition alignment;
+//! - [`mux`]: output writers (access-unit filters, MPEG-TS);
 //! - [`error`]: why a source is refused.
 
 pub mod error;
@@ -13,6 +14,7 @@ pub mod es;
 pub mod hls;
 pub mod index;
 pub mod mp4;
+pub mod mux;
 pub mod plan;
 pub mod smil;
 pub mod srt;
