@@ -154,3 +154,126 @@ pub fn check_alignment(index: &MediaIndex, stream_names: &[String]) -> Result<()
     }
     Ok(())
 }
+
+/// Exact segment boundaries of an asset, in the timescale of its reference track (the first
+/// video track, else the first track), and which samples of any track fall in each segment.
+/// Every sample belongs to exactly one segment: no gaps, no overlaps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segmentation {
+    pub timescale: u32,
+    /// Presentation start of each segment.
+    pub starts: Vec<i64>,
+    /// Presentation end of the last segment.
+    pub end: i64,
+}
+
+impl Segmentation {
+    /// Cuts `index` into segments of about `target_seconds`: every `n`-th key frame of the
+    /// reference video track, `n` the GOP multiple nearest the target (AWS rounds the same way).
+    /// Audio-only assets are cut every `target_seconds` on the first track's samples.
+    pub fn new(index: &MediaIndex, target_seconds: u32) -> Option<Segmentation> {
+        let target = f64::from(target_seconds.max(1));
+        let reference = index
+            .tracks
+            .iter()
+            .find(|t| t.codec.kind() == TrackKind::Video)
+            .or_else(|| {
+                index
+                    .tracks
+                    .iter()
+                    .find(|t| t.codec.kind() == TrackKind::Audio)
+            })?;
+        let n = reference.samples.len();
+        if n == 0 {
+            return None;
+        }
+        let ts = reference.timescale.max(1);
+        let pts: Vec<i64> = (0..n).map(|i| reference.pts(i)).collect();
+        let first = *pts.iter().min()?;
+        let end = (0..n)
+            .map(|i| pts[i] + i64::from(reference.last_sample_duration))
+            .max()?;
+        let mut starts = Vec::new();
+        if reference.codec.kind() == TrackKind::Video {
+            let keys: Vec<i64> = (0..n)
+                .filter(|i| reference.samples.keyframe[*i])
+                .map(|i| pts[i])
+                .collect();
+            let gop = gop_stats(reference).map_or(target, |g| g.median_seconds);
+            let every = ((target / gop).round() as usize).max(1);
+            starts.extend(keys.iter().step_by(every).copied());
+            if starts.first().is_none_or(|s| *s > first) {
+                // Samples before the first key frame (open GOP start) join the first segment.
+                if let Some(s) = starts.first_mut() {
+                    *s = first;
+                } else {
+                    starts.push(first);
+                }
+            }
+        } else {
+            let step = (target * f64::from(ts)).round() as i64;
+            let mut t = first;
+            while t < end {
+                starts.push(t);
+                t += step.max(1);
+            }
+        }
+        Some(Segmentation {
+            timescale: ts,
+            starts,
+            end,
+        })
+    }
+
+    pub fn count(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// Duration of segment `i` in seconds.
+    pub fn duration_seconds(&self, i: usize) -> f64 {
+        let next = self.starts.get(i + 1).copied().unwrap_or(self.end);
+        (next - self.starts[i]) as f64 / f64::from(self.timescale)
+    }
+
+    /// Segment start `i` in `track`'s timescale.
+    fn start_in(&self, i: usize, track: &Track) -> i64 {
+        (i128::from(self.starts[i]) * i128::from(track.timescale) / i128::from(self.timescale))
+            as i64
+    }
+
+    /// The samples of `track` in segment `i`, as an index range in decode order. Video is cut
+    /// at the key frame nearest each boundary (within half a frame), in decode order, so every
+    /// segment starts with its key frame; other tracks by presentation time.
+    pub fn samples(&self, track: &Track, i: usize) -> std::ops::Range<usize> {
+        let n = track.samples.len();
+        let cut = |k: usize| -> usize {
+            if k == 0 {
+                return 0;
+            }
+            if k >= self.starts.len() {
+                return n;
+            }
+            let at = self.start_in(k, track);
+            if track.codec.kind() == TrackKind::Video {
+                let half = i64::from(track.last_sample_duration.max(1)) / 2 + 1;
+                (0..n)
+                    .find(|&j| track.samples.keyframe[j] && track.pts(j) >= at - half)
+                    .unwrap_or(n)
+            } else {
+                // Presentation order equals decode order for audio and text.
+                let mut lo = 0;
+                let mut hi = n;
+                while lo < hi {
+                    let mid = (lo + hi) / 2;
+                    if track.pts(mid) < at {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                lo
+            }
+        };
+        cut(i)..cut(i + 1).max(cut(i))
+    }
+}

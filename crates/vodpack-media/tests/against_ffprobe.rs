@@ -433,3 +433,77 @@ fn read_ts_sample(ts: &[u8], pid: u16, offset: u64, skip: u32, size: u32) -> Vec
     }
     panic!("sample runs past the end of the segment");
 }
+
+/// Segment cutting on the ladder: the duration rounds to a GOP multiple, every sample of every
+/// track lands in exactly one segment, video segments start on key frames at the same times in
+/// every rendition, and audio is cut at the same times.
+#[test]
+fn segmentation_covers_every_sample_once() {
+    use vodpack_media::index::{MediaIndex, SourceKind};
+    use vodpack_media::plan::Segmentation;
+    let dir = media_dir();
+    let mut tracks = Vec::new();
+    for (i, f) in ["ladder_360p.mp4", "ladder_540p.mp4", "ladder_720p.mp4"]
+        .iter()
+        .enumerate()
+    {
+        for t in index_file(&dir.join("ladder").join(f)) {
+            if i == 0 || t.codec.kind() == TrackKind::Video {
+                tracks.push(t);
+            }
+        }
+    }
+    let index = MediaIndex {
+        source: SourceKind::Smil,
+        objects: vec![],
+        tracks,
+        warnings: vec![],
+    };
+    for (target, count, seconds) in [
+        (6, 2, 6.0),
+        (5, 2, 6.0),
+        (3, 3, 4.0),
+        (1, 6, 2.0),
+        (30, 1, 12.0),
+    ] {
+        let seg = Segmentation::new(&index, target).unwrap();
+        assert_eq!(seg.count(), count, "target {target}");
+        assert!(
+            (seg.duration_seconds(0) - seconds).abs() < 1e-9,
+            "target {target}"
+        );
+        for t in &index.tracks {
+            let mut next = 0;
+            for i in 0..seg.count() {
+                let r = seg.samples(t, i);
+                assert_eq!(
+                    r.start, next,
+                    "target {target}: gap or overlap before segment {i}"
+                );
+                next = r.end;
+                if t.codec.kind() == TrackKind::Video {
+                    assert!(
+                        t.samples.keyframe[r.start],
+                        "target {target}: segment {i} starts on a key frame"
+                    );
+                    let start = t.pts(r.start) as f64 / f64::from(t.timescale);
+                    let want = seg.starts[i] as f64 / f64::from(seg.timescale);
+                    assert!(
+                        (start - want).abs() < 0.021,
+                        "target {target}: rendition cut at {start}, not {want}"
+                    );
+                } else if r.start > 0 && r.start < t.samples.len() {
+                    let at = seg.starts[i] as f64 / f64::from(seg.timescale);
+                    let ts = f64::from(t.timescale);
+                    assert!(t.pts(r.start) as f64 / ts >= at - 1e-9);
+                    assert!((t.pts(r.start - 1) as f64 / ts) < at);
+                }
+            }
+            assert_eq!(
+                next,
+                t.samples.len(),
+                "target {target}: samples after the last segment"
+            );
+        }
+    }
+}
