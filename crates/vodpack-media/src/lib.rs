@@ -6,13 +6,14 @@
 //! - [`mp4`]: progressive MP4 (`moov` → tracks), codec strings;
 //! - [`smil`]: SMIL manifests; [`srt`]: SubRip subtitles; [`ts`]: MPEG-TS segments of HLS sources;
 //! - [`plan`]: segment boundaries and rendition alignment;
-//! - [`mux`]: output writers (access-unit filters, MPEG-TS);
+//! - [`mux`]: output writers (access-unit filters, MPEG-TS); [`manifest`]: playlists;
 //! - [`error`]: why a source is refused.
 
 pub mod error;
 pub mod es;
 pub mod hls;
 pub mod index;
+pub mod manifest;
 pub mod mp4;
 pub mod mux;
 pub mod plan;

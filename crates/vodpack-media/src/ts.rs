@@ -761,3 +761,42 @@ pub fn rebase(tracks: &mut [Track]) {
         t.presentation_offset -= (earliest * f64::from(t.timescale)).round() as i64;
     }
 }
+
+/// Egress's view of a TS-source sample: the payloads of `pid`'s packets in `buf` from
+/// `offset`, minus the first `skip` bytes, `size` bytes in all. `buf` starts at `base` in the
+/// object. Returns `None` when `buf` ends before the sample does.
+pub fn read_sample(
+    buf: &[u8],
+    base: u64,
+    pid: u16,
+    offset: u64,
+    skip: u32,
+    size: u32,
+) -> Option<Vec<u8>> {
+    let start = usize::try_from(offset.checked_sub(base)?).ok()?;
+    let mut out = Vec::with_capacity(size as usize);
+    let mut skip = skip as usize;
+    for p in buf.get(start..)?.chunks_exact(PACKET) {
+        if p[0] != 0x47 {
+            return None;
+        }
+        let p_pid = (u16::from(p[1] & 0x1f) << 8) | u16::from(p[2]);
+        if p_pid != pid || p[3] & 0x10 == 0 {
+            continue;
+        }
+        let from = if p[3] & 0x20 != 0 {
+            5 + p[4] as usize
+        } else {
+            4
+        };
+        let payload = p.get(from..).unwrap_or_default();
+        let s = skip.min(payload.len());
+        skip -= s;
+        out.extend_from_slice(&payload[s..]);
+        if out.len() >= size as usize {
+            out.truncate(size as usize);
+            return Some(out);
+        }
+    }
+    None
+}

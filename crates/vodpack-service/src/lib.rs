@@ -13,6 +13,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod egress;
 pub mod error;
 pub mod ingest;
 pub mod model;

@@ -45,6 +45,8 @@ pub struct ServeOptions {
     pub max_body_bytes: usize,
     pub storage: StorageChoice,
     pub ingest: IngestSettings,
+    /// Samples of decoded indexes kept in memory for egress (about 30 bytes each).
+    pub index_cache_samples: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -197,11 +199,16 @@ impl Server {
             opts.ingest.clone(),
         );
         ingest.start().await?;
+        let egress = Arc::new(crate::egress::Egress {
+            cache: crate::ingest::cache::IndexCache::new(repo.clone(), opts.index_cache_samples),
+        });
         let state = AppState {
             repo,
             config,
             verifier,
             ingest,
+            storage: storage.clone(),
+            egress,
         };
         let app = api::router(state);
         Ok(Server {

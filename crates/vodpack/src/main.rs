@@ -138,6 +138,13 @@ struct ServeArgs {
     /// Assets ingested at the same time; 0 leaves ingest to other nodes.
     #[arg(long, env = "VODPACK_INGEST_CONCURRENCY", default_value_t = 2)]
     ingest_concurrency: usize,
+    /// Samples of decoded asset indexes kept in memory for egress (about 30 bytes each).
+    #[arg(
+        long,
+        env = "VODPACK_INDEX_CACHE_SAMPLES",
+        default_value_t = 10_000_000
+    )]
+    index_cache_samples: u64,
     /// URL that receives every ingest event (IngestStart, IngestComplete, IngestError,
     /// VodAssetPlayable) as a JSON POST, with retries.
     #[arg(long, env = "VODPACK_EVENTS_WEBHOOK")]
@@ -224,6 +231,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             limits: args.limits.limits(),
             webhook: args.events_webhook,
         },
+        index_cache_samples: args.index_cache_samples,
     };
     let server = Server::bind(opts)
         .await

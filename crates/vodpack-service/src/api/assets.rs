@@ -133,8 +133,12 @@ pub async fn delete(
     State(state): State<AppState>,
     PathParam(id): PathParam,
 ) -> ApiResult<Response> {
+    let egress_id = state.repo.get_asset(&id).await?.map(|a| a.egress_id);
     state.repo.delete_asset(&id).await?;
     state.ingest.cancel(&id);
+    if let Some(e) = egress_id {
+        state.egress.cache.invalidate(&e).await;
+    }
     tracing::info!(id = %id, "asset deleted");
     Ok(json(StatusCode::ACCEPTED, &serde_json::json!({})))
 }

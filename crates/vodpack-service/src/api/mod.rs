@@ -41,6 +41,16 @@ pub struct AppState {
     pub verifier: Option<Arc<Verifier>>,
     /// The ingest queue, woken on CreateAsset and told of DeleteAsset.
     pub ingest: Arc<crate::ingest::Ingest>,
+    /// Source objects, for egress reads.
+    pub storage: Arc<dyn crate::storage::Storage>,
+    /// Egress state (the decoded-index cache).
+    pub egress: crate::egress::EgressHandle,
+}
+
+impl AppState {
+    pub fn egress_storage(&self) -> &dyn crate::storage::Storage {
+        self.storage.as_ref()
+    }
 }
 
 /// Headers a browser client may send (CORS preflight answer).
@@ -103,11 +113,16 @@ pub fn router(state: AppState) -> Router {
                 "GET, POST, DELETE, OPTIONS",
             ),
         )
-        .fallback(unknown_route)
-        .layer(middleware::from_fn_with_state(
+        // Only the API routes above are signed; egress below is public, as MediaPackage's is.
+        .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::require_signature,
         ))
+        .route(
+            "/out/v1/{asset}/{config}/{manifest}/{file}",
+            get(crate::egress::serve),
+        )
+        .fallback(unknown_route)
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a handler panicked");
             ApiError::new(

@@ -161,6 +161,8 @@ pub trait Repository: Send + Sync + 'static {
 
     async fn create_config(&self, config: &ConfigRecord, quotas: Quotas) -> RepoResult<()>;
     async fn get_config(&self, id: &str) -> RepoResult<Option<ConfigRecord>>;
+    /// The configuration an egress URL names.
+    async fn get_config_by_egress_id(&self, egress_id: &str) -> RepoResult<Option<ConfigRecord>>;
     async fn list_configs(
         &self,
         group_id: Option<&str>,
@@ -173,6 +175,8 @@ pub trait Repository: Send + Sync + 'static {
 
     async fn create_asset(&self, asset: &AssetRecord, quotas: Quotas) -> RepoResult<()>;
     async fn get_asset(&self, id: &str) -> RepoResult<Option<AssetRecord>>;
+    /// The asset an egress URL names.
+    async fn get_asset_by_egress_id(&self, egress_id: &str) -> RepoResult<Option<AssetRecord>>;
     async fn list_assets(
         &self,
         group_id: Option<&str>,

@@ -409,6 +409,18 @@ impl Repository for SqliteRepository {
         .await
     }
 
+    async fn get_config_by_egress_id(&self, egress_id: &str) -> RepoResult<Option<ConfigRecord>> {
+        let row = sqlx::query("SELECT * FROM packaging_configurations WHERE egress_id = ?")
+            .bind(egress_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref()
+            .map(config_row)
+            .transpose()
+            .map(|o| o.map(|(_, c)| c))
+    }
+
     async fn get_config(&self, id: &str) -> RepoResult<Option<ConfigRecord>> {
         let row = sqlx::query("SELECT * FROM packaging_configurations WHERE id = ?")
             .bind(id)
@@ -492,6 +504,18 @@ impl Repository for SqliteRepository {
             insert,
         )
         .await
+    }
+
+    async fn get_asset_by_egress_id(&self, egress_id: &str) -> RepoResult<Option<AssetRecord>> {
+        let row = sqlx::query("SELECT * FROM assets WHERE egress_id = ?")
+            .bind(egress_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref()
+            .map(asset_row)
+            .transpose()
+            .map(|o| o.map(|(_, a)| a))
     }
 
     async fn get_asset(&self, id: &str) -> RepoResult<Option<AssetRecord>> {

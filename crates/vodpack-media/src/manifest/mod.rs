@@ -1,0 +1,3 @@
+//! Manifest writers, one module per format.
+
+pub mod hls;

@@ -1,0 +1,232 @@
+//! HLS with MPEG-TS segments for `hlsPackage` configurations.
+//!
+//! Files under a manifest's folder: `<name>.m3u8` (multivariant playlist), `<name>_<v>.m3u8`
+//! (media playlist of variant `v`), `<name>_<v>_<s>.ts` (segment `s` of variant `v`). A variant
+//! is one video rendition with the asset's first audio track muxed in (or one audio track when
+//! the asset has no video).
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use axum::response::Response;
+use bytes::Bytes;
+use vodpack_media::index::{MediaIndex, TrackKind};
+use vodpack_media::manifest::hls as m3u8;
+use vodpack_media::mux::access_unit::TsPrep;
+use vodpack_media::mux::ts::TsWriter;
+use vodpack_media::mux::{TS_TIME_OFFSET, to_90k};
+use vodpack_media::plan::Segmentation;
+
+use super::{EgressError, Target, not_found, ok};
+use crate::api::AppState;
+use crate::model::HlsPackage;
+use crate::storage::ObjectRef;
+use axum::http::StatusCode;
+
+/// Segment duration when the configuration does not set one.
+pub const DEFAULT_SEGMENT_SECONDS: u32 = 6;
+
+const PLAYLIST: &str = "application/vnd.apple.mpegurl";
+const MANIFEST_CACHE: &str = "public, max-age=300";
+const SEGMENT_CACHE: &str = "public, max-age=31536000, immutable";
+
+/// Track indices of each variant.
+fn variants(index: &MediaIndex) -> Vec<Vec<usize>> {
+    let audio = index
+        .tracks
+        .iter()
+        .position(|t| t.codec.kind() == TrackKind::Audio);
+    let videos: Vec<usize> = (0..index.tracks.len())
+        .filter(|i| index.tracks[*i].codec.kind() == TrackKind::Video)
+        .collect();
+    if videos.is_empty() {
+        return (0..index.tracks.len())
+            .filter(|i| index.tracks[*i].codec.kind() == TrackKind::Audio)
+            .map(|i| vec![i])
+            .collect();
+    }
+    videos
+        .into_iter()
+        .map(|v| audio.map_or(vec![v], |a| vec![v, a]))
+        .collect()
+}
+
+fn unavailable(e: impl std::fmt::Display) -> EgressError {
+    EgressError(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("cannot read the source: {e}"),
+    )
+}
+
+pub async fn serve(
+    state: &AppState,
+    target: &Target,
+    pkg: &HlsPackage,
+    index: &MediaIndex,
+    file: &str,
+) -> Result<Response, EgressError> {
+    let name = &target.manifest_name;
+    let variants = variants(index);
+    let seconds = pkg
+        .segment_duration_seconds
+        .map_or(DEFAULT_SEGMENT_SECONDS, |d| d.max(1) as u32);
+    let seg =
+        Segmentation::new(index, seconds).ok_or_else(|| not_found("the asset has no segments"))?;
+
+    if file == format!("{name}.m3u8") {
+        let list: Vec<m3u8::Variant> = variants
+            .iter()
+            .enumerate()
+            .map(|(v, tracks)| {
+                let video = tracks
+                    .iter()
+                    .map(|t| &index.tracks[*t])
+                    .find(|t| t.codec.kind() == TrackKind::Video);
+                m3u8::Variant {
+                    uri: format!("{name}_{v}.m3u8"),
+                    bandwidth: tracks.iter().map(|t| index.tracks[*t].peak_bitrate).sum(),
+                    average_bandwidth: tracks.iter().map(|t| index.tracks[*t].avg_bitrate).sum(),
+                    codecs: tracks
+                        .iter()
+                        .map(|t| index.tracks[*t].codec_string.clone())
+                        .collect(),
+                    resolution: video.map(|t| (t.width, t.height)),
+                    frame_rate: video
+                        .and_then(|t| t.frame_rate)
+                        .map(|(n, d)| f64::from(n) / f64::from(d.max(1))),
+                }
+            })
+            .collect();
+        return Ok(ok(PLAYLIST, MANIFEST_CACHE, m3u8::master(&list)));
+    }
+    let rest = file
+        .strip_prefix(name.as_str())
+        .and_then(|r| r.strip_prefix('_'))
+        .ok_or_else(|| not_found("no such file"))?;
+    if let Some(v) = rest.strip_suffix(".m3u8") {
+        let v: usize = v.parse().map_err(|_| not_found("no such playlist"))?;
+        if v >= variants.len() {
+            return Err(not_found("no such playlist"));
+        }
+        let segments: Vec<(f64, String)> = (0..seg.count())
+            .map(|s| (seg.duration_seconds(s), format!("{name}_{v}_{s}.ts")))
+            .collect();
+        return Ok(ok(PLAYLIST, MANIFEST_CACHE, m3u8::media(&segments)));
+    }
+    let (v, s) = rest
+        .strip_suffix(".ts")
+        .and_then(|r| r.split_once('_'))
+        .and_then(|(v, s)| Some((v.parse::<usize>().ok()?, s.parse::<usize>().ok()?)))
+        .ok_or_else(|| not_found("no such file"))?;
+    let tracks = variants
+        .get(v)
+        .ok_or_else(|| not_found("no such variant"))?;
+    if s >= seg.count() {
+        return Err(not_found("no such segment"));
+    }
+    let ranges: Vec<(usize, Range<usize>)> = tracks
+        .iter()
+        .map(|t| (*t, seg.samples(&index.tracks[*t], s)))
+        .collect();
+    let body = segment(state, target, index, &ranges).await?;
+    Ok(ok("video/MP2T", SEGMENT_CACHE, body))
+}
+
+/// Reads the samples of a segment (one ranged read per object) and writes the TS.
+async fn segment(
+    state: &AppState,
+    target: &Target,
+    index: &MediaIndex,
+    ranges: &[(usize, Range<usize>)],
+) -> Result<Vec<u8>, EgressError> {
+    let source = crate::ingest::source_object(&target.asset.source_arn).map_err(unavailable)?;
+    // The byte span each object must supply.
+    let mut spans: HashMap<u32, (u64, u64)> = HashMap::new();
+    for (t, r) in ranges {
+        let track = &index.tracks[*t];
+        for i in r.clone() {
+            let o = track.samples.object[i];
+            let start = track.samples.offset[i];
+            let end = start + u64::from(track.samples.size[i]);
+            let e = spans.entry(o).or_insert((start, end));
+            e.0 = e.0.min(start);
+            e.1 = e.1.max(if track.ts_pid == 0 { end } else { u64::MAX });
+        }
+    }
+    let mut buffers: HashMap<u32, (u64, Bytes)> = HashMap::new();
+    for (o, (start, end)) in spans {
+        let key = index
+            .objects
+            .get(o as usize)
+            .ok_or_else(|| unavailable("index names no such object"))?;
+        let obj = ObjectRef::new(&source.bucket, key).map_err(unavailable)?;
+        let end = if end == u64::MAX {
+            state
+                .egress_storage()
+                .size(&obj)
+                .await
+                .map_err(unavailable)?
+        } else {
+            end
+        };
+        let bytes = state
+            .egress_storage()
+            .read(&obj, start..end)
+            .await
+            .map_err(unavailable)?;
+        buffers.insert(o, (start, bytes));
+    }
+    let codecs: Vec<_> = ranges.iter().map(|(t, _)| index.tracks[*t].codec).collect();
+    let mut w = TsWriter::new(&codecs).map_err(unavailable)?;
+    w.write_tables();
+    let mut order: Vec<(i64, usize, usize)> = Vec::new();
+    for (k, (t, r)) in ranges.iter().enumerate() {
+        let track = &index.tracks[*t];
+        for i in r.clone() {
+            order.push((
+                to_90k(
+                    track.samples.dts[i] + track.presentation_offset,
+                    track.timescale,
+                ),
+                k,
+                i,
+            ));
+        }
+    }
+    order.sort_unstable();
+    let preps = ranges
+        .iter()
+        .map(|(t, _)| TsPrep::new(&index.tracks[*t]))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(unavailable)?;
+    for (dts90, k, i) in order {
+        let track = &index.tracks[ranges[k].0];
+        let o = track.samples.object[i];
+        let (base, buf) = buffers.get(&o).ok_or_else(|| unavailable("missing read"))?;
+        let off = track.samples.offset[i];
+        let size = track.samples.size[i];
+        let owned;
+        let bytes: &[u8] = if track.ts_pid == 0 {
+            let from = (off - base) as usize;
+            buf.get(from..from + size as usize)
+                .ok_or_else(|| unavailable("short read"))?
+        } else {
+            owned = vodpack_media::ts::read_sample(
+                buf,
+                *base,
+                track.ts_pid,
+                off,
+                track.samples.skip[i],
+                size,
+            )
+            .ok_or_else(|| unavailable("TS sample runs past its segment"))?;
+            &owned
+        };
+        let key = track.samples.keyframe[i];
+        let unit = preps[k].unit(bytes, key).map_err(unavailable)?;
+        let pts = to_90k(track.pts(i), track.timescale) + TS_TIME_OFFSET;
+        w.write_pes(k, pts, dts90 + TS_TIME_OFFSET, key, &unit)
+            .map_err(unavailable)?;
+    }
+    Ok(w.out)
+}

@@ -1,0 +1,149 @@
+//! Egress end to end (first slice: HLS with MPEG-TS): a PLAYABLE asset's egress URL serves a
+//! multivariant playlist whose every rendition ffmpeg decodes over HTTP without an error, with
+//! the source's duration; URLs of unknown or not-yet-playable assets answer 404.
+
+mod common;
+
+use std::process::Command;
+
+use aws_sdk_mediapackagevod as mpv;
+use common::*;
+use mpv::types::*;
+
+const ROLE: &str = "arn:aws:iam::111122223333:role/MediaPackageSource";
+
+async fn asset_url(c: &mpv::Client, id: &str, source: &str) -> String {
+    let a = c
+        .create_asset()
+        .id(id)
+        .packaging_group_id("g")
+        .source_arn(source)
+        .source_role_arn(ROLE)
+        .send()
+        .await
+        .unwrap();
+    a.egress_endpoints()[0].url().unwrap().to_string()
+}
+
+/// ffmpeg decodes every stream of `url`; returns the duration ffprobe reports.
+fn decode(url: &str) -> f64 {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i", url, "-map", "0", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && errors.trim().is_empty(),
+        "{url}: {errors}"
+    );
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+            url,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_ts_plays_from_every_source_kind() {
+    let server = Server::start();
+    copy_tree(&media_dir(), &server.data_dir.join("buckets/media"));
+    let c = server.client();
+    c.create_packaging_group().id("g").send().await.unwrap();
+    c.create_packaging_configuration()
+        .id("hls")
+        .packaging_group_id("g")
+        .hls_package(
+            HlsPackage::builder()
+                .segment_duration_seconds(4)
+                .hls_manifests(HlsManifest::builder().manifest_name("main").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ladder = asset_url(&c, "ladder", "arn:aws:s3:::media/ladder/ladder.smil").await;
+    // Before ingest finishes (or if it never does) the URL is a clear 404.
+    let early = reqwest::get(&ladder).await.unwrap();
+    if early.status() != 200 {
+        assert_eq!(early.status(), 404);
+    }
+    let hls = asset_url(&c, "hls", "arn:aws:s3:::media/hls/master.m3u8").await;
+    let hevc = asset_url(&c, "hevc", "arn:aws:s3:::media/hevc.mp4").await;
+    let ac3 = asset_url(&c, "ac3", "arn:aws:s3:::media/hls_ac3/index.m3u8").await;
+    for id in ["ladder", "hls", "hevc", "ac3"] {
+        assert_eq!(wait_ingest(&c, id).await, ["PLAYABLE"], "{id}");
+    }
+    let master = reqwest::get(&ladder).await.unwrap();
+    assert_eq!(master.status(), 200);
+    assert_eq!(
+        master.headers()["content-type"],
+        "application/vnd.apple.mpegurl"
+    );
+    let text = master.text().await.unwrap();
+    let Ok(m3u8_rs::Playlist::MasterPlaylist(p)) = m3u8_rs::parse_playlist_res(text.as_bytes())
+    else {
+        panic!("{text}")
+    };
+    assert_eq!(p.variants.len(), 3, "one variant per rendition");
+    assert!(
+        p.variants[2]
+            .codecs
+            .as_deref()
+            .unwrap()
+            .starts_with("avc1.64001f,mp4a.40.2")
+    );
+    // 4 s requested over 2 s GOPs: 4 s segments, the 12 s asset in 3.
+    let base = ladder.rsplit_once('/').unwrap().0;
+    let media = reqwest::get(format!("{base}/main_0.m3u8"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let Ok(m3u8_rs::Playlist::MediaPlaylist(mp)) = m3u8_rs::parse_playlist_res(media.as_bytes())
+    else {
+        panic!("{media}")
+    };
+    assert_eq!(mp.segments.len(), 3);
+    assert!(mp.end_list);
+    for (what, url) in [
+        ("ladder", &ladder),
+        ("hls", &hls),
+        ("hevc", &hevc),
+        ("ac3", &ac3),
+    ] {
+        let d = decode(url);
+        assert!((d - 12.0).abs() < 0.1, "{what}: duration {d}");
+    }
+    for v in 0..3 {
+        let d = decode(&format!("{base}/main_{v}.m3u8"));
+        assert!((d - 12.0).abs() < 0.1, "variant {v}: {d}");
+    }
+    // Unknown files and assets are 404s.
+    for bad in ["main_9.m3u8", "main_0_99.ts", "other.m3u8", "main_x.ts"] {
+        assert_eq!(
+            reqwest::get(format!("{base}/{bad}"))
+                .await
+                .unwrap()
+                .status(),
+            404,
+            "{bad}"
+        );
+    }
+    let unknown = ladder.replacen("/out/v1/", "/out/v1/0", 1);
+    assert_eq!(reqwest::get(unknown).await.unwrap().status(), 404);
+    // Deleting the asset stops delivery.
+    c.delete_asset().id("ladder").send().await.unwrap();
+    assert_eq!(reqwest::get(&ladder).await.unwrap().status(), 404);
+}
