@@ -130,6 +130,68 @@ async fn hls_ts_plays_from_every_source_kind() {
         let d = decode(&format!("{base}/main_{v}.m3u8"));
         assert!((d - 12.0).abs() < 0.1, "variant {v}: {d}");
     }
+    // HTTP behaviour a CDN relies on: validators, conditional GET, byte ranges, HEAD.
+    let seg_url = format!("{base}/main_0_0.ts");
+    let client = reqwest::Client::new();
+    let full = client.get(&seg_url).send().await.unwrap();
+    assert_eq!(full.status(), 200);
+    assert_eq!(full.headers()["content-type"], "video/MP2T");
+    assert!(
+        full.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=31536000")
+    );
+    assert_eq!(full.headers()["accept-ranges"], "bytes");
+    assert_eq!(full.headers()["access-control-allow-origin"], "*");
+    let etag = full.headers()["etag"].to_str().unwrap().to_string();
+    let body = full.bytes().await.unwrap();
+    assert_eq!(body.len() % 188, 0);
+    let again = client
+        .get(&seg_url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(body, again, "segments are deterministic");
+    let nm = client
+        .get(&seg_url)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nm.status(), 304);
+    let part = client
+        .get(&seg_url)
+        .header("range", "bytes=188-375")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(
+        part.headers()["content-range"],
+        format!("bytes 188-375/{}", body.len())
+    );
+    assert_eq!(part.bytes().await.unwrap(), body.slice(188..376));
+    let tail = client
+        .get(&seg_url)
+        .header("range", "bytes=-188")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tail.bytes().await.unwrap(), body.slice(body.len() - 188..));
+    let bad = client
+        .get(&seg_url)
+        .header("range", format!("bytes={}-", body.len()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 416);
+    let head = client.head(&seg_url).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["etag"].to_str().unwrap(), etag);
     // Unknown files and assets are 404s.
     for bad in ["main_9.m3u8", "main_0_99.ts", "other.m3u8", "main_x.ts"] {
         assert_eq!(

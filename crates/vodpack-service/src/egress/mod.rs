@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::api::AppState;
@@ -97,15 +97,110 @@ async fn resolve(
     })
 }
 
-/// `GET /out/v1/{asset}/{config}/{manifest}/{file}`.
+/// `GET /out/v1/{asset}/{config}/{manifest}/{file}` (HEAD too: axum answers HEAD from GET).
 pub async fn serve(
     State(state): State<AppState>,
     Path((asset, config, manifest, file)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
 ) -> Response {
     match serve_inner(&state, &asset, &config, &manifest, &file).await {
-        Ok(r) => r,
+        Ok(r) => conditional(r, &headers, &asset, &config, &file).await,
         Err(e) => e.into_response(),
     }
+}
+
+/// Validators and byte ranges on a complete response. Outputs are deterministic for an asset
+/// incarnation × configuration × file, so the strong ETag is derived from those names (and the
+/// build, so a new muxer version does not reuse old validators).
+async fn conditional(
+    mut r: Response,
+    req: &HeaderMap,
+    asset: &str,
+    config: &str,
+    file: &str,
+) -> Response {
+    let tag = {
+        use sha2::{Digest, Sha256};
+        let d = Sha256::digest(
+            format!("{}|{asset}|{config}|{file}", env!("CARGO_PKG_VERSION")).as_bytes(),
+        );
+        format!("\"{}\"", hex::encode(&d[..12]))
+    };
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r.headers_mut()
+        .insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    let matches = req
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+    if matches {
+        let mut nm = StatusCode::NOT_MODIFIED.into_response();
+        for h in [header::ETAG, header::CACHE_CONTROL] {
+            if let Some(v) = r.headers().get(&h) {
+                nm.headers_mut().insert(h, v.clone());
+            }
+        }
+        return nm;
+    }
+    let Some(range) = req.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
+        return r;
+    };
+    // Ranges apply to the body we just built; buffer it (segments are a few MB at most).
+    let (parts, body) = r.into_parts();
+    let bytes = match http_body_util::BodyExt::collect(body).await {
+        Ok(c) => c.to_bytes(),
+        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    let len = bytes.len() as u64;
+    match parse_range(range, len) {
+        Some((start, end)) => {
+            let mut resp = Response::from_parts(
+                parts,
+                Body::from(bytes.slice(start as usize..=end as usize)),
+            );
+            *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
+                resp.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            resp
+        }
+        None => {
+            let mut resp = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                resp.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            resp
+        }
+    }
+}
+
+/// One `bytes=` range (`a-b`, `a-`, `-n`) within `len` bytes, inclusive; `None` if unsatisfiable
+/// or not a single byte range.
+fn parse_range(v: &str, len: u64) -> Option<(u64, u64)> {
+    let spec = v.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') || len == 0 {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (a, b) = (a.trim(), b.trim());
+    let (start, end) = if a.is_empty() {
+        let n: u64 = b.parse().ok()?;
+        if n == 0 {
+            return None;
+        }
+        (len.saturating_sub(n), len - 1)
+    } else {
+        let start: u64 = a.parse().ok()?;
+        let end = if b.is_empty() {
+            len - 1
+        } else {
+            b.parse::<u64>().ok()?.min(len - 1)
+        };
+        (start, end)
+    };
+    (start <= end && start < len).then_some((start, end))
 }
 
 async fn serve_inner(
