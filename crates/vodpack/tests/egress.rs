@@ -209,3 +209,91 @@ async fn hls_ts_plays_from_every_source_kind() {
     c.delete_asset().id("ladder").send().await.unwrap();
     assert_eq!(reqwest::get(&ladder).await.unwrap().status(), 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_stream_selection_and_audio_groups() {
+    let server = Server::start();
+    copy_tree(&media_dir(), &server.data_dir.join("buckets/media"));
+    let c = server.client();
+    c.create_packaging_group().id("g").send().await.unwrap();
+    c.create_packaging_configuration()
+        .id("grouped")
+        .packaging_group_id("g")
+        .hls_package(
+            HlsPackage::builder()
+                .use_audio_rendition_group(true)
+                .hls_manifests(
+                    HlsManifest::builder()
+                        .manifest_name("sel")
+                        .stream_selection(
+                            StreamSelection::builder()
+                                .max_video_bits_per_second(1_000_000)
+                                .stream_order(StreamOrder::VideoBitrateDescending)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .hls_manifests(HlsManifest::builder().manifest_name("all").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ladder = asset_url(&c, "ladder", "arn:aws:s3:::media/ladder/ladder.smil").await;
+    let two = asset_url(&c, "two", "arn:aws:s3:::media/two_audio.smil").await;
+    assert_eq!(wait_ingest(&c, "ladder").await, ["PLAYABLE"]);
+    assert_eq!(wait_ingest(&c, "two").await, ["PLAYABLE"]);
+
+    // Selection: the 1.5 Mb/s 720p rendition is dropped, the rest are listed highest first.
+    let text = reqwest::get(&ladder).await.unwrap().text().await.unwrap();
+    let Ok(m3u8_rs::Playlist::MasterPlaylist(p)) = m3u8_rs::parse_playlist_res(text.as_bytes())
+    else {
+        panic!("{text}")
+    };
+    let heights: Vec<u64> = p
+        .variants
+        .iter()
+        .map(|v| v.resolution.unwrap().height)
+        .collect();
+    assert_eq!(heights, [540, 360], "{text}");
+    assert!(
+        p.variants
+            .iter()
+            .all(|v| v.audio.as_deref() == Some("audio"))
+    );
+    assert_eq!(p.alternatives.len(), 1);
+    let d = decode(&ladder);
+    assert!((d - 12.0).abs() < 0.1, "{d}");
+    // The second manifest of the same configuration has its own URL and lists every rendition.
+    let all = ladder.replace("/sel.m3u8", "/all.m3u8");
+    assert_eq!(
+        reqwest::get(&all).await.unwrap().status(),
+        404,
+        "each manifest has its own folder"
+    );
+    // Every audio language is its own rendition, decodable on its own.
+    let text = reqwest::get(&two).await.unwrap().text().await.unwrap();
+    let Ok(m3u8_rs::Playlist::MasterPlaylist(p)) = m3u8_rs::parse_playlist_res(text.as_bytes())
+    else {
+        panic!("{text}")
+    };
+    let langs: Vec<_> = p
+        .alternatives
+        .iter()
+        .map(|a| (a.language.clone().unwrap(), a.name.clone()))
+        .collect();
+    assert_eq!(
+        langs,
+        [
+            ("eng".to_string(), "English".to_string()),
+            ("fra".to_string(), "French".to_string())
+        ]
+    );
+    let base = two.rsplit_once('/').unwrap().0;
+    for k in 0..2 {
+        let d = decode(&format!("{base}/sel_a{k}.m3u8"));
+        assert!((d - 12.0).abs() < 0.1, "audio {k}: {d}");
+    }
+    let d = decode(&two);
+    assert!((d - 12.0).abs() < 0.1, "{d}");
+}

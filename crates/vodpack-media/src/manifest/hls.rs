@@ -13,11 +13,43 @@ pub struct Variant {
     pub codecs: Vec<String>,
     pub resolution: Option<(u32, u32)>,
     pub frame_rate: Option<f64>,
+    /// GROUP-ID of the audio renditions this variant plays with.
+    pub audio_group: Option<String>,
+}
+
+/// An audio rendition (`EXT-X-MEDIA:TYPE=AUDIO`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioRendition {
+    pub group: String,
+    pub name: String,
+    pub language: Option<String>,
+    pub default: bool,
+    pub uri: String,
+}
+
+fn quoted(s: &str) -> String {
+    // Attribute values may not contain quotes or line breaks (RFC 8216 §4.2).
+    s.chars()
+        .filter(|c| *c != '"' && *c != '\n' && *c != '\r')
+        .collect()
 }
 
 /// The multivariant playlist.
-pub fn master(variants: &[Variant]) -> String {
+pub fn master(variants: &[Variant], audio: &[AudioRendition]) -> String {
     let mut s = String::from("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    for a in audio {
+        let _ = write!(
+            s,
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"{}\",NAME=\"{}\",",
+            quoted(&a.group),
+            quoted(&a.name)
+        );
+        if let Some(l) = &a.language {
+            let _ = write!(s, "LANGUAGE=\"{}\",", quoted(l));
+        }
+        let d = if a.default { "YES" } else { "NO" };
+        let _ = writeln!(s, "DEFAULT={d},AUTOSELECT=YES,URI=\"{}\"", quoted(&a.uri));
+    }
     for v in variants {
         let _ = write!(
             s,
@@ -31,6 +63,9 @@ pub fn master(variants: &[Variant]) -> String {
         }
         if let Some(f) = v.frame_rate {
             let _ = write!(s, ",FRAME-RATE={f:.3}");
+        }
+        if let Some(g) = &v.audio_group {
+            let _ = write!(s, ",AUDIO=\"{}\"", quoted(g));
         }
         let _ = write!(s, "\n{}\n", v.uri);
     }
@@ -61,14 +96,24 @@ mod tests {
 
     #[test]
     fn playlists_parse_with_m3u8_rs() {
-        let m = master(&[Variant {
-            uri: "index_0.m3u8".into(),
-            bandwidth: 600_000,
-            average_bandwidth: 500_000,
-            codecs: vec!["avc1.4d401e".into(), "mp4a.40.2".into()],
-            resolution: Some((640, 360)),
-            frame_rate: Some(25.0),
-        }]);
+        let m = master(
+            &[Variant {
+                uri: "index_0.m3u8".into(),
+                bandwidth: 600_000,
+                average_bandwidth: 500_000,
+                codecs: vec!["avc1.4d401e".into(), "mp4a.40.2".into()],
+                resolution: Some((640, 360)),
+                frame_rate: Some(25.0),
+                audio_group: Some("aac".into()),
+            }],
+            &[AudioRendition {
+                group: "aac".into(),
+                name: "Fran\"çais".into(),
+                language: Some("fra".into()),
+                default: true,
+                uri: "a.m3u8".into(),
+            }],
+        );
         let Ok(m3u8_rs::Playlist::MasterPlaylist(p)) = m3u8_rs::parse_playlist_res(m.as_bytes())
         else {
             panic!("{m}")

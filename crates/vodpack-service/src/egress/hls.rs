@@ -1,9 +1,12 @@
 //! HLS with MPEG-TS segments for `hlsPackage` configurations.
 //!
 //! Files under a manifest's folder: `<name>.m3u8` (multivariant playlist), `<name>_<v>.m3u8`
-//! (media playlist of variant `v`), `<name>_<v>_<s>.ts` (segment `s` of variant `v`). A variant
-//! is one video rendition with the asset's first audio track muxed in (or one audio track when
-//! the asset has no video).
+//! (media playlist of variant `v`), `<name>_<v>_<s>.ts` (segment `s` of variant `v`), and with
+//! `useAudioRenditionGroup` `<name>_a<k>.m3u8` / `<name>_a<k>_<s>.ts` for audio rendition `k`.
+//! A variant is one video rendition (after the manifest's `streamSelection`: video bitrate
+//! bounds and order) with the asset's first audio track muxed in, or alone when audio is in a
+//! rendition group (every audio track, each its own EXT-X-MEDIA); audio-only assets get one
+//! variant per audio track.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -19,7 +22,7 @@ use vodpack_media::plan::Segmentation;
 
 use super::{EgressError, Target, not_found, ok};
 use crate::api::AppState;
-use crate::model::HlsPackage;
+use crate::model::{HlsManifest, HlsPackage, StreamOrder};
 use crate::storage::ObjectRef;
 use axum::http::StatusCode;
 
@@ -30,25 +33,56 @@ const PLAYLIST: &str = "application/vnd.apple.mpegurl";
 const MANIFEST_CACHE: &str = "public, max-age=300";
 const SEGMENT_CACHE: &str = "public, max-age=31536000, immutable";
 
-/// Track indices of each variant.
-fn variants(index: &MediaIndex) -> Vec<Vec<usize>> {
-    let audio = index
-        .tracks
-        .iter()
-        .position(|t| t.codec.kind() == TrackKind::Audio);
-    let videos: Vec<usize> = (0..index.tracks.len())
-        .filter(|i| index.tracks[*i].codec.kind() == TrackKind::Video)
-        .collect();
-    if videos.is_empty() {
-        return (0..index.tracks.len())
-            .filter(|i| index.tracks[*i].codec.kind() == TrackKind::Audio)
-            .map(|i| vec![i])
-            .collect();
+/// What a manifest lists: the tracks muxed into each variant's TS, and the audio-only
+/// renditions when audio is in a rendition group.
+struct Layout {
+    variants: Vec<Vec<usize>>,
+    audio: Vec<usize>,
+}
+
+/// Applies `streamSelection` (video bitrate bounds, order) and `useAudioRenditionGroup`.
+fn layout(index: &MediaIndex, pkg: &HlsPackage, manifest: Option<&HlsManifest>) -> Layout {
+    let kind = |k: TrackKind| -> Vec<usize> {
+        (0..index.tracks.len())
+            .filter(|i| index.tracks[*i].codec.kind() == k)
+            .collect()
+    };
+    let mut videos = kind(TrackKind::Video);
+    let audios = kind(TrackKind::Audio);
+    if let Some(sel) = manifest.and_then(|m| m.stream_selection.as_ref()) {
+        let rate = |i: &usize| index.tracks[*i].avg_bitrate;
+        let min = sel.min_video_bits_per_second.map_or(0, |v| v.max(0) as u64);
+        let max = sel
+            .max_video_bits_per_second
+            .map_or(u64::MAX, |v| v.max(0) as u64);
+        videos.retain(|i| (min..=max).contains(&rate(i)));
+        match sel.stream_order {
+            Some(StreamOrder::VideoBitrateAscending) => videos.sort_by_key(rate),
+            Some(StreamOrder::VideoBitrateDescending) => {
+                videos.sort_by_key(|i| std::cmp::Reverse(rate(i)))
+            }
+            _ => {}
+        }
     }
-    videos
-        .into_iter()
-        .map(|v| audio.map_or(vec![v], |a| vec![v, a]))
-        .collect()
+    if videos.is_empty() && manifest.and_then(|m| m.stream_selection.as_ref()).is_none() {
+        return Layout {
+            variants: audios.iter().map(|a| vec![*a]).collect(),
+            audio: Vec::new(),
+        };
+    }
+    if pkg.use_audio_rendition_group == Some(true) {
+        return Layout {
+            variants: videos.iter().map(|v| vec![*v]).collect(),
+            audio: audios,
+        };
+    }
+    Layout {
+        variants: videos
+            .iter()
+            .map(|v| audios.first().map_or(vec![*v], |a| vec![*v, *a]))
+            .collect(),
+        audio: Vec::new(),
+    }
 }
 
 fn unavailable(e: impl std::fmt::Display) -> EgressError {
@@ -56,6 +90,70 @@ fn unavailable(e: impl std::fmt::Display) -> EgressError {
         StatusCode::SERVICE_UNAVAILABLE,
         format!("cannot read the source: {e}"),
     )
+}
+
+/// The multivariant playlist.
+fn master(index: &MediaIndex, name: &str, l: &Layout) -> String {
+    const GROUP: &str = "audio";
+    let group_audio = l.audio.first().map(|a| &index.tracks[*a]);
+    let list: Vec<m3u8::Variant> = l
+        .variants
+        .iter()
+        .enumerate()
+        .map(|(v, tracks)| {
+            let video = tracks
+                .iter()
+                .map(|t| &index.tracks[*t])
+                .find(|t| t.codec.kind() == TrackKind::Video);
+            let mut codecs: Vec<String> = tracks
+                .iter()
+                .map(|t| index.tracks[*t].codec_string.clone())
+                .collect();
+            let mut bandwidth: u64 = tracks.iter().map(|t| index.tracks[*t].peak_bitrate).sum();
+            let mut average: u64 = tracks.iter().map(|t| index.tracks[*t].avg_bitrate).sum();
+            if let Some(a) = group_audio {
+                codecs.push(a.codec_string.clone());
+                bandwidth += l
+                    .audio
+                    .iter()
+                    .map(|a| index.tracks[*a].peak_bitrate)
+                    .max()
+                    .unwrap_or(0);
+                average += a.avg_bitrate;
+            }
+            m3u8::Variant {
+                uri: format!("{name}_{v}.m3u8"),
+                bandwidth,
+                average_bandwidth: average,
+                codecs,
+                resolution: video.map(|t| (t.width, t.height)),
+                frame_rate: video
+                    .and_then(|t| t.frame_rate)
+                    .map(|(n, d)| f64::from(n) / f64::from(d.max(1))),
+                audio_group: group_audio.map(|_| GROUP.to_string()),
+            }
+        })
+        .collect();
+    let audio: Vec<m3u8::AudioRendition> = l
+        .audio
+        .iter()
+        .enumerate()
+        .map(|(k, a)| {
+            let t = &index.tracks[*a];
+            m3u8::AudioRendition {
+                group: GROUP.into(),
+                name: t
+                    .name
+                    .clone()
+                    .or_else(|| t.language.clone())
+                    .unwrap_or_else(|| format!("Audio {}", k + 1)),
+                language: t.language.clone(),
+                default: k == 0,
+                uri: format!("{name}_a{k}.m3u8"),
+            }
+        })
+        .collect();
+    m3u8::master(&list, &audio)
 }
 
 pub async fn serve(
@@ -66,7 +164,11 @@ pub async fn serve(
     file: &str,
 ) -> Result<Response, EgressError> {
     let name = &target.manifest_name;
-    let variants = variants(index);
+    let manifest = pkg
+        .hls_manifests
+        .as_ref()
+        .and_then(|m| m.get(target.manifest));
+    let l = layout(index, pkg, manifest);
     let seconds = pkg
         .segment_duration_seconds
         .map_or(DEFAULT_SEGMENT_SECONDS, |d| d.max(1) as u32);
@@ -74,53 +176,38 @@ pub async fn serve(
         Segmentation::new(index, seconds).ok_or_else(|| not_found("the asset has no segments"))?;
 
     if file == format!("{name}.m3u8") {
-        let list: Vec<m3u8::Variant> = variants
-            .iter()
-            .enumerate()
-            .map(|(v, tracks)| {
-                let video = tracks
-                    .iter()
-                    .map(|t| &index.tracks[*t])
-                    .find(|t| t.codec.kind() == TrackKind::Video);
-                m3u8::Variant {
-                    uri: format!("{name}_{v}.m3u8"),
-                    bandwidth: tracks.iter().map(|t| index.tracks[*t].peak_bitrate).sum(),
-                    average_bandwidth: tracks.iter().map(|t| index.tracks[*t].avg_bitrate).sum(),
-                    codecs: tracks
-                        .iter()
-                        .map(|t| index.tracks[*t].codec_string.clone())
-                        .collect(),
-                    resolution: video.map(|t| (t.width, t.height)),
-                    frame_rate: video
-                        .and_then(|t| t.frame_rate)
-                        .map(|(n, d)| f64::from(n) / f64::from(d.max(1))),
-                }
-            })
-            .collect();
-        return Ok(ok(PLAYLIST, MANIFEST_CACHE, m3u8::master(&list)));
+        return Ok(ok(PLAYLIST, MANIFEST_CACHE, master(index, name, &l)));
     }
     let rest = file
         .strip_prefix(name.as_str())
         .and_then(|r| r.strip_prefix('_'))
         .ok_or_else(|| not_found("no such file"))?;
-    if let Some(v) = rest.strip_suffix(".m3u8") {
-        let v: usize = v.parse().map_err(|_| not_found("no such playlist"))?;
-        if v >= variants.len() {
-            return Err(not_found("no such playlist"));
+    // `<v>` names a variant, `a<k>` an audio rendition.
+    let pick = |id: &str| -> Option<(String, Vec<usize>)> {
+        match id.strip_prefix('a') {
+            Some(k) => l
+                .audio
+                .get(k.parse::<usize>().ok()?)
+                .map(|a| (id.to_string(), vec![*a])),
+            None => l
+                .variants
+                .get(id.parse::<usize>().ok()?)
+                .map(|t| (id.to_string(), t.clone())),
         }
+    };
+    if let Some(id) = rest.strip_suffix(".m3u8") {
+        let (id, _) = pick(id).ok_or_else(|| not_found("no such playlist"))?;
         let segments: Vec<(f64, String)> = (0..seg.count())
-            .map(|s| (seg.duration_seconds(s), format!("{name}_{v}_{s}.ts")))
+            .map(|s| (seg.duration_seconds(s), format!("{name}_{id}_{s}.ts")))
             .collect();
         return Ok(ok(PLAYLIST, MANIFEST_CACHE, m3u8::media(&segments)));
     }
-    let (v, s) = rest
+    let (id, s) = rest
         .strip_suffix(".ts")
-        .and_then(|r| r.split_once('_'))
-        .and_then(|(v, s)| Some((v.parse::<usize>().ok()?, s.parse::<usize>().ok()?)))
+        .and_then(|r| r.rsplit_once('_'))
+        .and_then(|(v, s)| Some((v, s.parse::<usize>().ok()?)))
         .ok_or_else(|| not_found("no such file"))?;
-    let tracks = variants
-        .get(v)
-        .ok_or_else(|| not_found("no such variant"))?;
+    let (_, tracks) = pick(id).ok_or_else(|| not_found("no such rendition"))?;
     if s >= seg.count() {
         return Err(not_found("no such segment"));
     }
