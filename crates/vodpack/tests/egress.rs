@@ -66,13 +66,27 @@ async fn hls_ts_plays_from_every_source_kind() {
         .hls_package(
             HlsPackage::builder()
                 .segment_duration_seconds(4)
-                .hls_manifests(HlsManifest::builder().manifest_name("main").build())
+                .hls_manifests(
+                    HlsManifest::builder()
+                        .manifest_name("main")
+                        .program_date_time_interval_seconds(8)
+                        .build(),
+                )
                 .build(),
         )
         .send()
         .await
         .unwrap();
     let ladder = asset_url(&c, "ladder", "arn:aws:s3:::media/ladder/ladder.smil").await;
+    let created = c
+        .describe_asset()
+        .id("ladder")
+        .send()
+        .await
+        .unwrap()
+        .created_at()
+        .unwrap()
+        .to_string();
     // Before ingest finishes (or if it never does) the URL is a clear 404.
     let early = reqwest::get(&ladder).await.unwrap();
     if early.status() != 200 {
@@ -117,6 +131,21 @@ async fn hls_ts_plays_from_every_source_kind() {
     };
     assert_eq!(mp.segments.len(), 3);
     assert!(mp.end_list);
+    // programDateTimeIntervalSeconds 8 over 4 s segments: a date on segments 0 and 2, starting
+    // at the asset's ingest time.
+    let dates: Vec<Option<String>> = mp
+        .segments
+        .iter()
+        .map(|s| s.program_date_time.map(|d| d.to_rfc3339()))
+        .collect();
+    let start = chrono::DateTime::parse_from_rfc3339(&created).unwrap();
+    assert_eq!(
+        dates[0]
+            .as_deref()
+            .map(|d| chrono::DateTime::parse_from_rfc3339(d).unwrap()),
+        Some(start)
+    );
+    assert!(dates[1].is_none() && dates[2].is_some(), "{dates:?}");
     for (what, url) in [
         ("ladder", &ladder),
         ("hls", &hls),

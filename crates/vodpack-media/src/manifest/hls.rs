@@ -72,6 +72,68 @@ pub fn master(variants: &[Variant], audio: &[AudioRendition]) -> String {
     s
 }
 
+/// `EXT-X-PROGRAM-DATE-TIME` placement: the wall-clock time of the first segment, and how
+/// often (seconds of media) to repeat the tag.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DateTimes {
+    /// Milliseconds since the Unix epoch at the start of the first segment.
+    pub start_ms: i64,
+    pub interval_seconds: u32,
+}
+
+fn rfc3339_ms(ms: i64) -> String {
+    // Civil-from-days (H. Hinnant), UTC; no calendar crate needed in the media core.
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
+/// A VOD media playlist of segments `(duration seconds, uri)`, with program date-times when
+/// `dates` is given.
+pub fn media_with_dates(segments: &[(f64, String)], dates: Option<DateTimes>) -> String {
+    let mut out = media(segments);
+    let Some(dt) = dates.filter(|d| d.interval_seconds > 0) else {
+        return out;
+    };
+    // Re-walk the segments, inserting the tag before the EXTINF of each segment that starts a
+    // new interval.
+    let mut lines = String::new();
+    let mut elapsed = 0.0f64;
+    let mut next_tag = 0.0f64;
+    let mut seg = 0usize;
+    for line in out.lines() {
+        if line.starts_with("#EXTINF:") {
+            if elapsed + 1e-6 >= next_tag {
+                let ms = dt.start_ms + (elapsed * 1000.0).round() as i64;
+                lines.push_str(&format!("#EXT-X-PROGRAM-DATE-TIME:{}\n", rfc3339_ms(ms)));
+                // The next tag is due one interval after this one.
+                next_tag = elapsed + f64::from(dt.interval_seconds);
+            }
+            elapsed += segments.get(seg).map_or(0.0, |s| s.0);
+            seg += 1;
+        }
+        lines.push_str(line);
+        lines.push('\n');
+    }
+    out = lines;
+    out
+}
+
 /// A VOD media playlist of segments `(duration seconds, uri)`.
 pub fn media(segments: &[(f64, String)]) -> String {
     let target = segments
@@ -131,5 +193,39 @@ mod tests {
         assert_eq!(p.target_duration, 6);
         assert!(p.end_list);
         assert_eq!(p.segments.len(), 2);
+    }
+
+    #[test]
+    fn program_date_times() {
+        assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+        // Expected values from Python's datetime, independently.
+        assert_eq!(rfc3339_ms(1_795_579_200_123), "2026-11-25T04:00:00.123Z");
+        assert_eq!(rfc3339_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        let segs: Vec<(f64, String)> = (0..5).map(|i| (4.0, format!("s{i}.ts"))).collect();
+        let text = media_with_dates(
+            &segs,
+            Some(DateTimes {
+                start_ms: 0,
+                interval_seconds: 8,
+            }),
+        );
+        let tags: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("#EXT-X-PROGRAM-DATE-TIME"))
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                "#EXT-X-PROGRAM-DATE-TIME:1970-01-01T00:00:00.000Z",
+                "#EXT-X-PROGRAM-DATE-TIME:1970-01-01T00:00:08.000Z",
+                "#EXT-X-PROGRAM-DATE-TIME:1970-01-01T00:00:16.000Z",
+            ]
+        );
+        let Ok(m3u8_rs::Playlist::MediaPlaylist(p)) = m3u8_rs::parse_playlist_res(text.as_bytes())
+        else {
+            panic!("{text}")
+        };
+        assert!(p.segments[2].program_date_time.is_some());
+        assert!(p.segments[1].program_date_time.is_none());
     }
 }

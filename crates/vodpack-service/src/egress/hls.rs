@@ -200,7 +200,22 @@ pub async fn serve(
         let segments: Vec<(f64, String)> = (0..seg.count())
             .map(|s| (seg.duration_seconds(s), format!("{name}_{id}_{s}.ts")))
             .collect();
-        return Ok(ok(PLAYLIST, MANIFEST_CACHE, m3u8::media(&segments)));
+        // EXT-X-PROGRAM-DATE-TIME from the ingest (submission) time of the asset.
+        let dates = manifest
+            .and_then(|m| m.program_date_time_interval_seconds)
+            .filter(|i| *i > 0)
+            .and_then(|interval| {
+                let start = chrono::DateTime::parse_from_rfc3339(&target.asset.created_at).ok()?;
+                Some(m3u8::DateTimes {
+                    start_ms: start.timestamp_millis(),
+                    interval_seconds: interval as u32,
+                })
+            });
+        return Ok(ok(
+            PLAYLIST,
+            MANIFEST_CACHE,
+            m3u8::media_with_dates(&segments, dates),
+        ));
     }
     let (id, s) = rest
         .strip_suffix(".ts")
