@@ -199,9 +199,9 @@ impl Server {
             opts.ingest.clone(),
         );
         ingest.start().await?;
-        let egress = Arc::new(crate::egress::Egress {
-            cache: crate::ingest::cache::IndexCache::new(repo.clone(), opts.index_cache_samples),
-        });
+        let egress = Arc::new(crate::egress::Egress::new(
+            crate::ingest::cache::IndexCache::new(repo.clone(), opts.index_cache_samples),
+        ));
         let state = AppState {
             repo,
             config,

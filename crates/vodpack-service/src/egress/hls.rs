@@ -18,7 +18,6 @@ use vodpack_media::manifest::hls as m3u8;
 use vodpack_media::mux::access_unit::TsPrep;
 use vodpack_media::mux::ts::TsWriter;
 use vodpack_media::mux::{TS_TIME_OFFSET, to_90k};
-use vodpack_media::plan::Segmentation;
 
 use super::{EgressError, Target, not_found, ok};
 use crate::api::AppState;
@@ -172,8 +171,11 @@ pub async fn serve(
     let seconds = pkg
         .segment_duration_seconds
         .map_or(DEFAULT_SEGMENT_SECONDS, |d| d.max(1) as u32);
-    let seg =
-        Segmentation::new(index, seconds).ok_or_else(|| not_found("the asset has no segments"))?;
+    let seg = state
+        .egress
+        .segmentation(&target.asset.egress_id, seconds, index)
+        .await
+        .ok_or_else(|| not_found("the asset has no segments"))?;
 
     if file == format!("{name}.m3u8") {
         return Ok(ok(PLAYLIST, MANIFEST_CACHE, master(index, name, &l)));

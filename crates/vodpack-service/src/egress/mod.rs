@@ -17,6 +17,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use vodpack_media::index::MediaIndex;
+use vodpack_media::plan::Segmentation;
+
 use crate::api::AppState;
 use crate::ingest::cache::IndexCache;
 use crate::model::Package;
@@ -26,6 +29,34 @@ use crate::resources::manifest_id;
 /// What egress handlers need beyond the API state.
 pub struct Egress {
     pub cache: IndexCache,
+    /// Segment plans per asset incarnation × segment duration: computing one walks every
+    /// sample of the reference track, which is too much per request for long assets.
+    plans: moka::future::Cache<(String, u32), Arc<Segmentation>>,
+}
+
+impl Egress {
+    pub fn new(cache: IndexCache) -> Egress {
+        Egress {
+            cache,
+            plans: moka::future::Cache::builder().max_capacity(10_000).build(),
+        }
+    }
+
+    /// The segment plan of an asset for a duration, computed once.
+    pub async fn segmentation(
+        &self,
+        asset_egress_id: &str,
+        seconds: u32,
+        index: &MediaIndex,
+    ) -> Option<Arc<Segmentation>> {
+        let key = (asset_egress_id.to_string(), seconds);
+        if let Some(hit) = self.plans.get(&key).await {
+            return Some(hit);
+        }
+        let plan = Arc::new(Segmentation::new(index, seconds)?);
+        self.plans.insert(key, plan.clone()).await;
+        Some(plan)
+    }
 }
 
 /// An egress failure: status and a plain-text reason.
