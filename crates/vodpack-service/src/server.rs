@@ -47,6 +47,8 @@ pub struct ServeOptions {
     pub ingest: IngestSettings,
     /// Samples of decoded indexes kept in memory for egress (about 30 bytes each).
     pub index_cache_samples: u64,
+    /// Where CDN authorization secrets are (default `<data dir>/cdn-secrets.json`).
+    pub cdn_secrets_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -199,8 +201,13 @@ impl Server {
             opts.ingest.clone(),
         );
         ingest.start().await?;
+        let cdn_file = opts
+            .cdn_secrets_file
+            .clone()
+            .unwrap_or_else(|| opts.data_dir.join("cdn-secrets.json"));
         let egress = Arc::new(crate::egress::Egress::new(
             crate::ingest::cache::IndexCache::new(repo.clone(), opts.index_cache_samples),
+            crate::egress::cdn_auth::CdnSecrets::new(cdn_file),
         ));
         let state = AppState {
             repo,

@@ -27,6 +27,8 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// Parsed once at start-up; boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the service: the MediaPackage VOD API and egress on one listener.
     Serve(ServeArgs),
@@ -138,6 +140,10 @@ struct ServeArgs {
     /// Assets ingested at the same time; 0 leaves ingest to other nodes.
     #[arg(long, env = "VODPACK_INGEST_CONCURRENCY", default_value_t = 2)]
     ingest_concurrency: usize,
+    /// JSON file mapping CDN authorization secret ARNs to accepted values, current first
+    /// [default: <data dir>/cdn-secrets.json].
+    #[arg(long, env = "VODPACK_CDN_SECRETS_FILE")]
+    cdn_secrets_file: Option<PathBuf>,
     /// Samples of decoded asset indexes kept in memory for egress (about 30 bytes each).
     #[arg(
         long,
@@ -232,6 +238,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             webhook: args.events_webhook,
         },
         index_cache_samples: args.index_cache_samples,
+        cdn_secrets_file: args.cdn_secrets_file,
     };
     let server = Server::bind(opts)
         .await

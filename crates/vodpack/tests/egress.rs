@@ -326,3 +326,69 @@ async fn hls_stream_selection_and_audio_groups() {
     let d = decode(&two);
     assert!((d - 12.0).abs() < 0.1, "{d}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cdn_authorization_with_rotation() {
+    let server = Server::start();
+    copy_tree(
+        &media_dir().join("ladder"),
+        &server.data_dir.join("buckets/media/ladder"),
+    );
+    let secret = "arn:aws:secretsmanager:us-east-1:111122223333:secret:cdn-AbCdEf";
+    let secrets = server.data_dir.join("cdn-secrets.json");
+    std::fs::write(
+        &secrets,
+        format!(r#"{{"{secret}": ["current-value-1", "previous-value-0"]}}"#),
+    )
+    .unwrap();
+    let c = server.client();
+    c.create_packaging_group()
+        .id("g")
+        .authorization(
+            Authorization::builder()
+                .cdn_identifier_secret(secret)
+                .secrets_role_arn("arn:aws:iam::111122223333:role/CdnSecrets")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.create_packaging_configuration()
+        .id("hls")
+        .packaging_group_id("g")
+        .hls_package(
+            HlsPackage::builder()
+                .hls_manifests(HlsManifest::builder().build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let url = asset_url(&c, "a", "arn:aws:s3:::media/ladder/ladder_360p.mp4").await;
+    assert_eq!(wait_ingest(&c, "a").await, ["PLAYABLE"]);
+    let client = reqwest::Client::new();
+    let get = |value: Option<&'static str>| {
+        let mut rb = client.get(&url);
+        if let Some(v) = value {
+            rb = rb.header("X-MediaPackage-CDNIdentifier", v);
+        }
+        async move { rb.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(get(None).await, 403);
+    assert_eq!(get(Some("wrong")).await, 403);
+    assert_eq!(get(Some("current-value-1")).await, 200);
+    assert_eq!(get(Some("previous-value-0")).await, 200);
+    // Rotation: a new current value; the old current becomes previous; the oldest is refused.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(
+        &secrets,
+        format!(r#"{{"{secret}": ["current-value-2", "current-value-1"]}}"#),
+    )
+    .unwrap();
+    assert_eq!(get(Some("current-value-2")).await, 200);
+    assert_eq!(get(Some("current-value-1")).await, 200);
+    assert_eq!(get(Some("previous-value-0")).await, 403);
+    // Clearing the group's authorization opens egress again.
+    c.update_packaging_group().id("g").send().await.unwrap();
+    assert_eq!(get(None).await, 200);
+}

@@ -8,6 +8,7 @@
 //! This version serves `hlsPackage` configurations (HLS with MPEG-TS segments); other package
 //! types answer 404 with a body saying so.
 
+pub mod cdn_auth;
 mod hls;
 
 use std::sync::Arc;
@@ -29,15 +30,17 @@ use crate::resources::manifest_id;
 /// What egress handlers need beyond the API state.
 pub struct Egress {
     pub cache: IndexCache,
+    pub cdn_secrets: cdn_auth::CdnSecrets,
     /// Segment plans per asset incarnation × segment duration: computing one walks every
     /// sample of the reference track, which is too much per request for long assets.
     plans: moka::future::Cache<(String, u32), Arc<Segmentation>>,
 }
 
 impl Egress {
-    pub fn new(cache: IndexCache) -> Egress {
+    pub fn new(cache: IndexCache, cdn_secrets: cdn_auth::CdnSecrets) -> Egress {
         Egress {
             cache,
+            cdn_secrets,
             plans: moka::future::Cache::builder().max_capacity(10_000).build(),
         }
     }
@@ -134,7 +137,7 @@ pub async fn serve(
     Path((asset, config, manifest, file)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    match serve_inner(&state, &asset, &config, &manifest, &file).await {
+    match serve_inner(&state, &asset, &config, &manifest, &file, &headers).await {
         Ok(r) => conditional(r, &headers, &asset, &config, &file).await,
         Err(e) => e.into_response(),
     }
@@ -240,8 +243,32 @@ async fn serve_inner(
     config: &str,
     manifest: &str,
     file: &str,
+    headers: &HeaderMap,
 ) -> Result<Response, EgressError> {
     let target = resolve(state, asset, config, manifest).await?;
+    let group = state
+        .repo
+        .get_group(&target.asset.packaging_group_id)
+        .await
+        .map_err(|e| {
+            EgressError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("storage error: {e}"),
+            )
+        })?;
+    if let Some(secret) = group
+        .as_ref()
+        .and_then(|g| g.authorization.as_ref())
+        .and_then(|a| a.cdn_identifier_secret.as_deref())
+    {
+        let presented = headers.get(cdn_auth::HEADER).and_then(|v| v.to_str().ok());
+        if !state.egress.cdn_secrets.allows(secret, presented) {
+            return Err(EgressError(
+                StatusCode::FORBIDDEN,
+                "CDN authorization failed: missing or wrong X-MediaPackage-CDNIdentifier".into(),
+            ));
+        }
+    }
     if target.asset.status != "PLAYABLE" {
         return Err(not_found(format!(
             "asset '{}' is not playable yet (status {})",
