@@ -407,31 +407,10 @@ fn ts_index_matches_ffprobe() {
     assert_eq!(eac3[1].codec_config.len(), 5);
 }
 
-/// Egress's view of a TS sample: the payloads of `pid` packets from `offset`, minus `skip`.
+/// Egress's view of a TS sample, through the library's reader.
 fn read_ts_sample(ts: &[u8], pid: u16, offset: u64, skip: u32, size: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut skip = skip as usize;
-    for p in ts[offset as usize..].chunks_exact(188) {
-        let p_pid = (u16::from(p[1] & 0x1f) << 8) | u16::from(p[2]);
-        if p_pid != pid || p[3] & 0x10 == 0 {
-            continue;
-        }
-        let start = if p[3] & 0x20 != 0 {
-            5 + p[4] as usize
-        } else {
-            4
-        };
-        let mut payload = &p[start.min(188)..];
-        let s = skip.min(payload.len());
-        payload = &payload[s..];
-        skip -= s;
-        out.extend_from_slice(payload);
-        if out.len() >= size as usize {
-            out.truncate(size as usize);
-            return out;
-        }
-    }
-    panic!("sample runs past the end of the segment");
+    vodpack_media::ts::read_sample(ts, 0, pid, offset, skip, size)
+        .expect("sample runs past the end of the segment")
 }
 
 /// Segment cutting on the ladder: the duration rounds to a GOP multiple, every sample of every

@@ -55,28 +55,16 @@ fn sample_bytes(objects: &[Vec<u8>], t: &Track, i: usize) -> Vec<u8> {
     if t.ts_pid == 0 {
         return data[off..off + size].to_vec();
     }
-    let mut out = Vec::new();
-    let mut skip = t.samples.skip[i] as usize;
-    for p in data[off..].chunks_exact(188) {
-        let pid = (u16::from(p[1] & 0x1f) << 8) | u16::from(p[2]);
-        if pid != t.ts_pid || p[3] & 0x10 == 0 {
-            continue;
-        }
-        let start = if p[3] & 0x20 != 0 {
-            5 + p[4] as usize
-        } else {
-            4
-        };
-        let payload = &p[start.min(188)..];
-        let s = skip.min(payload.len());
-        skip -= s;
-        out.extend_from_slice(&payload[s..]);
-        if out.len() >= size {
-            out.truncate(size);
-            break;
-        }
-    }
-    out
+    // The egress reader itself.
+    vodpack_media::ts::read_sample(
+        data,
+        0,
+        t.ts_pid,
+        off as u64,
+        t.samples.skip[i],
+        size as u32,
+    )
+    .expect("sample inside its segment")
 }
 
 /// All samples of the audio/video tracks, interleaved by decode time, as one TS.
