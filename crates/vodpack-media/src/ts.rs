@@ -182,6 +182,43 @@ impl<'a> Iterator for NalIter<'a> {
     }
 }
 
+/// What a video NAL unit is to the scanner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NalRole {
+    /// A coded slice; `key` when it is an IDR (H.264) or IRAP (H.265) picture.
+    Slice {
+        key: bool,
+    },
+    Vps,
+    Sps,
+    Pps,
+    Other,
+}
+
+fn nal_role(kind: Kind, nal: &[u8]) -> NalRole {
+    let Some(&h) = nal.first() else {
+        return NalRole::Other;
+    };
+    if kind == Kind::H265 {
+        match (h >> 1) & 0x3f {
+            n @ 0..=31 => NalRole::Slice {
+                key: (16..=21).contains(&n),
+            },
+            32 => NalRole::Vps,
+            33 => NalRole::Sps,
+            34 => NalRole::Pps,
+            _ => NalRole::Other,
+        }
+    } else {
+        match h & 0x1f {
+            n @ 1..=5 => NalRole::Slice { key: n == 5 },
+            7 => NalRole::Sps,
+            8 => NalRole::Pps,
+            _ => NalRole::Other,
+        }
+    }
+}
+
 const AAC_RATES: [u32; 13] = [
     96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
 ];
@@ -428,38 +465,19 @@ impl TsScanner {
             (pes.packets.last().map_or(0, |p| p.0), 0)
         };
         match t.kind {
-            Kind::H264 => {
+            Kind::H264 | Kind::H265 => {
                 // Only the NAL units up to the first slice matter: the slice type decides the
                 // key flag, and parameter sets precede it. The slice data is never scanned.
                 let mut key = false;
                 for nal in NalIter::new(es) {
-                    match nal.first().map(|h| h & 0x1f) {
-                        Some(n @ 1..=5) => {
-                            key = n == 5;
+                    match nal_role(t.kind, nal) {
+                        NalRole::Slice { key: k } => {
+                            key = k;
                             break;
                         }
-                        Some(7) if t.sps.is_none() => t.sps = Some(nal.to_vec()),
-                        Some(8) if t.pps.is_none() => t.pps = Some(nal.to_vec()),
-                        _ => {}
-                    }
-                }
-                let (off, skip) = locate(header_len);
-                let es_len = pes.total.saturating_sub(header_len) as u32;
-                t.samples
-                    .push(u32::MAX, off, es_len, dts, (pts - dts) as i32, key);
-                t.samples.skip.push(skip);
-            }
-            Kind::H265 => {
-                let mut key = false;
-                for nal in NalIter::new(es) {
-                    match nal.first().map(|h| (h >> 1) & 0x3f) {
-                        Some(n @ 0..=31) => {
-                            key = (16..=21).contains(&n);
-                            break;
-                        }
-                        Some(32) if t.vps.is_none() => t.vps = Some(nal.to_vec()),
-                        Some(33) if t.sps.is_none() => t.sps = Some(nal.to_vec()),
-                        Some(34) if t.pps.is_none() => t.pps = Some(nal.to_vec()),
+                        NalRole::Vps if t.vps.is_none() => t.vps = Some(nal.to_vec()),
+                        NalRole::Sps if t.sps.is_none() => t.sps = Some(nal.to_vec()),
+                        NalRole::Pps if t.pps.is_none() => t.pps = Some(nal.to_vec()),
                         _ => {}
                     }
                 }
