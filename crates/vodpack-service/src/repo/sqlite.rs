@@ -180,6 +180,24 @@ impl SqliteRepository {
             .map_err(backend)
     }
 
+    /// The one row `sql` (with one bound text argument) selects, converted.
+    async fn one<T>(
+        &self,
+        sql: &'static str,
+        arg: &str,
+        conv: fn(&SqliteRow) -> RepoResult<(i64, T)>,
+    ) -> RepoResult<Option<T>> {
+        let row = sqlx::query(sql)
+            .bind(arg)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref()
+            .map(conv)
+            .transpose()
+            .map(|o| o.map(|(_, v)| v))
+    }
+
     /// Sets one JSON column of a group (`sql` binds the value, then the id) and returns the
     /// updated group.
     async fn update_group(
@@ -410,27 +428,21 @@ impl Repository for SqliteRepository {
     }
 
     async fn get_config_by_egress_id(&self, egress_id: &str) -> RepoResult<Option<ConfigRecord>> {
-        let row = sqlx::query("SELECT * FROM packaging_configurations WHERE egress_id = ?")
-            .bind(egress_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
-        row.as_ref()
-            .map(config_row)
-            .transpose()
-            .map(|o| o.map(|(_, c)| c))
+        self.one(
+            "SELECT * FROM packaging_configurations WHERE egress_id = ?",
+            egress_id,
+            config_row,
+        )
+        .await
     }
 
     async fn get_config(&self, id: &str) -> RepoResult<Option<ConfigRecord>> {
-        let row = sqlx::query("SELECT * FROM packaging_configurations WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
-        row.as_ref()
-            .map(config_row)
-            .transpose()
-            .map(|o| o.map(|(_, c)| c))
+        self.one(
+            "SELECT * FROM packaging_configurations WHERE id = ?",
+            id,
+            config_row,
+        )
+        .await
     }
 
     async fn list_configs(
@@ -507,27 +519,17 @@ impl Repository for SqliteRepository {
     }
 
     async fn get_asset_by_egress_id(&self, egress_id: &str) -> RepoResult<Option<AssetRecord>> {
-        let row = sqlx::query("SELECT * FROM assets WHERE egress_id = ?")
-            .bind(egress_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
-        row.as_ref()
-            .map(asset_row)
-            .transpose()
-            .map(|o| o.map(|(_, a)| a))
+        self.one(
+            "SELECT * FROM assets WHERE egress_id = ?",
+            egress_id,
+            asset_row,
+        )
+        .await
     }
 
     async fn get_asset(&self, id: &str) -> RepoResult<Option<AssetRecord>> {
-        let row = sqlx::query("SELECT * FROM assets WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
+        self.one("SELECT * FROM assets WHERE id = ?", id, asset_row)
             .await
-            .map_err(backend)?;
-        row.as_ref()
-            .map(asset_row)
-            .transpose()
-            .map(|o| o.map(|(_, a)| a))
     }
 
     async fn list_assets(
