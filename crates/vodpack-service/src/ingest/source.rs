@@ -79,6 +79,20 @@ pub async fn index_mp4(
     }
 }
 
+/// AWS's limit on ingest streams per asset.
+fn check_streams(obj: &ObjectRef, streams: usize, limits: &Limits) -> Result<(), IngestError> {
+    if streams > limits.max_streams {
+        return Err(media(
+            obj,
+            MediaError::Limit(format!(
+                "the source lists {streams} streams, more than {} allowed",
+                limits.max_streams
+            )),
+        ));
+    }
+    Ok(())
+}
+
 fn ext(key: &str) -> String {
     key.rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())
@@ -123,16 +137,7 @@ async fn index_smil(
 ) -> Result<MediaIndex, IngestError> {
     let text = storage.read_small(obj, MAX_TEXT_BYTES).await?;
     let doc = smil::parse(&text).map_err(|e| media(obj, e))?;
-    let streams = doc.videos.len() + doc.texts.len();
-    if streams > limits.max_streams {
-        return Err(media(
-            obj,
-            MediaError::Limit(format!(
-                "the SMIL lists {streams} streams, more than {} allowed",
-                limits.max_streams
-            )),
-        ));
-    }
+    check_streams(obj, doc.videos.len() + doc.texts.len(), limits)?;
     let mut index = MediaIndex {
         source: SourceKind::Smil,
         objects: Vec::new(),
@@ -198,16 +203,11 @@ pub async fn index_hls(
 ) -> Result<MediaIndex, IngestError> {
     let text = storage.read_small(obj, MAX_TEXT_BYTES).await?;
     let parent = hls::parse_parent(&text).map_err(|e| media(obj, e))?;
-    let streams = parent.variants.len() + parent.audio.len() + parent.subtitles.len();
-    if streams > limits.max_streams {
-        return Err(media(
-            obj,
-            MediaError::Limit(format!(
-                "the parent playlist has {streams} streams, more than {} allowed",
-                limits.max_streams
-            )),
-        ));
-    }
+    check_streams(
+        obj,
+        parent.variants.len() + parent.audio.len() + parent.subtitles.len(),
+        limits,
+    )?;
     let mut index = MediaIndex {
         source: SourceKind::HlsTs,
         objects: Vec::new(),
