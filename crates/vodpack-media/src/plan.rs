@@ -256,7 +256,14 @@ impl Segmentation {
             let at = self.start_in(k, track);
             if track.codec.kind() == TrackKind::Video {
                 let half = i64::from(track.last_sample_duration.max(1)) / 2 + 1;
-                (0..n)
+                // Decode times are sorted and a frame's presentation time is at least its
+                // decode time plus the track's offset (less any negative composition offset,
+                // bounded by the reorder depth): jump by binary search to a second before the
+                // cut, then walk to the key frame.
+                let margin = i64::from(track.timescale.max(1));
+                let from_dts = at - half - track.presentation_offset - margin;
+                let begin = track.samples.dts.partition_point(|d| *d < from_dts);
+                (begin..n)
                     .find(|&j| track.samples.keyframe[j] && track.pts(j) >= at - half)
                     .unwrap_or(n)
             } else {

@@ -15,16 +15,45 @@ pub struct Variant {
     pub frame_rate: Option<f64>,
     /// GROUP-ID of the audio renditions this variant plays with.
     pub audio_group: Option<String>,
+    /// GROUP-ID of the subtitle renditions this variant plays with.
+    pub subtitles_group: Option<String>,
 }
 
-/// An audio rendition (`EXT-X-MEDIA:TYPE=AUDIO`).
+/// What an `EXT-X-MEDIA` rendition carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenditionType {
+    Audio,
+    Subtitles,
+}
+
+/// An alternative rendition (`EXT-X-MEDIA`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct AudioRendition {
+pub struct Rendition {
+    pub kind: RenditionType,
     pub group: String,
     pub name: String,
     pub language: Option<String>,
     pub default: bool,
+    /// Audio channel count (`CHANNELS`), audio only.
+    pub channels: Option<u32>,
     pub uri: String,
+}
+
+/// An I-frame-only stream (`EXT-X-I-FRAME-STREAM-INF`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IframeStream {
+    pub uri: String,
+    pub bandwidth: u64,
+    pub codecs: Vec<String>,
+    pub resolution: Option<(u32, u32)>,
+}
+
+/// Everything a multivariant playlist lists.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Master {
+    pub variants: Vec<Variant>,
+    pub renditions: Vec<Rendition>,
+    pub iframe_streams: Vec<IframeStream>,
 }
 
 fn quoted(s: &str) -> String {
@@ -35,12 +64,17 @@ fn quoted(s: &str) -> String {
 }
 
 /// The multivariant playlist.
-pub fn master(variants: &[Variant], audio: &[AudioRendition]) -> String {
-    let mut s = String::from("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n");
-    for a in audio {
+pub fn master(m: &Master) -> String {
+    let version = if m.iframe_streams.is_empty() { 3 } else { 4 };
+    let mut s = format!("#EXTM3U\n#EXT-X-VERSION:{version}\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    for a in &m.renditions {
+        let kind = match a.kind {
+            RenditionType::Audio => "AUDIO",
+            RenditionType::Subtitles => "SUBTITLES",
+        };
         let _ = write!(
             s,
-            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"{}\",NAME=\"{}\",",
+            "#EXT-X-MEDIA:TYPE={kind},GROUP-ID=\"{}\",NAME=\"{}\",",
             quoted(&a.group),
             quoted(&a.name)
         );
@@ -48,9 +82,13 @@ pub fn master(variants: &[Variant], audio: &[AudioRendition]) -> String {
             let _ = write!(s, "LANGUAGE=\"{}\",", quoted(l));
         }
         let d = if a.default { "YES" } else { "NO" };
-        let _ = writeln!(s, "DEFAULT={d},AUTOSELECT=YES,URI=\"{}\"", quoted(&a.uri));
+        let _ = write!(s, "DEFAULT={d},AUTOSELECT=YES,");
+        if let Some(c) = a.channels.filter(|c| *c > 0) {
+            let _ = write!(s, "CHANNELS=\"{c}\",");
+        }
+        let _ = writeln!(s, "URI=\"{}\"", quoted(&a.uri));
     }
-    for v in variants {
+    for v in &m.variants {
         let _ = write!(
             s,
             "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\"",
@@ -67,7 +105,22 @@ pub fn master(variants: &[Variant], audio: &[AudioRendition]) -> String {
         if let Some(g) = &v.audio_group {
             let _ = write!(s, ",AUDIO=\"{}\"", quoted(g));
         }
+        if let Some(g) = &v.subtitles_group {
+            let _ = write!(s, ",SUBTITLES=\"{}\"", quoted(g));
+        }
         let _ = write!(s, "\n{}\n", v.uri);
+    }
+    for i in &m.iframe_streams {
+        let _ = write!(
+            s,
+            "#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={},CODECS=\"{}\"",
+            i.bandwidth,
+            i.codecs.join(",")
+        );
+        if let Some((w, h)) = i.resolution {
+            let _ = write!(s, ",RESOLUTION={w}x{h}");
+        }
+        let _ = writeln!(s, ",URI=\"{}\"", quoted(&i.uri));
     }
     s
 }
@@ -103,53 +156,97 @@ fn rfc3339_ms(ms: i64) -> String {
     )
 }
 
+/// One entry of a media playlist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub duration: f64,
+    pub uri: String,
+    /// `EXT-X-BYTERANGE` as (length, offset).
+    pub byte_range: Option<(u64, u64)>,
+}
+
+/// A VOD media playlist.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MediaPlaylist {
+    pub segments: Vec<Segment>,
+    /// `EXT-X-MAP` URI of the initialization section (fMP4 segments).
+    pub map: Option<String>,
+    /// `EXT-X-I-FRAMES-ONLY`.
+    pub iframes_only: bool,
+    pub dates: Option<DateTimes>,
+}
+
+/// Writes a VOD media playlist (`EXT-X-PLAYLIST-TYPE:VOD`, `EXT-X-ENDLIST`).
+pub fn media_playlist(p: &MediaPlaylist) -> String {
+    let target = p
+        .segments
+        .iter()
+        .map(|seg| seg.duration.round() as u64)
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    // EXT-X-MAP outside I-frame playlists needs version 6; byte ranges and I-frames need 4.
+    let version = if p.map.is_some() && !p.iframes_only {
+        6
+    } else if p.iframes_only || p.segments.iter().any(|x| x.byte_range.is_some()) {
+        4
+    } else {
+        3
+    };
+    let mut s = format!(
+        "#EXTM3U\n#EXT-X-VERSION:{version}\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n"
+    );
+    if p.iframes_only {
+        s.push_str("#EXT-X-I-FRAMES-ONLY\n");
+    } else {
+        s.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+    }
+    if let Some(m) = &p.map {
+        let _ = writeln!(s, "#EXT-X-MAP:URI=\"{}\"", quoted(m));
+    }
+    let dates = p.dates.filter(|d| d.interval_seconds > 0);
+    let mut elapsed = 0.0f64;
+    let mut next_tag = 0.0f64;
+    for seg in &p.segments {
+        if let Some(dt) = dates
+            && elapsed + 1e-6 >= next_tag
+        {
+            let ms = dt.start_ms + (elapsed * 1000.0).round() as i64;
+            let _ = writeln!(s, "#EXT-X-PROGRAM-DATE-TIME:{}", rfc3339_ms(ms));
+            // The next tag is due one interval after this one.
+            next_tag = elapsed + f64::from(dt.interval_seconds);
+        }
+        let _ = writeln!(s, "#EXTINF:{:.5},", seg.duration);
+        if let Some((len, off)) = seg.byte_range {
+            let _ = writeln!(s, "#EXT-X-BYTERANGE:{len}@{off}");
+        }
+        let _ = writeln!(s, "{}", seg.uri);
+        elapsed += seg.duration;
+    }
+    s.push_str("#EXT-X-ENDLIST\n");
+    s
+}
+
 /// A VOD media playlist of segments `(duration seconds, uri)`, with program date-times when
 /// `dates` is given.
 pub fn media_with_dates(segments: &[(f64, String)], dates: Option<DateTimes>) -> String {
-    let mut out = media(segments);
-    let Some(dt) = dates.filter(|d| d.interval_seconds > 0) else {
-        return out;
-    };
-    // Re-walk the segments, inserting the tag before the EXTINF of each segment that starts a
-    // new interval.
-    let mut lines = String::new();
-    let mut elapsed = 0.0f64;
-    let mut next_tag = 0.0f64;
-    let mut seg = 0usize;
-    for line in out.lines() {
-        if line.starts_with("#EXTINF:") {
-            if elapsed + 1e-6 >= next_tag {
-                let ms = dt.start_ms + (elapsed * 1000.0).round() as i64;
-                lines.push_str(&format!("#EXT-X-PROGRAM-DATE-TIME:{}\n", rfc3339_ms(ms)));
-                // The next tag is due one interval after this one.
-                next_tag = elapsed + f64::from(dt.interval_seconds);
-            }
-            elapsed += segments.get(seg).map_or(0.0, |s| s.0);
-            seg += 1;
-        }
-        lines.push_str(line);
-        lines.push('\n');
-    }
-    out = lines;
-    out
+    media_playlist(&MediaPlaylist {
+        segments: segments
+            .iter()
+            .map(|(d, u)| Segment {
+                duration: *d,
+                uri: u.clone(),
+                byte_range: None,
+            })
+            .collect(),
+        dates,
+        ..Default::default()
+    })
 }
 
 /// A VOD media playlist of segments `(duration seconds, uri)`.
 pub fn media(segments: &[(f64, String)]) -> String {
-    let target = segments
-        .iter()
-        .map(|(d, _)| d.round() as u64)
-        .max()
-        .unwrap_or(1)
-        .max(1);
-    let mut s = format!(
-        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n"
-    );
-    for (d, uri) in segments {
-        let _ = write!(s, "#EXTINF:{d:.5},\n{uri}\n");
-    }
-    s.push_str("#EXT-X-ENDLIST\n");
-    s
+    media_with_dates(segments, None)
 }
 
 #[cfg(test)]
@@ -158,8 +255,8 @@ mod tests {
 
     #[test]
     fn playlists_parse_with_m3u8_rs() {
-        let m = master(
-            &[Variant {
+        let m = master(&Master {
+            variants: vec![Variant {
                 uri: "index_0.m3u8".into(),
                 bandwidth: 600_000,
                 average_bandwidth: 500_000,
@@ -167,20 +264,45 @@ mod tests {
                 resolution: Some((640, 360)),
                 frame_rate: Some(25.0),
                 audio_group: Some("aac".into()),
+                subtitles_group: Some("subs".into()),
             }],
-            &[AudioRendition {
-                group: "aac".into(),
-                name: "Fran\"çais".into(),
-                language: Some("fra".into()),
-                default: true,
-                uri: "a.m3u8".into(),
+            renditions: vec![
+                Rendition {
+                    kind: RenditionType::Audio,
+                    group: "aac".into(),
+                    name: "Fran\"çais".into(),
+                    language: Some("fra".into()),
+                    default: true,
+                    channels: Some(2),
+                    uri: "a.m3u8".into(),
+                },
+                Rendition {
+                    kind: RenditionType::Subtitles,
+                    group: "subs".into(),
+                    name: "English".into(),
+                    language: Some("eng".into()),
+                    default: false,
+                    channels: None,
+                    uri: "s.m3u8".into(),
+                },
+            ],
+            iframe_streams: vec![IframeStream {
+                uri: "index_0_iframes.m3u8".into(),
+                bandwidth: 90_000,
+                codecs: vec!["avc1.4d401e".into()],
+                resolution: Some((640, 360)),
             }],
-        );
+        });
         let Ok(m3u8_rs::Playlist::MasterPlaylist(p)) = m3u8_rs::parse_playlist_res(m.as_bytes())
         else {
             panic!("{m}")
         };
+        assert_eq!(p.variants.len(), 2, "{m}");
         assert_eq!(p.variants[0].bandwidth, 600_000);
+        assert!(p.variants[1].is_i_frame);
+        assert_eq!(p.variants[1].uri, "index_0_iframes.m3u8");
+        assert_eq!(p.alternatives.len(), 2);
+        assert_eq!(p.variants[0].subtitles.as_deref(), Some("subs"));
         assert_eq!(
             p.variants[0].codecs.as_deref(),
             Some("avc1.4d401e,mp4a.40.2")

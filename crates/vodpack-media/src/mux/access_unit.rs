@@ -3,6 +3,9 @@
 //! an access unit delimiter and, on key frames, the parameter sets in band; and ADTS-framed
 //! AAC. Samples that came from TS sources are already in that form and pass through.
 //!
+//! The fragmented-MP4 counterpart (length-prefixed NAL units, raw AAC) is
+//! [`super::fmp4::Fmp4Track::sample`]; it shares [`Parts`] and the record parsers here.
+//!
 //! Output is a list of byte parts rather than one buffer, so the source bytes are not copied and
 //! a later encryption stage (SAMPLE-AES, cbcs) can work NAL unit by NAL unit.
 
@@ -22,10 +25,10 @@ impl<'a> Parts<'a> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    fn owned(&mut self, b: Vec<u8>) {
+    pub(crate) fn owned(&mut self, b: Vec<u8>) {
         self.parts.push(std::borrow::Cow::Owned(b));
     }
-    fn borrowed(&mut self, b: &'a [u8]) {
+    pub(crate) fn borrowed(&mut self, b: &'a [u8]) {
         self.parts.push(std::borrow::Cow::Borrowed(b));
     }
     /// The unit as one buffer (tests, small outputs).
@@ -59,7 +62,7 @@ fn bad(msg: &str) -> MediaError {
 }
 
 /// NAL units listed in an avcC record: (length size, SPS+PPS list).
-fn avcc_sets(c: &[u8]) -> Result<(usize, Vec<&[u8]>), MediaError> {
+pub(crate) fn avcc_sets(c: &[u8]) -> Result<(usize, Vec<&[u8]>), MediaError> {
     if c.len() < 7 {
         return Err(bad("avcC too short"));
     }
@@ -85,7 +88,7 @@ fn avcc_sets(c: &[u8]) -> Result<(usize, Vec<&[u8]>), MediaError> {
 }
 
 /// NAL units listed in an hvcC record: (length size, VPS/SPS/PPS list).
-fn hvcc_sets(c: &[u8]) -> Result<(usize, Vec<&[u8]>), MediaError> {
+pub(crate) fn hvcc_sets(c: &[u8]) -> Result<(usize, Vec<&[u8]>), MediaError> {
     if c.len() < 23 {
         return Err(bad("hvcC too short"));
     }
@@ -111,6 +114,39 @@ fn hvcc_sets(c: &[u8]) -> Result<(usize, Vec<&[u8]>), MediaError> {
         }
     }
     Ok((len_size, sets))
+}
+
+/// The parameter sets of a video track's configuration record, as NAL units without start
+/// codes or length prefixes, in record order: SPS then PPS (H.264, avcC), or VPS, SPS, PPS as
+/// listed (H.265, hvcC). Other NAL units a record may carry (SEI arrays in hvcC) are left out.
+/// Empty for audio and text tracks. The Smooth manifest's `CodecPrivateData` and in-band
+/// parameter sets are built from this.
+pub fn parameter_sets(track: &Track) -> Result<Vec<Vec<u8>>, MediaError> {
+    Ok(parameter_set_slices(track)?
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect())
+}
+
+/// [`parameter_sets`], borrowed from the record.
+pub(crate) fn parameter_set_slices(track: &Track) -> Result<Vec<&[u8]>, MediaError> {
+    Ok(match track.codec {
+        Codec::H264 => avcc_sets(&track.codec_config)?
+            .1
+            .into_iter()
+            // SPS, PPS, SPS extension.
+            .filter(|n| n.first().is_some_and(|h| matches!(h & 0x1f, 7 | 8 | 13)))
+            .collect(),
+        Codec::H265 => hvcc_sets(&track.codec_config)?
+            .1
+            .into_iter()
+            .filter(|n| {
+                n.first()
+                    .is_some_and(|h| matches!((h >> 1) & 0x3f, 32..=34))
+            })
+            .collect(),
+        _ => Vec::new(),
+    })
 }
 
 /// AAC AudioSpecificConfig → (profile for ADTS, sampling index, channel configuration).

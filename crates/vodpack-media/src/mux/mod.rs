@@ -3,6 +3,7 @@
 //! them: index → samples of a segment → access-unit filter → (encryption, later) → writer.
 
 pub mod access_unit;
+pub mod fmp4;
 pub mod ts;
 
 /// Presentation times in TS output start here (90 kHz): the 1.4 s offset ffmpeg and most

@@ -1,0 +1,607 @@
+//! DASH MPD writer (ISO/IEC 23009-1) for MediaPackage VOD `dashPackage` output: one static
+//! MPD with a single Period, written with `write!` (attribute values XML-escaped) for
+//! byte-exact control of element order. Pure: the caller computes every value (segment
+//! timelines, codec strings, URLs); this module only decides layout.
+//!
+//! What it owns:
+//! * `MPD@type="static"`, `mediaPresentationDuration`, `minBufferTime`, `profiles`.
+//! * Grouping of representations into AdaptationSets: video by codec family (the part of
+//!   `codecs` before the first `.`), audio by language × codec family; order of first
+//!   appearance is kept (the caller applies `streamOrder`/`streamSelection` first). Ids are
+//!   `0, 1, …` in output order. The first AdaptationSet of each content type carries
+//!   `Role main`, later ones `Role alternate`.
+//! * `segmentTemplateFormat`: `NUMBER_WITH_TIMELINE` (`$Number$` + SegmentTimeline),
+//!   `TIME_WITH_TIMELINE` (`$Time$` + SegmentTimeline), `NUMBER_WITH_DURATION` (`$Number$` +
+//!   `@duration`, the most common segment duration of the timeline, last segment excluded).
+//!   Timelines are run-length compressed (`S@r`); `S@t` is written on the first entry and
+//!   wherever a gap or overlap breaks continuity.
+//! * `manifestLayout`: `FULL` puts a SegmentTemplate in every Representation; `COMPACT` puts
+//!   one in the AdaptationSet when every Representation shares timescale,
+//!   presentationTimeOffset, URL templates and timeline (URLs then normally carry
+//!   `$RepresentationID$`), else falls back to FULL for that AdaptationSet.
+//! * `includeIframeOnlyStream`: an extra video AdaptationSet with the trick-mode
+//!   `EssentialProperty` (`http://dashif.org/guidelines/trickmode`, value = id of the main
+//!   video AdaptationSet) holding one Representation with `maxPlayoutRate` and
+//!   `codingDependency="false"`.
+//! * `profile`: `NONE` → `urn:mpeg:dash:profile:isoff-live:2011`; `HBBTV_1_5` →
+//!   `urn:hbbtv:dash:profile:isoff-live:2012,urn:mpeg:dash:profile:isoff-live:2011`. The
+//!   MPD-level constraints of HbbTV 1.5 / DVB-DASH that we satisfy in every profile: one
+//!   Period, SegmentTemplate addressing only, `@segmentAlignment="true"`,
+//!   `@startWithSAP="1"`, `@contentType`/`@mimeType` on every AdaptationSet, exactly one
+//!   `Role main` per content type, AAC channels in the MPEG 23003-3 scheme and (E-)AC-3 in
+//!   the Dolby scheme. HbbTV 1.5 terminals ignore the trick-mode AdaptationSet (unknown
+//!   EssentialProperty). Not enforced here (the caller's stream selection must): the DVB
+//!   dimension limits (at most 16 Representations per AdaptationSet) and codec profiles.
+//!
+//! Not handled here: multi-period output (`periodTriggers` = `ADS`), SCTE-35 EventStreams,
+//! ContentProtection, text and image AdaptationSets. `includeEncoderConfigurationInSegments`
+//! only changes the codec string the caller passes (`avc3`/`hev1` instead of `avc1`/`hvc1`).
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use quick_xml::escape::escape;
+
+/// `dashPackage.segmentTemplateFormat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SegmentTemplateFormat {
+    #[default]
+    NumberWithTimeline,
+    TimeWithTimeline,
+    NumberWithDuration,
+}
+
+/// `dashManifests[].manifestLayout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ManifestLayout {
+    #[default]
+    Full,
+    Compact,
+}
+
+/// `dashManifests[].profile`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    #[default]
+    None,
+    Hbbtv1_5,
+}
+
+/// Packaging-configuration options that shape the MPD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DashOptions {
+    pub segment_template_format: SegmentTemplateFormat,
+    pub manifest_layout: ManifestLayout,
+    pub profile: Profile,
+    /// `minBufferTimeSeconds` (the service applies its default when the field is absent).
+    pub min_buffer_time_seconds: u32,
+}
+
+/// URL templates of one Representation, relative to the MPD. They may contain
+/// `$RepresentationID$` and `$Bandwidth$`; the writer adds `$Number$` or `$Time$` between
+/// `media_prefix` and `media_suffix` according to the segment template format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentUrls {
+    pub initialization: String,
+    pub media_prefix: String,
+    pub media_suffix: String,
+}
+
+/// `AudioChannelConfiguration` of an audio Representation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelConfiguration {
+    /// Channel count, scheme `urn:mpeg:dash:23003:3:audio_channel_configuration:2011` (AAC).
+    Count(u32),
+    /// Dolby channel mask (from `dac3`/`dec3` acmod + lfeon), written as four upper-case hex
+    /// digits with scheme `tag:dolby.com,2014:dash:audio_channel_configuration:2011`
+    /// (AC-3, E-AC-3).
+    DolbyMask(u16),
+}
+
+/// Video properties of a Representation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Video {
+    pub width: u32,
+    pub height: u32,
+    /// Frames per second as numerator/denominator (e.g. 30000/1001); written as `N` when the
+    /// denominator is 1.
+    pub frame_rate: (u32, u32),
+    /// Sample aspect ratio (`sar`), e.g. (1, 1).
+    pub sar: (u32, u32),
+}
+
+/// Audio properties of a Representation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audio {
+    pub sampling_rate: u32,
+    pub channels: ChannelConfiguration,
+    /// RFC 5646 language tag (`AdaptationSet@lang`).
+    pub language: Option<String>,
+}
+
+/// What a Representation carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Media {
+    Video(Video),
+    Audio(Audio),
+}
+
+/// One Representation (one output track) with its segment addressing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Representation {
+    /// `Representation@id`: no white space.
+    pub id: String,
+    /// Peak bits per second.
+    pub bandwidth: u32,
+    /// RFC 6381 codec string, e.g. `avc1.64001f`, `mp4a.40.2`, `ec-3`.
+    pub codecs: String,
+    pub media: Media,
+    /// Ticks per second of `timeline` and `presentation_time_offset`.
+    pub timescale: u32,
+    /// Media time of the Period start, in `timescale` ticks.
+    pub presentation_time_offset: u64,
+    pub urls: SegmentUrls,
+    /// Segments as (start time, duration) in `timescale` ticks, in order.
+    pub timeline: Vec<(u64, u64)>,
+}
+
+/// The I-frame-only (trick-play) Representation made from the first video rendition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrickPlay {
+    /// Must have [`Media::Video`]; an audio one is ignored.
+    pub representation: Representation,
+    /// `Representation@maxPlayoutRate`: the fastest speed the stream supports (e.g. the
+    /// segment duration divided by the duration of one I-frame picture).
+    pub max_playout_rate: u32,
+}
+
+/// Everything one MPD shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mpd {
+    /// `mediaPresentationDuration` (millisecond precision is written).
+    pub duration: Duration,
+    pub representations: Vec<Representation>,
+    pub trick_play: Option<TrickPlay>,
+    pub options: DashOptions,
+}
+
+const NS: &str = "urn:mpeg:dash:schema:mpd:2011";
+const PROFILE_LIVE: &str = "urn:mpeg:dash:profile:isoff-live:2011";
+const PROFILE_HBBTV_1_5: &str = "urn:hbbtv:dash:profile:isoff-live:2012";
+const ROLE_SCHEME: &str = "urn:mpeg:dash:role:2011";
+const TRICKMODE_SCHEME: &str = "http://dashif.org/guidelines/trickmode";
+const CHANNELS_MPEG: &str = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011";
+const CHANNELS_DOLBY: &str = "tag:dolby.com,2014:dash:audio_channel_configuration:2011";
+
+/// `xs:duration` with millisecond precision and no trailing zeros: `PT0S`, `PT6S`,
+/// `PT1M2.345S`, `PT1H0M0.5S`.
+pub fn xs_duration(d: Duration) -> String {
+    let total_ms = d.as_millis();
+    let (h, rem) = (total_ms / 3_600_000, total_ms % 3_600_000);
+    let (m, rem) = (rem / 60_000, rem % 60_000);
+    let (s, ms) = (rem / 1000, rem % 1000);
+    let mut out = String::from("PT");
+    if h > 0 {
+        let _ = write!(out, "{h}H");
+    }
+    if h > 0 || m > 0 {
+        let _ = write!(out, "{m}M");
+    }
+    let _ = write!(out, "{s}");
+    if ms > 0 {
+        let frac = format!("{ms:03}");
+        let _ = write!(out, ".{}", frac.trim_end_matches('0'));
+    }
+    out.push('S');
+    out
+}
+
+/// Writes `<name a="v" …` (no closing bracket), escaping values.
+fn open(s: &mut String, depth: usize, name: &str, attrs: &[(&str, String)]) {
+    for _ in 0..depth {
+        s.push_str("  ");
+    }
+    s.push('<');
+    s.push_str(name);
+    for (k, v) in attrs {
+        let _ = write!(s, " {k}=\"{}\"", escape(v.as_str()));
+    }
+}
+
+fn empty(s: &mut String, depth: usize, name: &str, attrs: &[(&str, String)]) {
+    open(s, depth, name, attrs);
+    s.push_str("/>\n");
+}
+
+fn start(s: &mut String, depth: usize, name: &str, attrs: &[(&str, String)]) {
+    open(s, depth, name, attrs);
+    s.push_str(">\n");
+}
+
+fn end(s: &mut String, depth: usize, name: &str) {
+    for _ in 0..depth {
+        s.push_str("  ");
+    }
+    let _ = writeln!(s, "</{name}>");
+}
+
+fn codec_family(codecs: &str) -> &str {
+    codecs.split('.').next().unwrap_or(codecs)
+}
+
+fn frame_rate(fr: (u32, u32)) -> String {
+    match fr {
+        (n, 0 | 1) => n.to_string(),
+        (n, d) => format!("{n}/{d}"),
+    }
+}
+
+/// Run-length compressed SegmentTimeline entries: (t if written, d, r).
+pub fn timeline_runs(timeline: &[(u64, u64)]) -> Vec<(Option<u64>, u64, u64)> {
+    let mut runs: Vec<(Option<u64>, u64, u64)> = Vec::new();
+    let mut expected: Option<u64> = None;
+    for &(t, d) in timeline {
+        let contiguous = expected == Some(t);
+        match runs.last_mut() {
+            Some(last) if contiguous && last.1 == d => last.2 += 1,
+            _ => runs.push((if contiguous { None } else { Some(t) }, d, 0)),
+        }
+        expected = Some(t.saturating_add(d));
+    }
+    runs
+}
+
+/// The `@duration` of a NUMBER_WITH_DURATION template: the most frequent segment duration,
+/// ignoring the (usually short) last segment unless it is the only one; ties go to the
+/// longer duration.
+fn nominal_duration(timeline: &[(u64, u64)]) -> u64 {
+    let body = match timeline.len() {
+        0 => return 1,
+        1 => timeline,
+        n => &timeline[..n - 1],
+    };
+    let mut counts: Vec<(u64, usize)> = Vec::new();
+    for &(_, d) in body {
+        match counts.iter_mut().find(|(x, _)| *x == d) {
+            Some(c) => c.1 += 1,
+            None => counts.push((d, 1)),
+        }
+    }
+    counts
+        .into_iter()
+        .max_by_key(|&(d, n)| (n, d))
+        .map_or(1, |(d, _)| d.max(1))
+}
+
+fn segment_template(
+    s: &mut String,
+    depth: usize,
+    r: &Representation,
+    format: SegmentTemplateFormat,
+) {
+    let token = match format {
+        SegmentTemplateFormat::TimeWithTimeline => "$Time$",
+        _ => "$Number$",
+    };
+    let mut attrs = vec![
+        ("timescale", r.timescale.to_string()),
+        ("initialization", r.urls.initialization.clone()),
+        (
+            "media",
+            format!("{}{token}{}", r.urls.media_prefix, r.urls.media_suffix),
+        ),
+        ("startNumber", "1".to_string()),
+    ];
+    if r.presentation_time_offset > 0 {
+        attrs.push((
+            "presentationTimeOffset",
+            r.presentation_time_offset.to_string(),
+        ));
+    }
+    if format == SegmentTemplateFormat::NumberWithDuration {
+        attrs.push(("duration", nominal_duration(&r.timeline).to_string()));
+        empty(s, depth, "SegmentTemplate", &attrs);
+        return;
+    }
+    start(s, depth, "SegmentTemplate", &attrs);
+    start(s, depth + 1, "SegmentTimeline", &[]);
+    for (t, d, rep) in timeline_runs(&r.timeline) {
+        let mut a = Vec::with_capacity(3);
+        if let Some(t) = t {
+            a.push(("t", t.to_string()));
+        }
+        a.push(("d", d.to_string()));
+        if rep > 0 {
+            a.push(("r", rep.to_string()));
+        }
+        empty(s, depth + 2, "S", &a);
+    }
+    end(s, depth + 1, "SegmentTimeline");
+    end(s, depth, "SegmentTemplate");
+}
+
+/// Whether one AdaptationSet-level SegmentTemplate can describe every Representation.
+fn shares_template(reps: &[&Representation]) -> bool {
+    let Some(first) = reps.first() else {
+        return false;
+    };
+    reps.iter().all(|r| {
+        r.timescale == first.timescale
+            && r.presentation_time_offset == first.presentation_time_offset
+            && r.urls == first.urls
+            && r.timeline == first.timeline
+    })
+}
+
+fn representation(
+    s: &mut String,
+    r: &Representation,
+    template: Option<SegmentTemplateFormat>,
+    trick_rate: Option<u32>,
+) {
+    let mut attrs = vec![
+        ("id", r.id.clone()),
+        ("bandwidth", r.bandwidth.to_string()),
+        ("codecs", r.codecs.clone()),
+    ];
+    match &r.media {
+        Media::Video(v) => {
+            attrs.push(("width", v.width.to_string()));
+            attrs.push(("height", v.height.to_string()));
+            attrs.push(("frameRate", frame_rate(v.frame_rate)));
+            attrs.push(("sar", format!("{}:{}", v.sar.0, v.sar.1)));
+        }
+        Media::Audio(a) => attrs.push(("audioSamplingRate", a.sampling_rate.to_string())),
+    }
+    if let Some(rate) = trick_rate {
+        attrs.push(("maxPlayoutRate", rate.to_string()));
+        attrs.push(("codingDependency", "false".to_string()));
+    }
+    let channels = match &r.media {
+        Media::Audio(a) => Some(a.channels),
+        Media::Video(_) => None,
+    };
+    if channels.is_none() && template.is_none() {
+        empty(s, 3, "Representation", &attrs);
+        return;
+    }
+    start(s, 3, "Representation", &attrs);
+    match channels {
+        Some(ChannelConfiguration::Count(n)) => empty(
+            s,
+            4,
+            "AudioChannelConfiguration",
+            &[
+                ("schemeIdUri", CHANNELS_MPEG.into()),
+                ("value", n.to_string()),
+            ],
+        ),
+        Some(ChannelConfiguration::DolbyMask(m)) => empty(
+            s,
+            4,
+            "AudioChannelConfiguration",
+            &[
+                ("schemeIdUri", CHANNELS_DOLBY.into()),
+                ("value", format!("{m:04X}")),
+            ],
+        ),
+        None => {}
+    }
+    if let Some(format) = template {
+        segment_template(s, 4, r, format);
+    }
+    end(s, 3, "Representation");
+}
+
+/// One AdaptationSet to write.
+struct Set<'a> {
+    reps: Vec<&'a Representation>,
+    video: bool,
+    language: Option<&'a str>,
+    family: &'a str,
+}
+
+fn group(reps: &[Representation]) -> Vec<Set<'_>> {
+    let mut sets: Vec<Set<'_>> = Vec::new();
+    for r in reps {
+        let (video, language) = match &r.media {
+            Media::Video(_) => (true, None),
+            Media::Audio(a) => (false, a.language.as_deref()),
+        };
+        let family = codec_family(&r.codecs);
+        match sets
+            .iter_mut()
+            .find(|s| s.video == video && s.language == language && s.family == family)
+        {
+            Some(s) => s.reps.push(r),
+            None => sets.push(Set {
+                reps: vec![r],
+                video,
+                language,
+                family,
+            }),
+        }
+    }
+    sets
+}
+
+#[allow(clippy::too_many_arguments)]
+fn adaptation_set(
+    s: &mut String,
+    id: usize,
+    set: &Set<'_>,
+    role: Option<&str>,
+    trick_of: Option<usize>,
+    trick_rate: Option<u32>,
+    options: &DashOptions,
+) {
+    let mut attrs = vec![
+        ("id", id.to_string()),
+        (
+            "contentType",
+            if set.video { "video" } else { "audio" }.to_string(),
+        ),
+        (
+            "mimeType",
+            if set.video { "video/mp4" } else { "audio/mp4" }.to_string(),
+        ),
+        ("segmentAlignment", "true".to_string()),
+        ("startWithSAP", "1".to_string()),
+    ];
+    if let Some(l) = set.language {
+        attrs.push(("lang", l.to_string()));
+    }
+    if set.video {
+        let videos = || {
+            set.reps.iter().filter_map(|r| match &r.media {
+                Media::Video(v) => Some(v),
+                Media::Audio(_) => None,
+            })
+        };
+        if let Some(w) = videos().map(|v| v.width).max() {
+            attrs.push(("maxWidth", w.to_string()));
+        }
+        if let Some(h) = videos().map(|v| v.height).max() {
+            attrs.push(("maxHeight", h.to_string()));
+        }
+        // Compare rates exactly by cross-multiplying.
+        let fps = |v: &Video| (u64::from(v.frame_rate.0), u64::from(v.frame_rate.1.max(1)));
+        if let Some(v) = videos().max_by(|a, b| {
+            let ((an, ad), (bn, bd)) = (fps(a), fps(b));
+            (an * bd).cmp(&(bn * ad))
+        }) {
+            attrs.push(("maxFrameRate", frame_rate(v.frame_rate)));
+        }
+    }
+    start(s, 2, "AdaptationSet", &attrs);
+    if let Some(main_id) = trick_of {
+        empty(
+            s,
+            3,
+            "EssentialProperty",
+            &[
+                ("schemeIdUri", TRICKMODE_SCHEME.into()),
+                ("value", main_id.to_string()),
+            ],
+        );
+    }
+    if let Some(role) = role {
+        empty(
+            s,
+            3,
+            "Role",
+            &[("schemeIdUri", ROLE_SCHEME.into()), ("value", role.into())],
+        );
+    }
+    let format = options.segment_template_format;
+    let compact = options.manifest_layout == ManifestLayout::Compact && shares_template(&set.reps);
+    if compact && let Some(first) = set.reps.first() {
+        segment_template(s, 3, first, format);
+    }
+    for r in &set.reps {
+        representation(s, r, (!compact).then_some(format), trick_rate);
+    }
+    end(s, 2, "AdaptationSet");
+}
+
+/// Writes the static MPD.
+pub fn mpd(m: &Mpd) -> String {
+    let profiles = match m.options.profile {
+        Profile::None => PROFILE_LIVE.to_string(),
+        Profile::Hbbtv1_5 => format!("{PROFILE_HBBTV_1_5},{PROFILE_LIVE}"),
+    };
+    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    start(
+        &mut s,
+        0,
+        "MPD",
+        &[
+            ("xmlns", NS.into()),
+            ("profiles", profiles),
+            ("type", "static".into()),
+            ("mediaPresentationDuration", xs_duration(m.duration)),
+            (
+                "minBufferTime",
+                xs_duration(Duration::from_secs(u64::from(
+                    m.options.min_buffer_time_seconds,
+                ))),
+            ),
+        ],
+    );
+    start(
+        &mut s,
+        1,
+        "Period",
+        &[("id", "0".into()), ("start", "PT0S".into())],
+    );
+    let sets = group(&m.representations);
+    let mut seen_video = false;
+    let mut seen_audio = false;
+    let mut main_video_id = None;
+    for (id, set) in sets.iter().enumerate() {
+        let seen = if set.video {
+            &mut seen_video
+        } else {
+            &mut seen_audio
+        };
+        let role = if *seen { "alternate" } else { "main" };
+        *seen = true;
+        if set.video && main_video_id.is_none() {
+            main_video_id = Some(id);
+        }
+        adaptation_set(&mut s, id, set, Some(role), None, None, &m.options);
+    }
+    if let (Some(trick), Some(main_id)) = (&m.trick_play, main_video_id)
+        && matches!(trick.representation.media, Media::Video(_))
+    {
+        let r = &trick.representation;
+        let set = Set {
+            reps: vec![r],
+            video: true,
+            language: None,
+            family: codec_family(&r.codecs),
+        };
+        adaptation_set(
+            &mut s,
+            sets.len(),
+            &set,
+            None,
+            Some(main_id),
+            Some(trick.max_playout_rate),
+            &m.options,
+        );
+    }
+    end(&mut s, 1, "Period");
+    end(&mut s, 0, "MPD");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(xs_duration(Duration::ZERO), "PT0S");
+        assert_eq!(xs_duration(Duration::from_secs(6)), "PT6S");
+        assert_eq!(xs_duration(Duration::from_millis(62_345)), "PT1M2.345S");
+        assert_eq!(xs_duration(Duration::from_millis(3_600_500)), "PT1H0M0.5S");
+    }
+
+    #[test]
+    fn runs() {
+        let tl = [(10, 5), (15, 5), (20, 5), (25, 3), (40, 3), (43, 3)];
+        assert_eq!(
+            timeline_runs(&tl),
+            vec![(Some(10), 5, 2), (None, 3, 0), (Some(40), 3, 1)]
+        );
+        assert!(timeline_runs(&[]).is_empty());
+    }
+
+    #[test]
+    fn nominal() {
+        assert_eq!(nominal_duration(&[(0, 6), (6, 6), (12, 2)]), 6);
+        assert_eq!(nominal_duration(&[(0, 4)]), 4);
+        assert_eq!(nominal_duration(&[]), 1);
+    }
+}
