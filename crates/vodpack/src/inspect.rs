@@ -39,19 +39,24 @@ pub struct InspectArgs {
     limits: LimitArgs,
 }
 
-fn open(args: &InspectArgs) -> anyhow::Result<(Box<dyn Storage>, ObjectRef)> {
-    let remote = args
-        .source
+/// Storage and object of a source given on the command line: a local file (the first folder
+/// below `/` plays the bucket), `s3://bucket/key` or `arn:aws:s3:::bucket/key`.
+pub fn open_source(
+    source: &str,
+    storage: &StorageArgs,
+    region: &str,
+) -> anyhow::Result<(Box<dyn Storage>, ObjectRef)> {
+    let remote = source
         .strip_prefix("s3://")
-        .or_else(|| args.source.strip_prefix("arn:aws:s3:::"));
+        .or_else(|| source.strip_prefix("arn:aws:s3:::"));
     if let Some(rest) = remote {
         let (bucket, key) = rest.split_once('/').context("expected s3://BUCKET/KEY")?;
-        let settings = match args.storage.choice(&args.region) {
+        let settings = match storage.choice(region) {
             StorageChoice::S3(s) => s,
             StorageChoice::Local => vodpack_service::storage::s3::S3Settings {
                 endpoint: None,
                 path_style: false,
-                default_region: args.region.clone(),
+                default_region: region.to_string(),
             },
         };
         return Ok((
@@ -60,8 +65,7 @@ fn open(args: &InspectArgs) -> anyhow::Result<(Box<dyn Storage>, ObjectRef)> {
         ));
     }
     // A local path: the first directory below / plays the bucket, the rest is the key.
-    let path = std::fs::canonicalize(&args.source)
-        .with_context(|| format!("cannot open {}", args.source))?;
+    let path = std::fs::canonicalize(source).with_context(|| format!("cannot open {source}"))?;
     let parts: Vec<String> = path
         .components()
         .filter_map(|c| match c {
@@ -208,7 +212,7 @@ fn print_text(index: &MediaIndex, segment: u32) {
 
 pub async fn run(args: InspectArgs) -> anyhow::Result<()> {
     crate::init_logging("text");
-    let (storage, obj) = open(&args)?;
+    let (storage, obj) = open_source(&args.source, &args.storage, &args.region)?;
     let limits = args.limits.limits();
     // A spinner with the bytes scanned, shown once scanning takes more than a moment (HLS-TS
     // sources are read whole); nothing when stderr is not a terminal.

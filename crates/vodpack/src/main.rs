@@ -14,6 +14,7 @@ use vodpack_service::{
 };
 
 mod inspect;
+mod package;
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +35,8 @@ enum Command {
     Serve(ServeArgs),
     /// Show what ingest would make of a source: tracks, codecs, GOPs, segment boundaries, warnings.
     Inspect(inspect::InspectArgs),
+    /// Write every manifest and segment of a source × packaging configuration to a folder.
+    Package(package::PackageArgs),
 }
 
 /// Where sources are read from (shared by `serve` and `inspect`).
@@ -306,6 +309,7 @@ fn main() -> std::process::ExitCode {
         .and_then(|runtime| match cli.command {
             Command::Serve(args) => runtime.block_on(serve(args)),
             Command::Inspect(args) => runtime.block_on(inspect::run(args)),
+            Command::Package(args) => runtime.block_on(package::run(args)),
         });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -290,7 +290,8 @@ async fn hls_stream_selection_and_audio_groups() {
             .iter()
             .all(|v| v.audio.as_deref() == Some("audio"))
     );
-    assert_eq!(p.alternatives.len(), 1);
+    // The audio rendition and the SMIL's SRT as a WebVTT subtitle rendition.
+    assert_eq!(p.alternatives.len(), 2, "{text}");
     let d = decode(&ladder);
     assert!((d - 12.0).abs() < 0.1, "{d}");
     // The second manifest of the same configuration has its own URL and lists every rendition.

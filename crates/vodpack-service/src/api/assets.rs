@@ -136,6 +136,7 @@ pub async fn delete(
     let egress_id = state.repo.get_asset(&id).await?.map(|a| a.egress_id);
     state.repo.delete_asset(&id).await?;
     state.ingest.cancel(&id);
+    state.egress.forget_resolutions();
     if let Some(e) = egress_id {
         state.egress.cache.invalidate(&e).await;
     }

@@ -119,7 +119,7 @@ pub fn router(state: AppState) -> Router {
             crate::auth::require_signature,
         ))
         .route(
-            "/out/v1/{asset}/{config}/{manifest}/{file}",
+            "/out/v1/{asset}/{config}/{manifest}/{*file}",
             get(crate::egress::serve),
         )
         .fallback(unknown_route)

@@ -107,6 +107,7 @@ pub async fn delete(
     PathParam(id): PathParam,
 ) -> ApiResult<Response> {
     state.repo.delete_config(&id).await?;
+    state.egress.forget_resolutions();
     tracing::info!(id = %id, "packaging configuration deleted");
     Ok(json(StatusCode::ACCEPTED, &serde_json::json!({})))
 }

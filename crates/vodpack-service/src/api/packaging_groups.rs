@@ -126,6 +126,7 @@ pub async fn update(
         .repo
         .set_group_authorization(&id, req.authorization)
         .await?;
+    state.egress.forget_resolutions();
     tracing::info!(id = %id, authorized = g.authorization.is_some(), "packaging group updated");
     let out = render(&state, g, true).await?;
     Ok(json(StatusCode::OK, &out))
@@ -156,6 +157,7 @@ pub async fn delete(
 ) -> ApiResult<Response> {
     match state.repo.delete_group(&id).await {
         Ok(()) => {
+            state.egress.forget_resolutions();
             tracing::info!(id = %id, "packaging group deleted");
             Ok(json(StatusCode::ACCEPTED, &serde_json::json!({})))
         }

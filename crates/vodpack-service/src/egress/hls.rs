@@ -1,101 +1,341 @@
-//! HLS with MPEG-TS segments for `hlsPackage` configurations.
+//! HLS outputs: `hlsPackage` (MPEG-TS segments) and `cmafPackage` (fMP4 segments), which share
+//! their playlists.
 //!
-//! Files under a manifest's folder: `<name>.m3u8` (multivariant playlist), `<name>_<v>.m3u8`
-//! (media playlist of variant `v`), `<name>_<v>_<s>.ts` (segment `s` of variant `v`), and with
-//! `useAudioRenditionGroup` `<name>_a<k>.m3u8` / `<name>_a<k>_<s>.ts` for audio rendition `k`.
-//! A variant is one video rendition (after the manifest's `streamSelection`: video bitrate
-//! bounds and order) with the asset's first audio track muxed in, or alone when audio is in a
-//! rendition group (every audio track, each its own EXT-X-MEDIA); audio-only assets get one
+//! Files under a manifest's folder, `<n>` being the manifest name:
+//! - `<n>.m3u8`: the multivariant playlist;
+//! - `<n>_<v>.m3u8` and its segments `<n>_<v>_<s>.ts|.mp4` (+ `<n>_<v>_init.mp4` for CMAF):
+//!   variant `v`;
+//! - `<n>_a<k>.m3u8`, `<n>_a<k>_<s>.ts|.mp4`: audio rendition `k` of the audio group;
+//! - `<n>_t<k>.m3u8`, `<n>_t<k>_<s>.vtt`: subtitle rendition `k` (WebVTT);
+//! - `<n>_iframes.m3u8`: I-frame playlist of the first variant (`includeIframeOnlyStream`):
+//!   byte ranges of its TS segments, or one-frame fragments `<n>_0_i<s>.mp4` for CMAF.
+//!
+//! TS variants are a video rendition (after `streamSelection`) with the first audio track muxed
+//! in, or alone when `useAudioRenditionGroup` puts every audio track in the group. CMAF keeps one
+//! track per file: video variants, every audio track in the group. Audio-only assets get one
 //! variant per audio track.
 
-use std::collections::HashMap;
-use std::ops::Range;
-
-use axum::response::Response;
-use bytes::Bytes;
-use vodpack_media::index::{MediaIndex, TrackKind};
+use vodpack_media::index::TrackKind;
 use vodpack_media::manifest::hls as m3u8;
-use vodpack_media::mux::access_unit::TsPrep;
-use vodpack_media::mux::ts::TsWriter;
-use vodpack_media::mux::{TS_TIME_OFFSET, to_90k};
+use vodpack_media::mux::TS_TIME_OFFSET;
+use vodpack_media::mux::fmp4::{FragmentKind, time_shift_us};
 
-use super::{EgressError, Target, not_found, ok};
-use crate::api::AppState;
-use crate::model::{HlsManifest, HlsPackage, StreamOrder};
-use crate::storage::ObjectRef;
-use axum::http::StatusCode;
-
-/// Segment duration when the configuration does not set one.
-pub const DEFAULT_SEGMENT_SECONDS: u32 = 6;
+use super::job::{Job, Rendered};
+use super::segments::{self, Fmp4Style};
+use super::{EgressError, not_found};
+use crate::model::{HlsManifest, Package};
 
 const PLAYLIST: &str = "application/vnd.apple.mpegurl";
-const MANIFEST_CACHE: &str = "public, max-age=300";
-const SEGMENT_CACHE: &str = "public, max-age=31536000, immutable";
 
-/// What a manifest lists: the tracks muxed into each variant's TS, and the audio-only
-/// renditions when audio is in a rendition group.
-struct Layout {
-    variants: Vec<Vec<usize>>,
-    audio: Vec<usize>,
+/// Container of an HLS output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Container {
+    Ts,
+    Fmp4(Fmp4Style),
 }
 
-/// Applies `streamSelection` (video bitrate bounds, order) and `useAudioRenditionGroup`.
-fn layout(index: &MediaIndex, pkg: &HlsPackage, manifest: Option<&HlsManifest>) -> Layout {
-    let kind = |k: TrackKind| -> Vec<usize> {
-        (0..index.tracks.len())
-            .filter(|i| index.tracks[*i].codec.kind() == k)
-            .collect()
+/// What a manifest lists.
+struct Layout {
+    container: Container,
+    /// Tracks of each variant.
+    variants: Vec<Vec<usize>>,
+    /// Audio renditions of the group.
+    audio: Vec<usize>,
+    texts: Vec<usize>,
+    iframes: bool,
+    dates: Option<u32>,
+}
+
+fn layout(job: &Job) -> Result<Layout, EgressError> {
+    let (container, manifests, group): (Container, &Option<Vec<HlsManifest>>, bool) =
+        match &job.package {
+            Package::HlsPackage(p) => (
+                Container::Ts,
+                &p.hls_manifests,
+                p.use_audio_rendition_group == Some(true),
+            ),
+            Package::CmafPackage(p) => (
+                Container::Fmp4(Fmp4Style {
+                    in_band: p.include_encoder_configuration_in_segments == Some(true),
+                    timescale: None,
+                }),
+                &p.hls_manifests,
+                true,
+            ),
+            _ => return Err(not_found("not an HLS configuration")),
+        };
+    let manifest = manifests.as_ref().and_then(|m| m.get(job.manifest));
+    let st = job.streams();
+    let (variants, audio) = if st.videos.is_empty() && job.stream_selection().is_none() {
+        (st.audios.iter().map(|a| vec![*a]).collect(), Vec::new())
+    } else if group {
+        (
+            st.videos.iter().map(|v| vec![*v]).collect(),
+            st.audios.clone(),
+        )
+    } else {
+        (
+            st.videos
+                .iter()
+                .map(|v| st.audios.first().map_or(vec![*v], |a| vec![*v, *a]))
+                .collect(),
+            Vec::new(),
+        )
     };
-    let mut videos = kind(TrackKind::Video);
-    let audios = kind(TrackKind::Audio);
-    if let Some(sel) = manifest.and_then(|m| m.stream_selection.as_ref()) {
-        let rate = |i: &usize| index.tracks[*i].avg_bitrate;
-        let min = sel.min_video_bits_per_second.map_or(0, |v| v.max(0) as u64);
-        let max = sel
-            .max_video_bits_per_second
-            .map_or(u64::MAX, |v| v.max(0) as u64);
-        videos.retain(|i| (min..=max).contains(&rate(i)));
-        match sel.stream_order {
-            Some(StreamOrder::VideoBitrateAscending) => videos.sort_by_key(rate),
-            Some(StreamOrder::VideoBitrateDescending) => {
-                videos.sort_by_key(|i| std::cmp::Reverse(rate(i)))
-            }
-            _ => {}
+    Ok(Layout {
+        container,
+        variants,
+        audio,
+        texts: st.texts,
+        iframes: manifest.and_then(|m| m.include_iframe_only_stream) == Some(true)
+            && !st.videos.is_empty(),
+        dates: manifest
+            .and_then(|m| m.program_date_time_interval_seconds)
+            .filter(|i| *i > 0)
+            .map(|i| i as u32),
+    })
+}
+
+impl Layout {
+    fn ext(&self) -> &'static str {
+        match self.container {
+            Container::Ts => "ts",
+            Container::Fmp4(_) => "mp4",
         }
     }
-    if videos.is_empty() && manifest.and_then(|m| m.stream_selection.as_ref()).is_none() {
-        return Layout {
-            variants: audios.iter().map(|a| vec![*a]).collect(),
-            audio: Vec::new(),
-        };
+}
+
+/// A rendition id in file names: `<v>`, `a<k>` or `t<k>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Id {
+    Variant(usize),
+    Audio(usize),
+    Text(usize),
+}
+
+impl Id {
+    fn parse(s: &str) -> Option<Id> {
+        let num = super::number;
+        if let Some(k) = s.strip_prefix('a') {
+            return num(k).map(Id::Audio);
+        }
+        if let Some(k) = s.strip_prefix('t') {
+            return num(k).map(Id::Text);
+        }
+        num(s).map(Id::Variant)
     }
-    if pkg.use_audio_rendition_group == Some(true) {
-        return Layout {
-            variants: videos.iter().map(|v| vec![*v]).collect(),
-            audio: audios,
-        };
+    fn name(self) -> String {
+        match self {
+            Id::Variant(v) => v.to_string(),
+            Id::Audio(k) => format!("a{k}"),
+            Id::Text(k) => format!("t{k}"),
+        }
     }
-    Layout {
-        variants: videos
-            .iter()
-            .map(|v| audios.first().map_or(vec![*v], |a| vec![*v, *a]))
-            .collect(),
-        audio: Vec::new(),
+    fn tracks(self, l: &Layout) -> Option<Vec<usize>> {
+        match self {
+            Id::Variant(v) => l.variants.get(v).cloned(),
+            Id::Audio(k) => l.audio.get(k).map(|a| vec![*a]),
+            Id::Text(k) => l.texts.get(k).map(|a| vec![*a]),
+        }
     }
 }
 
-fn unavailable(e: impl std::fmt::Display) -> EgressError {
-    EgressError(
-        StatusCode::SERVICE_UNAVAILABLE,
-        format!("cannot read the source: {e}"),
-    )
+/// Every file of the manifest (for `vodpack package`).
+pub fn files(job: &Job) -> Result<Vec<String>, EgressError> {
+    let l = layout(job)?;
+    let n = &job.manifest_name;
+    let mut out = vec![format!("{n}.m3u8")];
+    let ids: Vec<Id> = (0..l.variants.len())
+        .map(Id::Variant)
+        .chain((0..l.audio.len()).map(Id::Audio))
+        .chain((0..l.texts.len()).map(Id::Text))
+        .collect();
+    for id in ids {
+        let id_name = id.name();
+        out.push(format!("{n}_{id_name}.m3u8"));
+        let ext = if matches!(id, Id::Text(_)) {
+            "vtt"
+        } else {
+            l.ext()
+        };
+        if ext == "mp4" {
+            out.push(format!("{n}_{id_name}_init.mp4"));
+        }
+        for s in 0..job.seg.count() {
+            out.push(format!("{n}_{id_name}_{s}.{ext}"));
+        }
+    }
+    if l.iframes {
+        out.push(format!("{n}_iframes.m3u8"));
+        if let Container::Fmp4(_) = l.container {
+            for s in 0..job.seg.count() {
+                out.push(format!("{n}_0_i{s}.mp4"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub async fn render(job: &Job, file: &str) -> Result<Rendered, EgressError> {
+    let l = layout(job)?;
+    let n = job.manifest_name.as_str();
+    if file == format!("{n}.m3u8") {
+        return Ok(Rendered::manifest(PLAYLIST, master(job, &l).await?));
+    }
+    let rest = file
+        .strip_prefix(n)
+        .and_then(|r| r.strip_prefix('_'))
+        .ok_or_else(|| not_found("no such file"))?;
+    if rest == "iframes.m3u8" && l.iframes {
+        return Ok(Rendered::manifest(
+            PLAYLIST,
+            m3u8::media_playlist(&iframe_playlist(job, &l).await?),
+        ));
+    }
+    if let Some(id) = rest.strip_suffix(".m3u8") {
+        let id = Id::parse(id).ok_or_else(|| not_found("no such playlist"))?;
+        id.tracks(&l).ok_or_else(|| not_found("no such playlist"))?;
+        return Ok(Rendered::manifest(
+            PLAYLIST,
+            m3u8::media_playlist(&media_playlist(job, &l, id)),
+        ));
+    }
+    let (stem, ext) = rest
+        .rsplit_once('.')
+        .ok_or_else(|| not_found("no such file"))?;
+    let (id, seg) = stem
+        .rsplit_once('_')
+        .ok_or_else(|| not_found("no such file"))?;
+    let id = Id::parse(id).ok_or_else(|| not_found("no such rendition"))?;
+    let tracks = id
+        .tracks(&l)
+        .ok_or_else(|| not_found("no such rendition"))?;
+    let segment = |s: &str| -> Result<usize, EgressError> {
+        super::number(s)
+            .filter(|s| *s < job.seg.count())
+            .ok_or_else(|| not_found("no such segment"))
+    };
+    match (id, ext, l.container) {
+        (Id::Text(_), "vtt", _) => {
+            let s = segment(seg)?;
+            let mpegts = match l.container {
+                Container::Ts => TS_TIME_OFFSET,
+                Container::Fmp4(_) => (time_shift_us(&job.index) * 9 / 100) as i64,
+            };
+            let body = segments::webvtt(job, tracks[0], s, mpegts).await?;
+            Ok(Rendered::media("text/vtt; charset=utf-8", body))
+        }
+        (Id::Text(_), _, _) => Err(not_found("no such file")),
+        (_, "ts", Container::Ts) => {
+            let s = segment(seg)?;
+            Ok(Rendered::media(
+                "video/MP2T",
+                segments::ts(job, &tracks, s, false).await?,
+            ))
+        }
+        (_, "mp4", Container::Fmp4(style)) => {
+            if seg == "init" {
+                return Ok(Rendered::media(
+                    "video/mp4",
+                    segments::fmp4_init(job, tracks[0], style)?,
+                ));
+            }
+            let (s, iframe) = match seg.strip_prefix('i') {
+                Some(s) if l.iframes && id == Id::Variant(0) => (segment(s)?, true),
+                Some(_) => return Err(not_found("no such file")),
+                None => (segment(seg)?, false),
+            };
+            let body =
+                segments::fmp4_fragment(job, tracks[0], s, style, FragmentKind::Cmaf, iframe)
+                    .await?;
+            let ct = if job.index.tracks[tracks[0]].codec.kind() == TrackKind::Audio {
+                "audio/mp4"
+            } else {
+                "video/mp4"
+            };
+            Ok(Rendered::media(ct, body))
+        }
+        _ => Err(not_found("no such file")),
+    }
+}
+
+fn media_playlist(job: &Job, l: &Layout, id: Id) -> m3u8::MediaPlaylist {
+    let n = &job.manifest_name;
+    let id_name = id.name();
+    let ext = if matches!(id, Id::Text(_)) {
+        "vtt"
+    } else {
+        l.ext()
+    };
+    let segments = (0..job.seg.count())
+        .map(|s| m3u8::Segment {
+            duration: job.seg.duration_seconds(s),
+            uri: format!("{n}_{id_name}_{s}.{ext}"),
+            byte_range: None,
+        })
+        .collect();
+    // EXT-X-PROGRAM-DATE-TIME from the ingest (submission) time of the asset.
+    let dates = l.dates.and_then(|interval| {
+        let start = chrono::DateTime::parse_from_rfc3339(&job.created_at).ok()?;
+        Some(m3u8::DateTimes {
+            start_ms: start.timestamp_millis(),
+            interval_seconds: interval,
+        })
+    });
+    m3u8::MediaPlaylist {
+        segments,
+        map: (ext == "mp4").then(|| format!("{n}_{id_name}_init.mp4")),
+        iframes_only: false,
+        dates,
+    }
+}
+
+/// The I-frame playlist of the first variant: for TS, the byte range of each segment from its
+/// start through its key frame (PAT/PMT included, as players need them); for CMAF, one-frame
+/// fragments.
+async fn iframe_playlist(job: &Job, l: &Layout) -> Result<m3u8::MediaPlaylist, EgressError> {
+    let n = &job.manifest_name;
+    let tracks = l.variants.first().ok_or_else(|| not_found("no variants"))?;
+    let mut segments = Vec::with_capacity(job.seg.count());
+    for s in 0..job.seg.count() {
+        let duration = job.seg.duration_seconds(s);
+        segments.push(match l.container {
+            Container::Ts => {
+                let len = segments::ts(job, tracks, s, true).await?.len() as u64;
+                m3u8::Segment {
+                    duration,
+                    uri: format!("{n}_0_{s}.ts"),
+                    byte_range: Some((len, 0)),
+                }
+            }
+            Container::Fmp4(_) => m3u8::Segment {
+                duration,
+                uri: format!("{n}_0_i{s}.mp4"),
+                byte_range: None,
+            },
+        });
+    }
+    Ok(m3u8::MediaPlaylist {
+        segments,
+        map: matches!(l.container, Container::Fmp4(_)).then(|| format!("{n}_0_init.mp4")),
+        iframes_only: true,
+        dates: None,
+    })
 }
 
 /// The multivariant playlist.
-fn master(index: &MediaIndex, name: &str, l: &Layout) -> String {
-    const GROUP: &str = "audio";
+async fn master(job: &Job, l: &Layout) -> Result<String, EgressError> {
+    const AUDIO: &str = "audio";
+    const SUBS: &str = "subtitles";
+    let index = &job.index;
+    let n = &job.manifest_name;
     let group_audio = l.audio.first().map(|a| &index.tracks[*a]);
-    let list: Vec<m3u8::Variant> = l
+    let codec = |t: &vodpack_media::index::Track| match l.container {
+        Container::Ts => t.codec_string.clone(),
+        Container::Fmp4(style) => segments::codec_string(t, style),
+    };
+    let peak = |ts: &[usize]| -> u64 { ts.iter().map(|t| index.tracks[*t].peak_bitrate).sum() };
+    let variants: Vec<m3u8::Variant> = l
         .variants
         .iter()
         .enumerate()
@@ -104,14 +344,11 @@ fn master(index: &MediaIndex, name: &str, l: &Layout) -> String {
                 .iter()
                 .map(|t| &index.tracks[*t])
                 .find(|t| t.codec.kind() == TrackKind::Video);
-            let mut codecs: Vec<String> = tracks
-                .iter()
-                .map(|t| index.tracks[*t].codec_string.clone())
-                .collect();
-            let mut bandwidth: u64 = tracks.iter().map(|t| index.tracks[*t].peak_bitrate).sum();
+            let mut codecs: Vec<String> = tracks.iter().map(|t| codec(&index.tracks[*t])).collect();
+            let mut bandwidth = peak(tracks);
             let mut average: u64 = tracks.iter().map(|t| index.tracks[*t].avg_bitrate).sum();
             if let Some(a) = group_audio {
-                codecs.push(a.codec_string.clone());
+                codecs.push(codec(a));
                 bandwidth += l
                     .audio
                     .iter()
@@ -121,216 +358,83 @@ fn master(index: &MediaIndex, name: &str, l: &Layout) -> String {
                 average += a.avg_bitrate;
             }
             m3u8::Variant {
-                uri: format!("{name}_{v}.m3u8"),
+                uri: format!("{n}_{v}.m3u8"),
                 bandwidth,
                 average_bandwidth: average,
                 codecs,
                 resolution: video.map(|t| (t.width, t.height)),
                 frame_rate: video
                     .and_then(|t| t.frame_rate)
-                    .map(|(n, d)| f64::from(n) / f64::from(d.max(1))),
-                audio_group: group_audio.map(|_| GROUP.to_string()),
+                    .map(|(num, den)| f64::from(num) / f64::from(den.max(1))),
+                audio_group: group_audio.map(|_| AUDIO.to_string()),
+                subtitles_group: (!l.texts.is_empty()).then(|| SUBS.to_string()),
             }
         })
         .collect();
-    let audio: Vec<m3u8::AudioRendition> = l
+    let mut renditions: Vec<m3u8::Rendition> = l
         .audio
         .iter()
         .enumerate()
-        .map(|(k, a)| {
-            let t = &index.tracks[*a];
-            m3u8::AudioRendition {
-                group: GROUP.into(),
-                name: t
-                    .name
-                    .clone()
-                    .or_else(|| t.language.clone())
-                    .unwrap_or_else(|| format!("Audio {}", k + 1)),
-                language: t.language.clone(),
-                default: k == 0,
-                uri: format!("{name}_a{k}.m3u8"),
-            }
+        .map(|(k, a)| m3u8::Rendition {
+            kind: m3u8::RenditionType::Audio,
+            group: AUDIO.into(),
+            name: job.track_name(*a, "Audio", k),
+            language: index.tracks[*a].language.clone(),
+            default: k == 0,
+            channels: Some(index.tracks[*a].channels),
+            uri: format!("{n}_a{k}.m3u8"),
         })
         .collect();
-    m3u8::master(&list, &audio)
-}
-
-pub async fn serve(
-    state: &AppState,
-    target: &Target,
-    pkg: &HlsPackage,
-    index: &MediaIndex,
-    file: &str,
-) -> Result<Response, EgressError> {
-    let name = &target.manifest_name;
-    let manifest = pkg
-        .hls_manifests
-        .as_ref()
-        .and_then(|m| m.get(target.manifest));
-    let l = layout(index, pkg, manifest);
-    let seconds = pkg
-        .segment_duration_seconds
-        .map_or(DEFAULT_SEGMENT_SECONDS, |d| d.max(1) as u32);
-    let seg = state
-        .egress
-        .segmentation(&target.asset.egress_id, seconds, index)
-        .await
-        .ok_or_else(|| not_found("the asset has no segments"))?;
-
-    if file == format!("{name}.m3u8") {
-        return Ok(ok(PLAYLIST, MANIFEST_CACHE, master(index, name, &l)));
-    }
-    let rest = file
-        .strip_prefix(name.as_str())
-        .and_then(|r| r.strip_prefix('_'))
-        .ok_or_else(|| not_found("no such file"))?;
-    // `<v>` names a variant, `a<k>` an audio rendition.
-    let pick = |id: &str| -> Option<(String, Vec<usize>)> {
-        match id.strip_prefix('a') {
-            Some(k) => l
-                .audio
-                .get(k.parse::<usize>().ok()?)
-                .map(|a| (id.to_string(), vec![*a])),
-            None => l
-                .variants
-                .get(id.parse::<usize>().ok()?)
-                .map(|t| (id.to_string(), t.clone())),
-        }
-    };
-    if let Some(id) = rest.strip_suffix(".m3u8") {
-        let (id, _) = pick(id).ok_or_else(|| not_found("no such playlist"))?;
-        let segments: Vec<(f64, String)> = (0..seg.count())
-            .map(|s| (seg.duration_seconds(s), format!("{name}_{id}_{s}.ts")))
-            .collect();
-        // EXT-X-PROGRAM-DATE-TIME from the ingest (submission) time of the asset.
-        let dates = manifest
-            .and_then(|m| m.program_date_time_interval_seconds)
-            .filter(|i| *i > 0)
-            .and_then(|interval| {
-                let start = chrono::DateTime::parse_from_rfc3339(&target.asset.created_at).ok()?;
-                Some(m3u8::DateTimes {
-                    start_ms: start.timestamp_millis(),
-                    interval_seconds: interval as u32,
-                })
-            });
-        return Ok(ok(
-            PLAYLIST,
-            MANIFEST_CACHE,
-            m3u8::media_with_dates(&segments, dates),
-        ));
-    }
-    let (id, s) = rest
-        .strip_suffix(".ts")
-        .and_then(|r| r.rsplit_once('_'))
-        .and_then(|(v, s)| Some((v, s.parse::<usize>().ok()?)))
-        .ok_or_else(|| not_found("no such file"))?;
-    let (_, tracks) = pick(id).ok_or_else(|| not_found("no such rendition"))?;
-    if s >= seg.count() {
-        return Err(not_found("no such segment"));
-    }
-    let ranges: Vec<(usize, Range<usize>)> = tracks
-        .iter()
-        .map(|t| (*t, seg.samples(&index.tracks[*t], s)))
-        .collect();
-    let body = segment(state, target, index, &ranges).await?;
-    Ok(ok("video/MP2T", SEGMENT_CACHE, body))
-}
-
-/// Reads the samples of a segment (one ranged read per object) and writes the TS.
-async fn segment(
-    state: &AppState,
-    target: &Target,
-    index: &MediaIndex,
-    ranges: &[(usize, Range<usize>)],
-) -> Result<Vec<u8>, EgressError> {
-    let source = crate::ingest::source_object(&target.asset.source_arn).map_err(unavailable)?;
-    // The byte span each object must supply.
-    let mut spans: HashMap<u32, (u64, u64)> = HashMap::new();
-    for (t, r) in ranges {
-        let track = &index.tracks[*t];
-        for i in r.clone() {
-            let o = track.samples.object[i];
-            let start = track.samples.offset[i];
-            let end = start + u64::from(track.samples.size[i]);
-            let e = spans.entry(o).or_insert((start, end));
-            e.0 = e.0.min(start);
-            e.1 = e.1.max(if track.ts_pid == 0 { end } else { u64::MAX });
-        }
-    }
-    let mut buffers: HashMap<u32, (u64, Bytes)> = HashMap::new();
-    for (o, (start, end)) in spans {
-        let key = index
-            .objects
-            .get(o as usize)
-            .ok_or_else(|| unavailable("index names no such object"))?;
-        let obj = ObjectRef::new(&source.bucket, key).map_err(unavailable)?;
-        let end = if end == u64::MAX {
-            state
-                .egress_storage()
-                .size(&obj)
-                .await
-                .map_err(unavailable)?
-        } else {
-            end
+    renditions.extend(l.texts.iter().enumerate().map(|(k, t)| m3u8::Rendition {
+        kind: m3u8::RenditionType::Subtitles,
+        group: SUBS.into(),
+        name: job.track_name(*t, "Subtitles", k),
+        language: index.tracks[*t].language.clone(),
+        default: false,
+        channels: None,
+        uri: format!("{n}_t{k}.m3u8"),
+    }));
+    let mut iframe_streams = Vec::new();
+    if l.iframes
+        && let Some(video) = l.variants.first().and_then(|ts| {
+            ts.iter()
+                .copied()
+                .find(|t| index.tracks[*t].codec.kind() == TrackKind::Video)
+        })
+    {
+        let t = &index.tracks[video];
+        // Key frames only: bandwidth from the I-frame playlist's own sizes.
+        let playlist = iframe_playlist(job, l).await?;
+        let bandwidth = match l.container {
+            Container::Ts => playlist
+                .segments
+                .iter()
+                .filter_map(|s| Some((s.byte_range?.0, s.duration)))
+                .map(|(len, d)| (len as f64 * 8.0 / d.max(0.001)) as u64)
+                .max()
+                .unwrap_or(0),
+            Container::Fmp4(_) => {
+                let keys = (0..t.samples.len())
+                    .filter(|i| t.samples.keyframe[*i])
+                    .map(|i| u64::from(t.samples.size[i]))
+                    .max()
+                    .unwrap_or(0);
+                let shortest = (0..job.seg.count())
+                    .map(|s| job.seg.duration_seconds(s))
+                    .fold(f64::MAX, f64::min);
+                (keys as f64 * 8.0 / shortest.max(0.001)) as u64
+            }
         };
-        let bytes = state
-            .egress_storage()
-            .read(&obj, start..end)
-            .await
-            .map_err(unavailable)?;
-        buffers.insert(o, (start, bytes));
+        iframe_streams.push(m3u8::IframeStream {
+            uri: format!("{n}_iframes.m3u8"),
+            bandwidth,
+            codecs: vec![codec(t)],
+            resolution: Some((t.width, t.height)),
+        });
     }
-    let codecs: Vec<_> = ranges.iter().map(|(t, _)| index.tracks[*t].codec).collect();
-    let mut w = TsWriter::new(&codecs).map_err(unavailable)?;
-    w.write_tables();
-    let mut order: Vec<(i64, usize, usize)> = Vec::new();
-    for (k, (t, r)) in ranges.iter().enumerate() {
-        let track = &index.tracks[*t];
-        for i in r.clone() {
-            order.push((
-                to_90k(
-                    track.samples.dts[i] + track.presentation_offset,
-                    track.timescale,
-                ),
-                k,
-                i,
-            ));
-        }
-    }
-    order.sort_unstable();
-    let preps = ranges
-        .iter()
-        .map(|(t, _)| TsPrep::new(&index.tracks[*t]))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(unavailable)?;
-    for (dts90, k, i) in order {
-        let track = &index.tracks[ranges[k].0];
-        let o = track.samples.object[i];
-        let (base, buf) = buffers.get(&o).ok_or_else(|| unavailable("missing read"))?;
-        let off = track.samples.offset[i];
-        let size = track.samples.size[i];
-        let owned;
-        let bytes: &[u8] = if track.ts_pid == 0 {
-            let from = (off - base) as usize;
-            buf.get(from..from + size as usize)
-                .ok_or_else(|| unavailable("short read"))?
-        } else {
-            owned = vodpack_media::ts::read_sample(
-                buf,
-                *base,
-                track.ts_pid,
-                off,
-                track.samples.skip[i],
-                size,
-            )
-            .ok_or_else(|| unavailable("TS sample runs past its segment"))?;
-            &owned
-        };
-        let key = track.samples.keyframe[i];
-        let unit = preps[k].unit(bytes, key).map_err(unavailable)?;
-        let pts = to_90k(track.pts(i), track.timescale) + TS_TIME_OFFSET;
-        w.write_pes(k, pts, dts90 + TS_TIME_OFFSET, key, &unit)
-            .map_err(unavailable)?;
-    }
-    Ok(w.out)
+    Ok(m3u8::master(&m3u8::Master {
+        variants,
+        renditions,
+        iframe_streams,
+    }))
 }

@@ -1,22 +1,31 @@
-//! Egress: just-in-time packaging on `/out/v1/<asset>/<configuration>/<manifest>/<file>`.
+//! Egress: just-in-time packaging on `/out/v1/<asset>/<configuration>/<manifest>/<file…>`.
 //!
-//! A request is resolved from the three egress ids (asset, configuration, manifest), then the
-//! decoded index comes from the [`IndexCache`], the segment plan from vodpack-media, the sample
-//! bytes from [`Storage`] (one ranged read per object per segment), and the output from the
-//! media crate's filters and writers. Egress is public (no SigV4), like MediaPackage's.
-//!
-//! This version serves `hlsPackage` configurations (HLS with MPEG-TS segments); other package
-//! types answer 404 with a body saying so.
+//! A request is resolved from the three egress ids (asset, configuration, manifest; resolutions
+//! of playable assets are cached for a few seconds and dropped on every change through this
+//! node's API), then a [`job::Job`] is built: the decoded index from the [`IndexCache`], the
+//! segment plan (cached per asset × duration), the source location and the configuration. The
+//! format module (`hls` for HLS-TS and CMAF, `dash`, `mss`) renders the file from it; the
+//! HTTP behaviour a CDN expects (validators, ranges, caching, gzip for manifests) is added here.
+//! Egress is public (no SigV4), like MediaPackage's; `vodpack package` drives the same format
+//! modules offline ([`package`]).
 
 pub mod cdn_auth;
+mod dash;
 mod hls;
+pub mod job;
+mod mss;
+pub mod package;
+mod read;
+mod segments;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 
 use vodpack_media::index::MediaIndex;
 use vodpack_media::plan::Segmentation;
@@ -24,8 +33,16 @@ use vodpack_media::plan::Segmentation;
 use crate::api::AppState;
 use crate::ingest::cache::IndexCache;
 use crate::model::Package;
-use crate::repo::{AssetRecord, ConfigRecord};
+use crate::repo::{AssetRecord, ConfigRecord, GroupRecord};
 use crate::resources::manifest_id;
+use job::{Caching, Job, Rendered};
+
+/// How long a resolution (asset, configuration, group) is reused. Changes made through this
+/// node's API drop them at once; this bounds how long other nodes of a fleet serve a deleted
+/// asset or an old CDN secret name.
+const RESOLUTION_TTL: Duration = Duration::from_secs(5);
+
+type Resolution = Arc<(AssetRecord, ConfigRecord, Option<GroupRecord>)>;
 
 /// What egress handlers need beyond the API state.
 pub struct Egress {
@@ -34,6 +51,10 @@ pub struct Egress {
     /// Segment plans per asset incarnation × segment duration: computing one walks every
     /// sample of the reference track, which is too much per request for long assets.
     plans: moka::future::Cache<(String, u32), Arc<Segmentation>>,
+    resolutions: moka::future::Cache<(String, String), Resolution>,
+    /// Rendered manifests by asset × configuration × manifest × file: deterministic for an
+    /// asset incarnation, and some (I-frame playlists) read media to be written.
+    manifests: moka::future::Cache<String, Bytes>,
 }
 
 impl Egress {
@@ -42,6 +63,16 @@ impl Egress {
             cache,
             cdn_secrets,
             plans: moka::future::Cache::builder().max_capacity(10_000).build(),
+            resolutions: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(RESOLUTION_TTL)
+                .build(),
+            manifests: moka::future::Cache::builder()
+                .max_capacity(64 << 20)
+                .weigher(|k: &String, v: &Bytes| {
+                    u32::try_from(k.len() + v.len()).unwrap_or(u32::MAX)
+                })
+                .build(),
         }
     }
 
@@ -59,6 +90,12 @@ impl Egress {
         let plan = Arc::new(Segmentation::new(index, seconds)?);
         self.plans.insert(key, plan.clone()).await;
         Some(plan)
+    }
+
+    /// Forgets cached resolutions: called after any change to groups, configurations or
+    /// assets through the API.
+    pub fn forget_resolutions(&self) {
+        self.resolutions.invalidate_all();
     }
 }
 
@@ -83,64 +120,261 @@ fn not_found(msg: impl Into<String>) -> EgressError {
     EgressError(StatusCode::NOT_FOUND, msg.into())
 }
 
-/// The resolved target of an egress URL.
-pub struct Target {
-    pub asset: AssetRecord,
-    pub config: ConfigRecord,
-    /// Position of the manifest in the configuration's list.
-    pub manifest: usize,
-    pub manifest_name: String,
+/// A non-negative decimal number without sign or leading zeros (one URL per file).
+pub(crate) fn number(s: &str) -> Option<usize> {
+    let ok =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    ok.then(|| s.parse().ok()).flatten()
 }
 
-async fn resolve(
-    state: &AppState,
-    asset: &str,
-    config: &str,
-    manifest: &str,
-) -> Result<Target, EgressError> {
-    let internal = |e: crate::repo::RepoError| {
-        EgressError(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("storage error: {e}"),
-        )
-    };
+fn storage_error(e: crate::repo::RepoError) -> EgressError {
+    EgressError(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("storage error: {e}"),
+    )
+}
+
+/// Asset, configuration and group of an egress URL (cached for playable assets).
+async fn resolve(state: &AppState, asset: &str, config: &str) -> Result<Resolution, EgressError> {
+    let key = (asset.to_string(), config.to_string());
+    if let Some(hit) = state.egress.resolutions.get(&key).await {
+        return Ok(hit);
+    }
     let asset = state
         .repo
         .get_asset_by_egress_id(asset)
         .await
-        .map_err(internal)?
+        .map_err(storage_error)?
         .ok_or_else(|| not_found("no such asset"))?;
     let config = state
         .repo
         .get_config_by_egress_id(config)
         .await
-        .map_err(internal)?
+        .map_err(storage_error)?
         .ok_or_else(|| not_found("no such packaging configuration"))?;
     if config.packaging_group_id != asset.packaging_group_id {
         return Err(not_found("no such packaging configuration for this asset"));
     }
-    let names = config.package.manifest_names();
-    let index = (0..names.len())
-        .find(|i| manifest_id(&config.egress_id, *i) == manifest)
-        .ok_or_else(|| not_found("no such manifest"))?;
-    Ok(Target {
-        manifest_name: names[index].clone(),
-        asset,
-        config,
-        manifest: index,
-    })
+    let group = state
+        .repo
+        .get_group(&asset.packaging_group_id)
+        .await
+        .map_err(storage_error)?;
+    let playable = asset.status == "PLAYABLE";
+    let r = Arc::new((asset, config, group));
+    if playable {
+        state.egress.resolutions.insert(key, r.clone()).await;
+    }
+    Ok(r)
 }
 
-/// `GET /out/v1/{asset}/{config}/{manifest}/{file}` (HEAD too: axum answers HEAD from GET).
+/// `GET /out/v1/{asset}/{config}/{manifest}/{*file}` (HEAD too: axum answers HEAD from GET).
 pub async fn serve(
     State(state): State<AppState>,
     Path((asset, config, manifest, file)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
     match serve_inner(&state, &asset, &config, &manifest, &file, &headers).await {
-        Ok(r) => conditional(r, &headers, &asset, &config, &file).await,
+        Ok((r, modified)) => {
+            respond(r, &modified, &headers, &asset, &config, &manifest, &file).await
+        }
         Err(e) => e.into_response(),
     }
+}
+
+async fn serve_inner(
+    state: &AppState,
+    asset: &str,
+    config: &str,
+    manifest: &str,
+    file: &str,
+    headers: &HeaderMap,
+) -> Result<(Rendered, String), EgressError> {
+    let r = resolve(state, asset, config).await?;
+    let (asset_rec, config_rec, group) = (&r.0, &r.1, &r.2);
+    let names = config_rec.package.manifest_names();
+    let position = (0..names.len())
+        .find(|i| manifest_id(&config_rec.egress_id, *i) == manifest)
+        .ok_or_else(|| not_found("no such manifest"))?;
+    if let Some(secret) = group
+        .as_ref()
+        .and_then(|g| g.authorization.as_ref())
+        .and_then(|a| a.cdn_identifier_secret.as_deref())
+    {
+        let presented = headers.get(cdn_auth::HEADER).and_then(|v| v.to_str().ok());
+        if !state.egress.cdn_secrets.allows(secret, presented) {
+            return Err(EgressError(
+                StatusCode::FORBIDDEN,
+                "CDN authorization failed: missing or wrong X-MediaPackage-CDNIdentifier".into(),
+            ));
+        }
+    }
+    if asset_rec.status != "PLAYABLE" {
+        return Err(not_found(format!(
+            "asset '{}' is not playable yet (status {})",
+            asset_rec.id, asset_rec.status
+        )));
+    }
+    // Outputs change only when the asset or the configuration is re-created.
+    let modified = http_date(
+        asset_rec
+            .created_at
+            .as_str()
+            .max(config_rec.created_at.as_str()),
+    );
+    let cache_key = format!("{asset}/{config}/{manifest}/{file}");
+    if let Some(hit) = state.egress.manifests.get(&cache_key).await {
+        return Ok((Rendered::manifest(manifest_type(file), hit), modified));
+    }
+    let index = state
+        .egress
+        .cache
+        .get(asset_rec)
+        .await
+        .map_err(|e| EgressError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?
+        .ok_or_else(|| not_found("asset index not found"))?;
+    let seconds = job::segment_seconds(&config_rec.package);
+    let seg = state
+        .egress
+        .segmentation(&asset_rec.egress_id, seconds, &index)
+        .await
+        .ok_or_else(|| not_found("the asset has no segments"))?;
+    let source = crate::ingest::source_object(&asset_rec.source_arn).map_err(read::unavailable)?;
+    let job = Job {
+        storage: state.storage.clone(),
+        bucket: source.bucket,
+        index,
+        seg,
+        created_at: asset_rec.created_at.clone(),
+        package: config_rec.package.clone(),
+        manifest: position,
+        manifest_name: names[position].clone(),
+    };
+    let out = render(&job, file).await?;
+    if out.caching == Caching::Manifest {
+        state
+            .egress
+            .manifests
+            .insert(cache_key, out.body.clone())
+            .await;
+    }
+    Ok((out, modified))
+}
+
+/// Content type of a manifest file name.
+fn manifest_type(file: &str) -> &'static str {
+    if file.ends_with(".mpd") {
+        dash::MPD
+    } else if file.ends_with("/Manifest") || file == "Manifest" {
+        mss::MANIFEST
+    } else {
+        "application/vnd.apple.mpegurl"
+    }
+}
+
+/// Renders one file of a job with its format module.
+pub async fn render(job: &Job, file: &str) -> Result<Rendered, EgressError> {
+    match &job.package {
+        Package::HlsPackage(_) | Package::CmafPackage(_) => hls::render(job, file).await,
+        Package::DashPackage(_) => dash::render(job, file).await,
+        Package::MssPackage(_) => mss::render(job, file).await,
+    }
+}
+
+/// Every file of a job (for `vodpack package`).
+pub fn files(job: &Job) -> Result<Vec<String>, EgressError> {
+    match &job.package {
+        Package::HlsPackage(_) | Package::CmafPackage(_) => hls::files(job),
+        Package::DashPackage(_) => dash::files(job),
+        Package::MssPackage(_) => mss::files(job),
+    }
+}
+
+const MANIFEST_CACHE: &str = "public, max-age=60";
+const MEDIA_CACHE: &str = "public, max-age=31536000, immutable";
+
+/// Whether the client accepts gzip (`Accept-Encoding`, q-values honoured).
+fn accepts_gzip(req: &HeaderMap) -> bool {
+    req.get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or("").trim();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .filter_map(|q| q.trim().parse::<f32>().ok())
+                .next()
+                .unwrap_or(1.0);
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && q > 0.0
+        })
+}
+
+fn gzip(body: &[u8]) -> Option<Bytes> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(body).ok()?;
+    e.finish().ok().map(Bytes::from)
+}
+
+/// The HTTP response for a rendered file: type, caching, `Last-Modified`, gzip for
+/// manifests when asked, strong validators and byte ranges.
+async fn respond(
+    out: Rendered,
+    modified: &str,
+    req: &HeaderMap,
+    asset: &str,
+    config: &str,
+    manifest: &str,
+    file: &str,
+) -> Response {
+    let compress = out.caching == Caching::Manifest && out.body.len() > 256 && accepts_gzip(req);
+    let body = if compress {
+        gzip(&out.body).unwrap_or(out.body)
+    } else {
+        out.body
+    };
+    let mut r = (StatusCode::OK, Body::from(body.clone())).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(out.content_type),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(match out.caching {
+            Caching::Manifest => MANIFEST_CACHE,
+            Caching::Media => MEDIA_CACHE,
+        }),
+    );
+    if out.caching == Caching::Manifest {
+        h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
+    if compress {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    if let Ok(v) = HeaderValue::from_str(modified) {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    conditional(
+        r,
+        body,
+        req,
+        asset,
+        config,
+        &format!("{manifest}/{file}{}", if compress { "+gzip" } else { "" }),
+    )
+    .await
+}
+
+/// An RFC 3339 time as an HTTP date (`Last-Modified`).
+fn http_date(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|_| chrono::Utc::now())
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string()
 }
 
 /// Validators and byte ranges on a complete response. Outputs are deterministic for an asset
@@ -148,6 +382,7 @@ pub async fn serve(
 /// build, so a new muxer version does not reuse old validators).
 async fn conditional(
     mut r: Response,
+    bytes: Bytes,
     req: &HeaderMap,
     asset: &str,
     config: &str,
@@ -181,12 +416,7 @@ async fn conditional(
     let Some(range) = req.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
         return r;
     };
-    // Ranges apply to the body we just built; buffer it (segments are a few MB at most).
-    let (parts, body) = r.into_parts();
-    let bytes = match http_body_util::BodyExt::collect(body).await {
-        Ok(c) => c.to_bytes(),
-        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    };
+    let (parts, _) = r.into_parts();
     let len = bytes.len() as u64;
     match parse_range(range, len) {
         Some((start, end)) => {
@@ -235,68 +465,6 @@ fn parse_range(v: &str, len: u64) -> Option<(u64, u64)> {
         (start, end)
     };
     (start <= end && start < len).then_some((start, end))
-}
-
-async fn serve_inner(
-    state: &AppState,
-    asset: &str,
-    config: &str,
-    manifest: &str,
-    file: &str,
-    headers: &HeaderMap,
-) -> Result<Response, EgressError> {
-    let target = resolve(state, asset, config, manifest).await?;
-    let group = state
-        .repo
-        .get_group(&target.asset.packaging_group_id)
-        .await
-        .map_err(|e| {
-            EgressError(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("storage error: {e}"),
-            )
-        })?;
-    if let Some(secret) = group
-        .as_ref()
-        .and_then(|g| g.authorization.as_ref())
-        .and_then(|a| a.cdn_identifier_secret.as_deref())
-    {
-        let presented = headers.get(cdn_auth::HEADER).and_then(|v| v.to_str().ok());
-        if !state.egress.cdn_secrets.allows(secret, presented) {
-            return Err(EgressError(
-                StatusCode::FORBIDDEN,
-                "CDN authorization failed: missing or wrong X-MediaPackage-CDNIdentifier".into(),
-            ));
-        }
-    }
-    if target.asset.status != "PLAYABLE" {
-        return Err(not_found(format!(
-            "asset '{}' is not playable yet (status {})",
-            target.asset.id, target.asset.status
-        )));
-    }
-    let index = state
-        .egress
-        .cache
-        .get(&target.asset)
-        .await
-        .map_err(|e| EgressError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?
-        .ok_or_else(|| not_found("asset index not found"))?;
-    match &target.config.package {
-        Package::HlsPackage(p) => hls::serve(state, &target, p, &index, file).await,
-        _ => Err(not_found(
-            "this packaging configuration type is not served by this version yet (HLS is)",
-        )),
-    }
-}
-
-/// A successful egress response.
-pub fn ok(content_type: &'static str, cache: &'static str, body: impl Into<Body>) -> Response {
-    let mut r = (StatusCode::OK, body.into()).into_response();
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    r
 }
 
 /// Shared handle type stored in the API state.

@@ -1,0 +1,317 @@
+//! DASH (`dashPackage`): a static MPD over CMAF tracks, one file per track.
+//!
+//! Files under a manifest's folder, `<n>` being the manifest name and `<r>` a Representation
+//! id (`v<k>` video in manifest order, `a<k>` audio, `i0` the trick-play stream):
+//! - `<n>.mpd`;
+//! - `<n>_<r>_init.mp4`: init section;
+//! - `<n>_<r>_<number>.mp4` (numbers from 1; NUMBER_WITH_TIMELINE, NUMBER_WITH_DURATION) or
+//!   `<n>_<r>_t<time>.mp4` (TIME_WITH_TIMELINE, `<time>` the segment's start in the track's
+//!   timescale, equal to its `tfdt`): media segments;
+//! - with `includeIframeOnlyStream`, `i0` holds the first key frame of each segment of the
+//!   first video Representation, as one-frame fragments.
+//!
+//! Defaults when the configuration is silent: NUMBER_WITH_TIMELINE, FULL, profile NONE,
+//! `minBufferTime` 30 s (MediaPackage's console default).
+
+use std::time::Duration;
+
+use vodpack_media::index::{Codec, TrackKind};
+use vodpack_media::manifest::dash as mpd;
+use vodpack_media::mux::fmp4::{FragmentKind, time_shift_us};
+
+use super::job::{Job, Rendered};
+use super::segments::{self, Fmp4Style};
+use super::{EgressError, not_found};
+use crate::model::{self, Package};
+
+pub const MPD: &str = "application/dash+xml";
+const DEFAULT_MIN_BUFFER_SECONDS: u32 = 30;
+
+struct Settings<'a> {
+    pkg: &'a model::DashPackage,
+    manifest: Option<&'a model::DashManifest>,
+    style: Fmp4Style,
+    format: mpd::SegmentTemplateFormat,
+}
+
+fn settings(job: &Job) -> Result<Settings<'_>, EgressError> {
+    let Package::DashPackage(pkg) = &job.package else {
+        return Err(not_found("not a DASH configuration"));
+    };
+    Ok(Settings {
+        pkg,
+        manifest: pkg
+            .dash_manifests
+            .as_ref()
+            .and_then(|m| m.get(job.manifest)),
+        style: Fmp4Style {
+            in_band: pkg.include_encoder_configuration_in_segments == Some(true),
+            timescale: None,
+        },
+        format: match pkg.segment_template_format {
+            Some(model::SegmentTemplateFormat::TimeWithTimeline) => {
+                mpd::SegmentTemplateFormat::TimeWithTimeline
+            }
+            Some(model::SegmentTemplateFormat::NumberWithDuration) => {
+                mpd::SegmentTemplateFormat::NumberWithDuration
+            }
+            _ => mpd::SegmentTemplateFormat::NumberWithTimeline,
+        },
+    })
+}
+
+/// The Representations: (id, track) in manifest order.
+fn representations(job: &Job) -> Vec<(String, usize)> {
+    let st = job.streams();
+    st.videos
+        .iter()
+        .enumerate()
+        .map(|(k, t)| (format!("v{k}"), *t))
+        .chain(
+            st.audios
+                .iter()
+                .enumerate()
+                .map(|(k, t)| (format!("a{k}"), *t)),
+        )
+        .collect()
+}
+
+fn trick_track(job: &Job, s: &Settings) -> Option<usize> {
+    if s.pkg.include_iframe_only_stream != Some(true) {
+        return None;
+    }
+    job.streams().videos.first().copied()
+}
+
+/// The track of Representation `id`.
+fn track_of(job: &Job, s: &Settings, id: &str) -> Option<usize> {
+    if id == "i0" {
+        return trick_track(job, s);
+    }
+    representations(job)
+        .into_iter()
+        .find(|(r, _)| r == id)
+        .map(|(_, t)| t)
+}
+
+pub fn files(job: &Job) -> Result<Vec<String>, EgressError> {
+    let s = settings(job)?;
+    let n = &job.manifest_name;
+    let mut out = vec![format!("{n}.mpd")];
+    let mut reps = representations(job);
+    if let Some(t) = trick_track(job, &s) {
+        reps.push(("i0".into(), t));
+    }
+    for (id, t) in reps {
+        out.push(format!("{n}_{id}_init.mp4"));
+        let (starts, _) = segments::fmp4_timeline(job, t, s.style)?;
+        for (k, start) in starts.iter().enumerate() {
+            out.push(match s.format {
+                mpd::SegmentTemplateFormat::TimeWithTimeline => format!("{n}_{id}_t{start}.mp4"),
+                _ => format!("{n}_{id}_{}.mp4", k + 1),
+            });
+        }
+    }
+    Ok(out)
+}
+
+pub async fn render(job: &Job, file: &str) -> Result<Rendered, EgressError> {
+    let s = settings(job)?;
+    let n = job.manifest_name.as_str();
+    if file == format!("{n}.mpd") {
+        return Ok(Rendered::manifest(MPD, manifest(job, &s)?));
+    }
+    let rest = file
+        .strip_prefix(n)
+        .and_then(|r| r.strip_prefix('_'))
+        .and_then(|r| r.strip_suffix(".mp4"))
+        .ok_or_else(|| not_found("no such file"))?;
+    let (id, seg) = rest
+        .rsplit_once('_')
+        .ok_or_else(|| not_found("no such file"))?;
+    let t = track_of(job, &s, id).ok_or_else(|| not_found("no such representation"))?;
+    let content_type = if job.index.tracks[t].codec.kind() == TrackKind::Audio {
+        "audio/mp4"
+    } else {
+        "video/mp4"
+    };
+    if seg == "init" {
+        return Ok(Rendered::media(
+            content_type,
+            segments::fmp4_init(job, t, s.style)?,
+        ));
+    }
+    let index = match (s.format, seg.strip_prefix('t')) {
+        (mpd::SegmentTemplateFormat::TimeWithTimeline, Some(time)) => {
+            let time = super::number(time).ok_or_else(|| not_found("no such segment"))? as u64;
+            let (starts, _) = segments::fmp4_timeline(job, t, s.style)?;
+            starts
+                .iter()
+                .position(|x| *x == time)
+                .ok_or_else(|| not_found("no segment starts at that time"))?
+        }
+        (mpd::SegmentTemplateFormat::TimeWithTimeline, None) => {
+            return Err(not_found("no such segment"));
+        }
+        (_, _) => {
+            super::number(seg)
+                .filter(|k| *k >= 1 && *k <= job.seg.count())
+                .ok_or_else(|| not_found("no such segment"))?
+                - 1
+        }
+    };
+    let body =
+        segments::fmp4_fragment(job, t, index, s.style, FragmentKind::Cmaf, id == "i0").await?;
+    Ok(Rendered::media(content_type, body))
+}
+
+/// Dolby channel mask (ETSI TS 103 190 / DASH-IF) from the `dac3`/`dec3` payload: L C R Ls Rs
+/// from the first bits, LFE in bit 0.
+fn dolby_mask(codec: Codec, config: &[u8]) -> u16 {
+    let bits = |from: usize, n: usize| -> Option<u32> {
+        let mut v = 0u32;
+        for b in from..from + n {
+            let byte = *config.get(b / 8)?;
+            v = (v << 1) | u32::from((byte >> (7 - b % 8)) & 1);
+        }
+        Some(v)
+    };
+    // dac3: fscod(2) bsid(5) bsmod(3) acmod(3) lfeon(1); dec3: data_rate(13) num_ind_sub(3),
+    // then fscod(2) bsid(5) reserved(1) asvc(1) bsmod(3) acmod(3) lfeon(1).
+    let at = if codec == Codec::Eac3 { 28 } else { 10 };
+    let (Some(acmod), Some(lfe)) = (bits(at, 3), bits(at + 3, 1)) else {
+        return 0xA000;
+    };
+    let base: u16 = match acmod {
+        1 => 0x4000,          // C
+        3 => 0xE000,          // L C R
+        4 => 0xA000 | 0x0400, // L R Cs
+        5 => 0xE000 | 0x0400, // L C R Cs
+        6 => 0xB800,          // L R Ls Rs
+        7 => 0xF800,          // L C R Ls Rs
+        _ => 0xA000,          // L R (and 1+1)
+    };
+    base | u16::from(lfe == 1)
+}
+
+fn manifest(job: &Job, s: &Settings) -> Result<String, EgressError> {
+    let n = &job.manifest_name;
+    let index = &job.index;
+    let shift_us = time_shift_us(index);
+    let layout = match s.manifest.and_then(|m| m.manifest_layout) {
+        Some(model::ManifestLayout::Compact) => mpd::ManifestLayout::Compact,
+        _ => mpd::ManifestLayout::Full,
+    };
+    let profile = match s.manifest.and_then(|m| m.profile) {
+        Some(model::Profile::Hbbtv15) => mpd::Profile::Hbbtv1_5,
+        _ => mpd::Profile::None,
+    };
+    let urls = |id: &str| {
+        let id = if layout == mpd::ManifestLayout::Compact {
+            "$RepresentationID$"
+        } else {
+            id
+        };
+        mpd::SegmentUrls {
+            initialization: format!("{n}_{id}_init.mp4"),
+            media_prefix: match s.format {
+                mpd::SegmentTemplateFormat::TimeWithTimeline => format!("{n}_{id}_t"),
+                _ => format!("{n}_{id}_"),
+            },
+            media_suffix: ".mp4".into(),
+        }
+    };
+    let rep = |id: &str, t: usize| -> Result<mpd::Representation, EgressError> {
+        let track = &index.tracks[t];
+        let out = segments::fmp4_track(job, t, s.style)?;
+        let timescale = out.timescale();
+        let (starts, end) = segments::fmp4_timeline(job, t, s.style)?;
+        let timeline = starts
+            .iter()
+            .enumerate()
+            .map(|(k, st)| (*st, starts.get(k + 1).copied().unwrap_or(end) - st))
+            .collect();
+        let media = match track.codec.kind() {
+            TrackKind::Video => mpd::Media::Video(mpd::Video {
+                width: track.width,
+                height: track.height,
+                frame_rate: track.frame_rate.unwrap_or((25, 1)),
+                sar: (1, 1),
+            }),
+            _ => mpd::Media::Audio(mpd::Audio {
+                sampling_rate: track.sample_rate,
+                channels: match track.codec {
+                    Codec::Ac3 | Codec::Eac3 => mpd::ChannelConfiguration::DolbyMask(dolby_mask(
+                        track.codec,
+                        &track.codec_config,
+                    )),
+                    _ => mpd::ChannelConfiguration::Count(track.channels),
+                },
+                language: track.language.clone(),
+            }),
+        };
+        Ok(mpd::Representation {
+            id: id.to_string(),
+            bandwidth: u32::try_from(track.peak_bitrate).unwrap_or(u32::MAX),
+            codecs: segments::codec_string(track, s.style),
+            media,
+            timescale,
+            presentation_time_offset: (u128::from(shift_us) * u128::from(timescale) / 1_000_000)
+                as u64,
+            urls: urls(id),
+            timeline,
+        })
+    };
+    let representations = representations(job)
+        .iter()
+        .map(|(id, t)| rep(id, *t))
+        .collect::<Result<Vec<_>, _>>()?;
+    if representations.is_empty() {
+        return Err(not_found("the stream selection leaves nothing to play"));
+    }
+    let trick_play = match trick_track(job, s) {
+        Some(t) => {
+            let mut r = rep("i0", t)?;
+            r.bandwidth = trick_bandwidth(job, t);
+            r.urls = urls("i0");
+            let seg_seconds = (0..job.seg.count())
+                .map(|k| job.seg.duration_seconds(k))
+                .fold(0.0, f64::max);
+            let fps = index.tracks[t]
+                .frame_rate
+                .map_or(25.0, |(a, b)| f64::from(a) / f64::from(b.max(1)));
+            Some(mpd::TrickPlay {
+                representation: r,
+                max_playout_rate: (seg_seconds * fps).round().max(1.0) as u32,
+            })
+        }
+        None => None,
+    };
+    Ok(mpd::mpd(&mpd::Mpd {
+        duration: Duration::from_secs_f64(index.duration_seconds().max(0.0)),
+        representations,
+        trick_play,
+        options: mpd::DashOptions {
+            segment_template_format: s.format,
+            manifest_layout: layout,
+            profile,
+            min_buffer_time_seconds: s
+                .manifest
+                .and_then(|m| m.min_buffer_time_seconds)
+                .map_or(DEFAULT_MIN_BUFFER_SECONDS, |v| v.max(0) as u32),
+        },
+    }))
+}
+
+/// Peak bits per second of the key frames alone, one per segment.
+fn trick_bandwidth(job: &Job, t: usize) -> u32 {
+    let track = &job.index.tracks[t];
+    let peak = (0..job.seg.count())
+        .filter_map(|k| {
+            let r = job.seg.samples(track, k);
+            let size = *track.samples.size.get(r.start)?;
+            Some(f64::from(size) * 8.0 / job.seg.duration_seconds(k).max(0.001))
+        })
+        .fold(0.0, f64::max);
+    peak.min(f64::from(u32::MAX)) as u32
+}

@@ -1,0 +1,95 @@
+//! `vodpack package`: every file of an asset × configuration rendered by the same format
+//! modules the server uses, written below a folder (`<folder>/<manifestName>/<file>`), so the
+//! output can be hosted statically or diffed against the origin's answers.
+
+use std::path::{Component, Path};
+use std::sync::Arc;
+
+use vodpack_media::index::MediaIndex;
+use vodpack_media::plan::Segmentation;
+
+use super::job::{self, Job};
+use crate::model::Package;
+use crate::storage::Storage;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    #[error("the asset has no segments")]
+    NoSegments,
+    #[error("{file}: {reason}")]
+    Render { file: String, reason: String },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// What was written.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub files: usize,
+    pub bytes: u64,
+}
+
+/// Writes every manifest of `package` for the asset `index` (sources in `bucket`) below `out`.
+/// `progress` is called after each file with its path relative to `out`.
+pub async fn write_all(
+    storage: Arc<dyn Storage>,
+    bucket: &str,
+    index: Arc<MediaIndex>,
+    package: &Package,
+    created_at: &str,
+    out: &Path,
+    mut progress: impl FnMut(&str),
+) -> Result<Written, PackageError> {
+    let seg = Arc::new(
+        Segmentation::new(&index, job::segment_seconds(package)).ok_or(PackageError::NoSegments)?,
+    );
+    let mut written = Written::default();
+    for (position, name) in package.manifest_names().into_iter().enumerate() {
+        let job = Job {
+            storage: storage.clone(),
+            bucket: bucket.to_string(),
+            index: index.clone(),
+            seg: seg.clone(),
+            created_at: created_at.to_string(),
+            package: package.clone(),
+            manifest: position,
+            manifest_name: name.clone(),
+        };
+        let fail = |file: &str, e: super::EgressError| PackageError::Render {
+            file: file.to_string(),
+            reason: e.1,
+        };
+        for file in super::files(&job).map_err(|e| fail(&name, e))? {
+            let rel = format!("{name}/{file}");
+            // Our own names, but keep every write inside `out` regardless.
+            if Path::new(&rel)
+                .components()
+                .any(|c| !matches!(c, Component::Normal(_)))
+            {
+                return Err(fail(&rel, super::not_found("unsafe file name")));
+            }
+            let body = super::render(&job, &file)
+                .await
+                .map_err(|e| fail(&rel, e))?
+                .body;
+            let path = out.join(&rel);
+            let write = |path: &Path| -> std::io::Result<()> {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                std::fs::write(path, &body)
+            };
+            write(&path).map_err(|source| PackageError::Write {
+                path: path.display().to_string(),
+                source,
+            })?;
+            written.files += 1;
+            written.bytes += body.len() as u64;
+            progress(&rel);
+        }
+    }
+    Ok(written)
+}

@@ -1,0 +1,114 @@
+//! Source bytes of the samples an output needs: one ranged read per source object, however
+//! many tracks and samples the output takes from it (a SMIL rendition's video and audio sit in
+//! one MP4; an HLS-TS variant's video and audio in the same TS segment).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::ops::Range;
+
+use bytes::Bytes;
+use vodpack_media::index::{MediaIndex, Track};
+
+use super::EgressError;
+use crate::storage::{ObjectRef, Storage};
+
+/// A TS sample's payload may continue in the packet that holds the next sample's start.
+const TS_PACKET: u64 = 188;
+
+/// The bytes read for some samples, by object.
+pub struct SampleBytes {
+    buffers: HashMap<u32, (u64, Bytes)>,
+}
+
+pub fn unavailable(e: impl std::fmt::Display) -> EgressError {
+    EgressError(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        format!("cannot read the source: {e}"),
+    )
+}
+
+impl SampleBytes {
+    /// Reads every sample of `ranges` (track index, sample range) from `bucket`.
+    pub async fn read(
+        storage: &dyn Storage,
+        bucket: &str,
+        index: &MediaIndex,
+        ranges: &[(usize, Range<usize>)],
+    ) -> Result<SampleBytes, EgressError> {
+        // The byte span each object must supply; u64::MAX = up to the end of the object.
+        let mut spans: HashMap<u32, (u64, u64)> = HashMap::new();
+        for (t, r) in ranges {
+            let track = &index.tracks[*t];
+            let s = &track.samples;
+            for i in r.clone() {
+                let o = s.object[i];
+                let start = s.offset[i];
+                let end = if track.ts_pid == 0 {
+                    start + u64::from(s.size[i])
+                } else {
+                    // The sample ends before the packet after the one holding the next sample
+                    // of the same object; the last one of an object runs to its end.
+                    match (s.object.get(i + 1), s.offset.get(i + 1)) {
+                        (Some(next_o), Some(next)) if *next_o == o => {
+                            (next + TS_PACKET).max(start + TS_PACKET)
+                        }
+                        _ => u64::MAX,
+                    }
+                };
+                let e = spans.entry(o).or_insert((start, end));
+                e.0 = e.0.min(start);
+                e.1 = e.1.max(end);
+            }
+        }
+        let mut reads = Vec::with_capacity(spans.len());
+        for (o, (start, end)) in spans {
+            let key = index
+                .objects
+                .get(o as usize)
+                .ok_or_else(|| unavailable("index names no such object"))?;
+            let obj = ObjectRef::new(bucket, key).map_err(unavailable)?;
+            reads.push(async move {
+                let end = if end == u64::MAX {
+                    storage.size(&obj).await.map_err(unavailable)?
+                } else {
+                    end
+                };
+                let bytes = storage
+                    .read(&obj, start..end.max(start))
+                    .await
+                    .map_err(unavailable)?;
+                Ok::<_, EgressError>((o, (start, bytes)))
+            });
+        }
+        let buffers = futures::future::try_join_all(reads)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(SampleBytes { buffers })
+    }
+
+    /// The stored bytes of sample `i` of `track` (borrowed for MP4 and text sources; TS
+    /// samples are gathered from their packets' payloads).
+    pub fn get<'a>(&'a self, track: &Track, i: usize) -> Result<Cow<'a, [u8]>, EgressError> {
+        let s = &track.samples;
+        let (base, buf) = self
+            .buffers
+            .get(&s.object[i])
+            .ok_or_else(|| unavailable("sample outside the bytes read"))?;
+        let off = s.offset[i];
+        let size = s.size[i];
+        if track.ts_pid == 0 {
+            let from = off
+                .checked_sub(*base)
+                .ok_or_else(|| unavailable("sample outside the bytes read"))?
+                as usize;
+            return buf
+                .get(from..from + size as usize)
+                .map(Cow::Borrowed)
+                .ok_or_else(|| unavailable("short read"));
+        }
+        vodpack_media::ts::read_sample(buf, *base, track.ts_pid, off, s.skip[i], size)
+            .map(Cow::Owned)
+            .ok_or_else(|| unavailable("TS sample runs past its segment"))
+    }
+}

@@ -1,0 +1,87 @@
+//! `vodpack package SOURCE --config CONFIG.json --out DIR`: the egress engine offline. Indexes
+//! the source like ingest does, then writes every manifest, init section and segment of every
+//! manifest of the packaging configuration below DIR (`DIR/<manifestName>/…`), byte for byte
+//! what the server would answer, ready to host statically or to diff.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use vodpack_service::egress::package::write_all;
+use vodpack_service::ingest::source::index_source;
+use vodpack_service::model::CreatePackagingConfigurationRequest;
+
+use crate::inspect::open_source;
+use crate::{LimitArgs, StorageArgs};
+
+#[derive(Args)]
+pub struct PackageArgs {
+    /// A local file (MP4, SMIL or HLS parent playlist), `s3://bucket/key`, or an
+    /// `arn:aws:s3:::bucket/key`.
+    source: String,
+    /// A packaging configuration as JSON: the CreatePackagingConfiguration body or the output
+    /// of `aws mediapackage-vod describe-packaging-configuration` (one of hlsPackage,
+    /// cmafPackage, dashPackage, mssPackage). `-` reads standard input.
+    #[arg(long)]
+    config: PathBuf,
+    /// Output folder (created; existing files are overwritten).
+    #[arg(long)]
+    out: PathBuf,
+    /// Region for S3 requests when AWS_REGION is not set.
+    #[arg(long, env = "VODPACK_REGION", default_value = "us-east-1")]
+    region: String,
+    /// Print each file written.
+    #[arg(long, short)]
+    verbose: bool,
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+pub async fn run(args: PackageArgs) -> anyhow::Result<()> {
+    crate::init_logging("text");
+    let text = if args.config.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("cannot read the configuration")?
+    } else {
+        std::fs::read_to_string(&args.config)
+            .with_context(|| format!("cannot read {}", args.config.display()))?
+    };
+    let req: CreatePackagingConfigurationRequest =
+        serde_json::from_str(&text).context("the configuration is not valid JSON")?;
+    let package = vodpack_service::api::validate::package(&req)
+        .map_err(|e| anyhow::anyhow!("invalid packaging configuration: {}", e.message))?;
+
+    let (storage, obj) = open_source(&args.source, &args.storage, &args.region)?;
+    let storage: Arc<dyn vodpack_service::storage::Storage> = Arc::from(storage);
+    let index = match index_source(storage.as_ref(), &obj, &args.limits.limits()).await {
+        Ok(i) => Arc::new(i),
+        Err(e) => bail!("cannot index {}: {e}", args.source),
+    };
+    let started = std::time::Instant::now();
+    let created_at = vodpack_service::api::now_rfc3339();
+    let verbose = args.verbose;
+    let written = write_all(
+        storage,
+        &obj.bucket,
+        index,
+        &package,
+        &created_at,
+        &args.out,
+        |f| {
+            if verbose {
+                println!("{f}");
+            }
+        },
+    )
+    .await?;
+    println!(
+        "wrote {} files, {} bytes, to {} in {:.2} s",
+        written.files,
+        written.bytes,
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

@@ -1,0 +1,579 @@
+//! Egress formats end to end over HTTP from the real server: CMAF (HLS over fMP4), DASH and
+//! Smooth next to HLS-TS; I-frame playlists, WebVTT subtitle renditions, gzip for manifests, and
+//! `vodpack package` writing the same bytes the server answers. ffmpeg/ffprobe are the
+//! independent readers: every rendition decodes without an error, segments start on key
+//! frames and timestamps run without gaps or overlaps.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use aws_sdk_mediapackagevod as mpv;
+use common::*;
+use mpv::types::*;
+
+const ROLE: &str = "arn:aws:iam::111122223333:role/MediaPackageSource";
+
+async fn create_asset(c: &mpv::Client, id: &str, source: &str) -> BTreeMap<String, String> {
+    let a = c
+        .create_asset()
+        .id(id)
+        .packaging_group_id("g")
+        .source_arn(source)
+        .source_role_arn(ROLE)
+        .send()
+        .await
+        .unwrap();
+    a.egress_endpoints()
+        .iter()
+        .map(|e| {
+            (
+                e.packaging_configuration_id().unwrap().to_string(),
+                e.url().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// ffmpeg decodes every stream of `url` without a message; returns ffprobe's duration.
+fn decode(url: &str) -> f64 {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i", url, "-map", "0", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && errors.trim().is_empty(),
+        "{url}: {errors}"
+    );
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+            url,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0.0)
+}
+
+/// Packets of a media file as ffprobe sees them: (pts, dts, duration, key) in seconds.
+fn packets(path: &Path) -> Vec<(f64, f64, f64, bool)> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "packet=pts_time,dts_time,duration_time,flags",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let num = |s: &str| s.parse::<f64>().unwrap_or(f64::NAN);
+            (num(f[0]), num(f[1]), num(f[2]), f[3].starts_with('K'))
+        })
+        .collect()
+}
+
+async fn get_text(url: &str) -> String {
+    let r = reqwest::get(url).await.unwrap();
+    assert_eq!(r.status(), 200, "{url}");
+    r.text().await.unwrap()
+}
+
+async fn get_bytes(url: &str) -> bytes::Bytes {
+    let r = reqwest::get(url).await.unwrap();
+    assert_eq!(r.status(), 200, "{url}");
+    r.bytes().await.unwrap()
+}
+
+fn media_playlist(text: &str) -> m3u8_rs::MediaPlaylist {
+    match m3u8_rs::parse_playlist_res(text.as_bytes()) {
+        Ok(m3u8_rs::Playlist::MediaPlaylist(p)) => p,
+        _ => panic!("not a media playlist: {text}"),
+    }
+}
+
+fn master_playlist(text: &str) -> m3u8_rs::MasterPlaylist {
+    match m3u8_rs::parse_playlist_res(text.as_bytes()) {
+        Ok(m3u8_rs::Playlist::MasterPlaylist(p)) => p,
+        _ => panic!("not a multivariant playlist: {text}"),
+    }
+}
+
+/// Downloads an fMP4 rendition (init + every segment) into one file and checks it: every
+/// segment starts with a key frame (video), timestamps have no gaps or overlaps, and the total
+/// duration is `expected` seconds within a frame.
+async fn check_fmp4_rendition(base: &str, playlist: &str, dir: &Path, expected: f64) {
+    let p = media_playlist(&get_text(&format!("{base}/{playlist}")).await);
+    let init = p
+        .segments
+        .first()
+        .and_then(|s| s.map.as_ref())
+        .map(|m| m.uri.clone())
+        .expect("EXT-X-MAP");
+    let mut whole = get_bytes(&format!("{base}/{init}")).await.to_vec();
+    let mut first_packet_of_segment = Vec::new();
+    for s in &p.segments {
+        let seg = get_bytes(&format!("{base}/{}", s.uri)).await;
+        let mut one = get_bytes(&format!("{base}/{init}")).await.to_vec();
+        one.extend_from_slice(&seg);
+        let file = dir.join("one.mp4");
+        std::fs::write(&file, &one).unwrap();
+        first_packet_of_segment.push(packets(&file)[0]);
+        whole.extend_from_slice(&seg);
+    }
+    let file = dir.join(playlist.replace(".m3u8", ".mp4"));
+    std::fs::write(&file, &whole).unwrap();
+    let mut pk = packets(&file);
+    // ffprobe leaves the first AAC packet's duration out: it is the distance to the next.
+    for i in 0..pk.len().saturating_sub(1) {
+        if pk[i].2.is_nan() {
+            pk[i].2 = pk[i + 1].1 - pk[i].1;
+        }
+    }
+    let video = !p.segments.is_empty() && first_packet_of_segment.iter().all(|x| x.3);
+    let audio_like = pk.iter().all(|x| x.3);
+    assert!(
+        video || audio_like,
+        "{playlist}: every segment starts with a key frame: {first_packet_of_segment:?}"
+    );
+    // No gaps or overlaps: in decode order, each packet starts where the previous one ends.
+    for w in pk.windows(2) {
+        assert!(
+            (w[0].1 + w[0].2 - w[1].1).abs() < 0.0015,
+            "{playlist}: gap or overlap between {:?} and {:?}",
+            w[0],
+            w[1]
+        );
+    }
+    let first = pk.iter().map(|x| x.0).fold(f64::MAX, f64::min);
+    let last = pk.iter().map(|x| x.0 + x.2).fold(f64::MIN, f64::max);
+    let frame = pk.iter().map(|x| x.2).fold(0.0, f64::max);
+    // Within a frame, and for audio within a frame at each end: AAC keeps the encoder's
+    // priming frame and final padding that the source's edit list trims from presentation.
+    let slack = if audio_like { 2.0 * frame } else { frame };
+    assert!(
+        ((last - first) - expected).abs() <= slack + 1e-3,
+        "{playlist}: duration {} vs {expected}",
+        last - first
+    );
+    // EXTINF durations add up to the rendition's duration.
+    let listed: f64 = p.segments.iter().map(|s| f64::from(s.duration)).sum();
+    assert!(
+        (listed - expected).abs() <= slack + 1e-3,
+        "{playlist}: {listed}"
+    );
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&file)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{playlist}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn setup(server: &Server) -> mpv::Client {
+    copy_tree(&media_dir(), &server.data_dir.join("buckets/media"));
+    let c = server.client();
+    c.create_packaging_group().id("g").send().await.unwrap();
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cmaf_plays_from_every_source_kind() {
+    let server = Server::start();
+    let c = setup(&server).await;
+    c.create_packaging_configuration()
+        .id("cmaf")
+        .packaging_group_id("g")
+        .cmaf_package(
+            CmafPackage::builder()
+                .segment_duration_seconds(4)
+                .hls_manifests(
+                    HlsManifest::builder()
+                        .manifest_name("c")
+                        .include_iframe_only_stream(true)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.create_packaging_configuration()
+        .id("cmaf-inband")
+        .packaging_group_id("g")
+        .cmaf_package(
+            CmafPackage::builder()
+                .include_encoder_configuration_in_segments(true)
+                .hls_manifests(HlsManifest::builder().build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let sources = [
+        ("ladder", "ladder/ladder.smil"),
+        ("hls", "hls/master.m3u8"),
+        ("hevc", "hevc.mp4"),
+        ("ac3", "hls_ac3/index.m3u8"),
+        ("two", "two_audio.smil"),
+        ("negcts", "negative_cts.mp4"),
+    ];
+    let mut urls = BTreeMap::new();
+    for (id, key) in sources {
+        urls.insert(
+            id,
+            create_asset(&c, id, &format!("arn:aws:s3:::media/{key}")).await,
+        );
+    }
+    for (id, _) in sources {
+        assert_eq!(wait_ingest(&c, id).await, ["PLAYABLE"; 2], "{id}");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    for (id, _) in sources {
+        for config in ["cmaf", "cmaf-inband"] {
+            let url = &urls[id][config];
+            let d = decode(url);
+            assert!((d - 12.0).abs() < 0.1, "{id}/{config}: duration {d}");
+            let text = get_text(url).await;
+            let master = master_playlist(&text);
+            let base = url.rsplit_once('/').unwrap().0;
+            let mut playlists: Vec<String> = master
+                .variants
+                .iter()
+                .filter(|v| !v.is_i_frame)
+                .map(|v| v.uri.clone())
+                .collect();
+            playlists.extend(
+                master
+                    .alternatives
+                    .iter()
+                    .filter(|a| a.media_type == m3u8_rs::AlternativeMediaType::Audio)
+                    .filter_map(|a| a.uri.clone()),
+            );
+            assert!(!playlists.is_empty());
+            for pl in playlists {
+                check_fmp4_rendition(base, &pl, tmp.path(), 12.0).await;
+            }
+        }
+    }
+    // The ladder's master: three video variants, the audio group, the SRT as WebVTT
+    // subtitles, and an I-frame stream of one-frame fragments.
+    let url = &urls["ladder"]["cmaf"];
+    let base = url.rsplit_once('/').unwrap().0;
+    let master = master_playlist(&get_text(url).await);
+    assert_eq!(master.variants.iter().filter(|v| !v.is_i_frame).count(), 3);
+    let iframe = master
+        .variants
+        .iter()
+        .find(|v| v.is_i_frame)
+        .expect("I-frame stream");
+    let ip = media_playlist(&get_text(&format!("{base}/{}", iframe.uri)).await);
+    assert!(ip.i_frames_only);
+    assert_eq!(ip.segments.len(), 3);
+    let init = get_bytes(&format!("{base}/c_0_init.mp4")).await;
+    for s in &ip.segments {
+        let mut one = init.to_vec();
+        one.extend_from_slice(&get_bytes(&format!("{base}/{}", s.uri)).await);
+        let f = tmp.path().join("iframe.mp4");
+        std::fs::write(&f, &one).unwrap();
+        let pk = packets(&f);
+        assert_eq!(pk.len(), 1, "{}: one frame", s.uri);
+        assert!(pk[0].3, "{}: a key frame", s.uri);
+    }
+    // In-band parameter sets: the sample entry is avc3 and the codecs say so.
+    let inband = get_text(&urls["ladder"]["cmaf-inband"]).await;
+    assert!(inband.contains("avc3."), "{inband}");
+    assert!(get_text(url).await.contains("avc1."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_iframes_subtitles_and_gzip() {
+    let server = Server::start();
+    let c = setup(&server).await;
+    c.create_packaging_configuration()
+        .id("hls")
+        .packaging_group_id("g")
+        .hls_package(
+            HlsPackage::builder()
+                .segment_duration_seconds(4)
+                .hls_manifests(
+                    HlsManifest::builder()
+                        .manifest_name("m")
+                        .include_iframe_only_stream(true)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let urls = create_asset(&c, "ladder", "arn:aws:s3:::media/ladder/ladder.smil").await;
+    assert_eq!(wait_ingest(&c, "ladder").await, ["PLAYABLE"]);
+    let url = &urls["hls"];
+    let base = url.rsplit_once('/').unwrap().0;
+    let text = get_text(url).await;
+    let master = master_playlist(&text);
+
+    // I-frames: byte ranges of the first variant's segments, each holding exactly one key
+    // frame (and the PAT/PMT before it).
+    let iframe = master
+        .variants
+        .iter()
+        .find(|v| v.is_i_frame)
+        .expect("I-frame stream");
+    assert!(iframe.bandwidth > 0);
+    let ip = media_playlist(&get_text(&format!("{base}/{}", iframe.uri)).await);
+    assert!(ip.i_frames_only);
+    assert_eq!(ip.segments.len(), 3);
+    let tmp = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    for s in &ip.segments {
+        let br = s.byte_range.as_ref().expect("EXT-X-BYTERANGE");
+        let off = br.offset.unwrap_or(0);
+        let r = client
+            .get(format!("{base}/{}", s.uri))
+            .header("range", format!("bytes={}-{}", off, off + br.length - 1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 206);
+        let bytes = r.bytes().await.unwrap();
+        assert_eq!(bytes.len() as u64, br.length);
+        assert_eq!(bytes.len() % 188, 0, "whole TS packets");
+        let f = tmp.path().join("iframe.ts");
+        std::fs::write(&f, &bytes).unwrap();
+        let out = Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-select_streams",
+                "v",
+                "-show_entries",
+                "frame=key_frame",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(&f)
+            .output()
+            .unwrap();
+        let frames = String::from_utf8_lossy(&out.stdout);
+        let frames: Vec<&str> = frames
+            .lines()
+            .map(|l| l.trim_end_matches(','))
+            .filter(|l| !l.is_empty())
+            .collect();
+        assert_eq!(frames, ["1"], "{}: exactly one decodable key frame", s.uri);
+    }
+
+    // Subtitles: the SRT of the SMIL as a WebVTT rendition with the source's cues.
+    let subs: Vec<_> = master
+        .alternatives
+        .iter()
+        .filter(|a| a.media_type == m3u8_rs::AlternativeMediaType::Subtitles)
+        .collect();
+    assert_eq!(subs.len(), 1, "{text}");
+    assert_eq!(subs[0].language.as_deref(), Some("eng"));
+    assert!(
+        master
+            .variants
+            .iter()
+            .filter(|v| !v.is_i_frame)
+            .all(|v| v.subtitles.as_deref() == Some(subs[0].group_id.as_str()))
+    );
+    let sp = media_playlist(&get_text(&format!("{base}/{}", subs[0].uri.as_ref().unwrap())).await);
+    assert_eq!(sp.segments.len(), 3);
+    let mut vtt = String::new();
+    for s in &sp.segments {
+        let r = reqwest::get(format!("{base}/{}", s.uri)).await.unwrap();
+        assert_eq!(r.headers()["content-type"], "text/vtt; charset=utf-8");
+        let body = r.text().await.unwrap();
+        assert!(body.starts_with("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:126000,LOCAL:00:00:00.000\n"));
+        vtt.push_str(&body);
+    }
+    // Every SRT cue (read here independently) is in some segment with the same times.
+    let srt = std::fs::read_to_string(media_dir().join("ladder/subs_en.srt")).unwrap();
+    let mut cues = 0;
+    for block in srt
+        .replace('\r', "")
+        .split("\n\n")
+        .filter(|b| !b.trim().is_empty())
+    {
+        let lines: Vec<&str> = block.lines().collect();
+        let times = lines[1].replace(',', ".");
+        assert!(vtt.contains(&times), "cue {times} missing from\n{vtt}");
+        assert!(vtt.contains(lines[2]), "text {} missing", lines[2]);
+        cues += 1;
+    }
+    assert!(cues >= 2);
+    // ffmpeg reads the whole thing, subtitles included.
+    let d = decode(url);
+    assert!((d - 12.0).abs() < 0.1, "{d}");
+
+    // gzip for manifests when asked: same text, its own validator, Vary.
+    let plain = client.get(url).send().await.unwrap();
+    let plain_tag = plain.headers()["etag"].clone();
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.headers()["vary"], "Accept-Encoding");
+    assert!(plain.headers().get("last-modified").is_some());
+    let plain = plain.bytes().await.unwrap();
+    let gz = client
+        .get(url)
+        .header("accept-encoding", "gzip, deflate;q=0.5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    assert_ne!(gz.headers()["etag"], plain_tag);
+    let gz = gz.bytes().await.unwrap();
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text).unwrap();
+    assert_eq!(text, plain);
+    let refused = client
+        .get(url)
+        .header("accept-encoding", "gzip;q=0, identity")
+        .send()
+        .await
+        .unwrap();
+    assert!(refused.headers().get("content-encoding").is_none());
+    // Segments are never re-encoded.
+    let seg = client
+        .get(format!("{base}/m_0_0.ts"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert!(seg.headers().get("content-encoding").is_none());
+}
+
+/// `vodpack package` writes, for a source × configuration, the same files the server answers
+/// for the asset, and they play from disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn package_writes_what_the_server_serves() {
+    let server = Server::start();
+    let c = setup(&server).await;
+    let config = serde_json::json!({
+        "hlsPackage": {
+            "segmentDurationSeconds": 4,
+            "useAudioRenditionGroup": true,
+            "hlsManifests": [{"manifestName": "main", "includeIframeOnlyStream": true}]
+        }
+    });
+    c.create_packaging_configuration()
+        .id("hls")
+        .packaging_group_id("g")
+        .hls_package(
+            HlsPackage::builder()
+                .segment_duration_seconds(4)
+                .use_audio_rendition_group(true)
+                .hls_manifests(
+                    HlsManifest::builder()
+                        .manifest_name("main")
+                        .include_iframe_only_stream(true)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let urls = create_asset(&c, "ladder", "arn:aws:s3:::media/ladder/ladder.smil").await;
+    assert_eq!(wait_ingest(&c, "ladder").await, ["PLAYABLE"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("config.json");
+    std::fs::write(&cfg, config.to_string()).unwrap();
+    let out_dir = tmp.path().join("out");
+    let out = Command::new(bin())
+        .arg("package")
+        .arg(server.data_dir.join("buckets/media/ladder/ladder.smil"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let base = urls["hls"].rsplit_once('/').unwrap().0.to_string();
+    let mut n = 0;
+    for entry in walk(&out_dir.join("main")) {
+        let rel = entry.strip_prefix(out_dir.join("main")).unwrap();
+        let served = get_bytes(&format!("{base}/{}", rel.display())).await;
+        assert!(
+            std::fs::read(&entry).unwrap() == served,
+            "{} differs from the server's answer",
+            rel.display()
+        );
+        n += 1;
+    }
+    // 3 variants + 1 audio + 1 subtitle rendition, 3 segments each, their playlists, the
+    // master and the I-frame playlist.
+    assert_eq!(n, 5 * 4 + 2, "files written");
+    let d = decode(out_dir.join("main/main.m3u8").to_str().unwrap());
+    assert!((d - 12.0).abs() < 0.1, "{d}");
+    // A bad configuration is refused with the API's message.
+    std::fs::write(
+        &cfg,
+        r#"{"hlsPackage": {"hlsManifests": [{"manifestName": "../x"}]}}"#,
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .arg("package")
+        .arg(server.data_dir.join("buckets/media/ladder/ladder.smil"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid packaging configuration"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
