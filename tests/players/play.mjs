@@ -1,0 +1,216 @@
+#!/usr/bin/env node
+// Plays one stream in a real player in headless Debian Chromium and reports what happened.
+//
+//   node play.mjs --player hlsjs|shaka|dashjs --url <manifest URL> [--seconds 6] [--timeout 60]
+//                 [--players-dir DIR] [--chromium /usr/bin/chromium]
+//
+// Chromium (the Debian package, never a downloaded browser) is driven by playwright-core. The
+// page and the player library are served from a throw-away HTTP server on 127.0.0.1 (random
+// port), so the manifest is fetched cross-origin as a real player page would. Success: the
+// playhead advanced by at least --seconds with no fatal player error, no media-element error and
+// no uncaught page exception. Prints one JSON line and exits 0 on success, 1 on failure, 2 on a
+// usage or set-up error.
+//
+// npm packages come from DIR/node_modules, DIR being --players-dir, else $VODPACK_PLAYERS_DIR,
+// else what `scripts/install-players --print-dir` names (run scripts/install-players first).
+
+import { execFileSync } from 'node:child_process';
+import { readFileSync, existsSync } from 'node:fs';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+// Errors that fail a run: anything fatal, and every media error even when the player recovered
+// from it (hls.js MEDIA_ERROR: decode or buffer-append trouble, holes in the timeline). Other
+// non-fatal errors (a retried network request) are reported only, and so are these hls.js media
+// errors that describe normal streams:
+// - bufferStalledError / bufferNudgeOnStall: playback running behind on a slow machine;
+// - bufferSeekOverHole before the first second: the start gap every B-frame stream has (video
+//   starts at its first presentation time, a frame or two after audio; hls.js jumps it). A hole
+//   later in the timeline is a packaging bug and fails.
+function isFailure(e) {
+  if (e.fatal) return true;
+  if (e.source !== 'hls.js' || e.type !== 'mediaError') return false;
+  if (e.details === 'bufferStalledError' || e.details === 'bufferNudgeOnStall') return false;
+  if (e.details === 'bufferSeekOverHole' && e.at < 1) return false;
+  return true;
+}
+
+function parseArgs(argv) {
+  const a = { seconds: 6, timeout: 60, chromium: process.env.VODPACK_CHROMIUM || '/usr/bin/chromium' };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const v = argv[i + 1];
+    switch (k) {
+      case '--player': a.player = v; i++; break;
+      case '--url': a.url = v; i++; break;
+      case '--seconds': a.seconds = Number(v); i++; break;
+      case '--timeout': a.timeout = Number(v); i++; break;
+      case '--players-dir': a.playersDir = v; i++; break;
+      case '--chromium': a.chromium = v; i++; break;
+      default: usage(`unknown argument ${k}`);
+    }
+  }
+  if (!['hlsjs', 'shaka', 'dashjs'].includes(a.player)) usage('--player must be hlsjs, shaka or dashjs');
+  if (!a.url) usage('--url is required');
+  if (!(a.seconds > 0) || !(a.timeout > 0)) usage('--seconds and --timeout must be positive');
+  return a;
+}
+
+function usage(msg) {
+  console.error(`play.mjs: ${msg}\nusage: node play.mjs --player hlsjs|shaka|dashjs --url URL [--seconds 6] [--timeout 60] [--players-dir DIR] [--chromium PATH]`);
+  process.exit(2);
+}
+
+function setupError(result, msg) {
+  result.ok = false;
+  result.errors.push({ source: 'harness', fatal: true, message: msg });
+  console.log(JSON.stringify(result));
+  process.exit(2);
+}
+
+const args = parseArgs(process.argv.slice(2));
+const result = { player: args.player, url: args.url, ok: false, advanced: 0, errors: [] };
+
+const playersDir =
+  args.playersDir ||
+  process.env.VODPACK_PLAYERS_DIR ||
+  execFileSync(path.join(here, '../../scripts/install-players'), ['--print-dir'], { encoding: 'utf8' }).trim();
+const modules = path.join(playersDir, 'node_modules');
+if (!existsSync(path.join(modules, 'playwright-core'))) {
+  setupError(result, `no node modules in ${modules}: run scripts/install-players`);
+}
+if (!existsSync(args.chromium)) {
+  setupError(result, `no Chromium at ${args.chromium}: run scripts/install-players (Debian package chromium)`);
+}
+const require = createRequire(path.join(modules, 'noop.js'));
+const { chromium } = require('playwright-core');
+
+// The page, its harness script and the player libraries, by URL path.
+const LIBS = {
+  hlsjs: 'hls.js/dist/hls.min.js',
+  dashjs: 'dashjs/dist/modern/umd/dash.all.min.js',
+  shaka: 'shaka-player/dist/shaka-player.compiled.js',
+};
+const files = {
+  '/': {
+    type: 'text/html; charset=utf-8',
+    body: `<!doctype html><html><head><meta charset="utf-8"><title>vodpack ${args.player}</title>
+<link rel="icon" href="data:,"></head><body>
+<video id="video" muted autoplay playsinline width="640" height="360"></video>
+<script src="/player.js"></script><script src="/page.js"></script></body></html>`,
+  },
+  '/player.js': { type: 'text/javascript', body: readFileSync(path.join(modules, LIBS[args.player])) },
+  '/page.js': { type: 'text/javascript', body: readFileSync(path.join(here, 'page.js')) },
+};
+const server = http.createServer((req, res) => {
+  const f = files[new URL(req.url, 'http://x').pathname];
+  if (!f) {
+    res.writeHead(404).end();
+    return;
+  }
+  res.writeHead(200, { 'content-type': f.type, 'cache-control': 'no-store' }).end(f.body);
+});
+await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+const pageUrl = `http://127.0.0.1:${server.address().port}/`;
+
+const flags = [
+  '--autoplay-policy=no-user-gesture-required',
+  '--mute-audio',
+  '--disable-dev-shm-usage',
+  '--no-first-run',
+  '--disable-background-timer-throttling',
+  '--disable-renderer-backgrounding',
+  '--disable-backgrounding-occluded-windows',
+];
+if (process.getuid && process.getuid() === 0) flags.push('--no-sandbox');
+
+let browser;
+const finish = async (code) => {
+  try {
+    if (browser) await browser.close();
+  } catch (_) {
+    /* already gone */
+  }
+  server.close();
+  console.log(JSON.stringify(result));
+  process.exit(code);
+};
+const hardStop = setTimeout(() => {
+  result.errors.push({ source: 'harness', fatal: true, message: `hard timeout after ${args.timeout + 30} s` });
+  finish(1);
+}, (args.timeout + 30) * 1000);
+hardStop.unref();
+
+try {
+  browser = await chromium.launch({ executablePath: args.chromium, headless: true, args: flags, timeout: 30000 });
+  result.browser = browser.version();
+  const page = await browser.newPage();
+  const consoleErrors = [];
+  const pageErrors = [];
+  const httpErrors = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text().slice(0, 500));
+  });
+  page.on('pageerror', (e) => pageErrors.push(String(e && e.message ? e.message : e).slice(0, 500)));
+  page.on('requestfailed', (r) => httpErrors.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
+  page.on('response', (r) => {
+    if (r.status() >= 400) httpErrors.push(`${r.request().method()} ${r.url()}: HTTP ${r.status()}`);
+  });
+  await page.goto(pageUrl);
+  const codecs = await page.evaluate(() => window.__vp.codecs);
+  result.codecs = codecs;
+  if (!codecs.h264_high || !codecs.aac_lc) {
+    result.errors.push({
+      source: 'harness',
+      fatal: true,
+      message: `this Chromium cannot play H.264/AAC through MediaSource (${JSON.stringify(codecs)}); it needs a build with proprietary codecs`,
+    });
+    await finish(1);
+  }
+  await page.evaluate(([p, u]) => window.__start(p, u), [args.player, args.url]);
+
+  const t0 = Date.now();
+  let start = null; // playhead when it first moved off its load position
+  let last;
+  for (;;) {
+    last = await page.evaluate(() => window.__sample());
+    if (start === null && last.readyState >= 2) start = last.currentTime;
+    const advanced = start === null ? 0 : last.currentTime - start;
+    const fatal = last.vp.errors.some(isFailure) || last.vp.loadError || last.vp.playError || pageErrors.length;
+    if (advanced >= args.seconds || fatal || last.ended) break;
+    if (Date.now() - t0 > args.timeout * 1000) {
+      result.errors.push({
+        source: 'harness',
+        fatal: true,
+        message: `playhead advanced ${advanced.toFixed(2)} s of ${args.seconds} s in ${args.timeout} s (readyState ${last.readyState}, paused ${last.paused})`,
+      });
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  result.advanced = Number((start === null ? 0 : last.currentTime - start).toFixed(3));
+  result.wallSeconds = Number(((Date.now() - t0) / 1000).toFixed(2));
+  result.version = last.vp.version;
+  result.errors.push(...last.vp.errors);
+  if (last.vp.loadError) result.errors.push({ source: args.player, fatal: true, type: 'load', message: last.vp.loadError });
+  if (last.vp.playError) result.errors.push({ source: 'video.play()', fatal: true, message: last.vp.playError });
+  for (const m of pageErrors) result.errors.push({ source: 'pageerror', fatal: true, message: m });
+  result.consoleErrors = consoleErrors;
+  result.httpErrors = httpErrors;
+  result.videoError = last.videoError;
+  result.decodedFrames = last.decodedFrames;
+  result.droppedFrames = last.droppedFrames;
+  result.width = last.width;
+  result.height = last.height;
+  result.resolutions = last.vp.resolutions;
+  result.duration = last.duration;
+  result.ok = result.advanced >= args.seconds && !result.errors.some(isFailure) && !last.videoError && last.decodedFrames > 0;
+  await finish(result.ok ? 0 : 1);
+} catch (e) {
+  result.errors.push({ source: 'harness', fatal: true, message: String(e && e.stack ? e.stack : e).slice(0, 2000) });
+  await finish(1);
+}
