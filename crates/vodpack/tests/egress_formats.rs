@@ -133,10 +133,29 @@ async fn check_fmp4_rendition(base: &str, playlist: &str, dir: &Path, expected: 
         .and_then(|s| s.map.as_ref())
         .map(|m| m.uri.clone())
         .expect("EXT-X-MAP");
+    let segments: Vec<(String, f64)> = p
+        .segments
+        .iter()
+        .map(|s| (s.uri.clone(), f64::from(s.duration)))
+        .collect();
+    check_fmp4_track(base, playlist, &init, &segments, dir, expected).await;
+}
+
+/// [`check_fmp4_rendition`] for a track given as its init URI and (segment URI, listed
+/// duration) pairs.
+async fn check_fmp4_track(
+    base: &str,
+    name: &str,
+    init: &str,
+    segments: &[(String, f64)],
+    dir: &Path,
+    expected: f64,
+) {
+    let playlist = name;
     let mut whole = get_bytes(&format!("{base}/{init}")).await.to_vec();
     let mut first_packet_of_segment = Vec::new();
-    for s in &p.segments {
-        let seg = get_bytes(&format!("{base}/{}", s.uri)).await;
+    for (uri, _) in segments {
+        let seg = get_bytes(&format!("{base}/{uri}")).await;
         let mut one = get_bytes(&format!("{base}/{init}")).await.to_vec();
         one.extend_from_slice(&seg);
         let file = dir.join("one.mp4");
@@ -144,7 +163,7 @@ async fn check_fmp4_rendition(base: &str, playlist: &str, dir: &Path, expected: 
         first_packet_of_segment.push(packets(&file)[0]);
         whole.extend_from_slice(&seg);
     }
-    let file = dir.join(playlist.replace(".m3u8", ".mp4"));
+    let file = dir.join(format!("{}.mp4", playlist.replace(['/', '.'], "_")));
     std::fs::write(&file, &whole).unwrap();
     let mut pk = packets(&file);
     // ffprobe leaves the first AAC packet's duration out: it is the distance to the next.
@@ -153,7 +172,7 @@ async fn check_fmp4_rendition(base: &str, playlist: &str, dir: &Path, expected: 
             pk[i].2 = pk[i + 1].1 - pk[i].1;
         }
     }
-    let video = !p.segments.is_empty() && first_packet_of_segment.iter().all(|x| x.3);
+    let video = !segments.is_empty() && first_packet_of_segment.iter().all(|x| x.3);
     let audio_like = pk.iter().all(|x| x.3);
     assert!(
         video || audio_like,
@@ -180,7 +199,7 @@ async fn check_fmp4_rendition(base: &str, playlist: &str, dir: &Path, expected: 
         last - first
     );
     // EXTINF durations add up to the rendition's duration.
-    let listed: f64 = p.segments.iter().map(|s| f64::from(s.duration)).sum();
+    let listed: f64 = segments.iter().map(|s| s.1).sum();
     assert!(
         (listed - expected).abs() <= slack + 1e-3,
         "{playlist}: {listed}"
@@ -576,4 +595,519 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out.sort();
     out
+}
+
+/// A parsed XML element: name, attributes, children (enough for MPDs and Smooth manifests).
+#[derive(Debug, Clone, Default)]
+struct El {
+    name: String,
+    attrs: BTreeMap<String, String>,
+    children: Vec<El>,
+}
+
+impl El {
+    fn parse(xml: &str) -> El {
+        use quick_xml::events::Event;
+        let mut r = quick_xml::Reader::from_str(xml);
+        let mut stack = vec![El::default()];
+        loop {
+            match r.read_event().unwrap() {
+                Event::Start(e) => stack.push(El::from_start(&e)),
+                Event::Empty(e) => {
+                    let el = El::from_start(&e);
+                    stack.last_mut().unwrap().children.push(el);
+                }
+                Event::End(_) => {
+                    let el = stack.pop().unwrap();
+                    stack.last_mut().unwrap().children.push(el);
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+        stack.pop().unwrap().children.remove(0)
+    }
+    fn from_start(e: &quick_xml::events::BytesStart) -> El {
+        El {
+            name: e.local_name().as_ref().to_string(),
+            attrs: e
+                .attributes()
+                .map(|a| {
+                    let a = a.unwrap();
+                    (
+                        a.key.local_name().as_ref().to_string(),
+                        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                            .unwrap()
+                            .into_owned(),
+                    )
+                })
+                .collect(),
+            children: Vec::new(),
+        }
+    }
+    fn all(&self, name: &str) -> Vec<&El> {
+        self.children.iter().filter(|c| c.name == name).collect()
+    }
+    fn one(&self, name: &str) -> Option<&El> {
+        self.children.iter().find(|c| c.name == name)
+    }
+    fn attr(&self, k: &str) -> Option<&str> {
+        self.attrs.get(k).map(String::as_str)
+    }
+    fn num(&self, k: &str) -> Option<u64> {
+        self.attr(k).map(|v| v.parse().unwrap())
+    }
+}
+
+/// `PT#H#M#S` → seconds.
+fn xs_seconds(v: &str) -> f64 {
+    let mut total = 0.0;
+    let mut num = String::new();
+    for c in v.trim_start_matches("PT").chars() {
+        match c {
+            'H' => total += num.parse::<f64>().unwrap() * 3600.0,
+            'M' => total += num.parse::<f64>().unwrap() * 60.0,
+            'S' => total += num.parse::<f64>().unwrap(),
+            _ => {
+                num.push(c);
+                continue;
+            }
+        }
+        num.clear();
+    }
+    total
+}
+
+/// Validates MPDs against the DASH MPD schema with xmllint (the schema's xlink import points
+/// at a local stub: no network).
+fn xsd_validate(mpds: &[(String, String)], dir: &Path) {
+    let xsd = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/schemas/dash/DASH-MPD.xsd"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("xlink.xsd"),
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="http://www.w3.org/1999/xlink">
+  <xs:attribute name="href" type="xs:anyURI"/><xs:attribute name="actuate" type="xs:string"/>
+  <xs:attribute name="type" type="xs:string"/><xs:attribute name="show" type="xs:string"/>
+</xs:schema>"#,
+    )
+    .unwrap();
+    let schema = dir.join("DASH-MPD.xsd");
+    std::fs::write(
+        &schema,
+        xsd.replace("http://www.w3.org/XML/2008/06/xlink.xsd", "xlink.xsd"),
+    )
+    .unwrap();
+    for (name, mpd) in mpds {
+        let f = dir.join(format!("{}.mpd", name.replace('/', "_")));
+        std::fs::write(&f, mpd).unwrap();
+        let out = Command::new("xmllint")
+            .args(["--noout", "--nonet", "--schema"])
+            .arg(&schema)
+            .arg(&f)
+            .output()
+            .expect("xmllint (Debian package libxml2-utils)");
+        assert!(
+            out.status.success(),
+            "{name} does not validate: {}\n{mpd}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Every Representation of an MPD with its init URL and (segment URL, duration) list, read the
+/// way a DASH client does: SegmentTemplate from the Representation or its AdaptationSet,
+/// `$RepresentationID$`/`$Number$`/`$Time$` substituted, SegmentTimeline or `@duration`.
+/// One DASH Representation as a client sees it: id, trick play, init URL, (segment URL,
+/// duration) list.
+type DashTrack = (String, bool, String, Vec<(String, f64)>);
+
+fn dash_tracks(mpd: &El) -> Vec<DashTrack> {
+    let total = xs_seconds(mpd.attr("mediaPresentationDuration").unwrap());
+    let period = mpd.one("Period").unwrap();
+    let mut out = Vec::new();
+    for set in period.all("AdaptationSet") {
+        let trick = set
+            .all("EssentialProperty")
+            .iter()
+            .any(|p| p.attr("schemeIdUri") == Some("http://dashif.org/guidelines/trickmode"));
+        for rep in set.all("Representation") {
+            let tpl = rep
+                .one("SegmentTemplate")
+                .or_else(|| set.one("SegmentTemplate"))
+                .expect("SegmentTemplate");
+            let id = rep.attr("id").unwrap();
+            let ts = tpl.num("timescale").unwrap_or(1) as f64;
+            let url = |number: u64, time: u64, t: &str| {
+                t.replace("$RepresentationID$", id)
+                    .replace("$Number$", &number.to_string())
+                    .replace("$Time$", &time.to_string())
+                    .replace("$Bandwidth$", rep.attr("bandwidth").unwrap())
+            };
+            let media = tpl.attr("media").unwrap();
+            let start = tpl.num("startNumber").unwrap_or(1);
+            let mut segs = Vec::new();
+            if let Some(tl) = tpl.one("SegmentTimeline") {
+                let mut t = 0u64;
+                let mut n = start;
+                for s in tl.all("S") {
+                    if let Some(st) = s.num("t") {
+                        t = st;
+                    }
+                    let d = s.num("d").unwrap();
+                    for _ in 0..=s.num("r").unwrap_or(0) {
+                        segs.push((url(n, t, media), d as f64 / ts));
+                        t += d;
+                        n += 1;
+                    }
+                }
+            } else {
+                let d = tpl.num("duration").unwrap() as f64 / ts;
+                let count = (total / d - 1e-6).ceil() as u64;
+                for k in 0..count {
+                    let dur = (total - k as f64 * d).min(d);
+                    segs.push((url(start + k, 0, media), dur));
+                }
+            }
+            out.push((
+                id.to_string(),
+                trick,
+                url(0, 0, tpl.attr("initialization").unwrap()),
+                segs,
+            ));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dash_every_template_format_and_layout() {
+    let server = Server::start();
+    let c = setup(&server).await;
+    let configs = [
+        (
+            "ntl",
+            DashPackage::builder()
+                .segment_duration_seconds(4)
+                .include_iframe_only_stream(true)
+                .dash_manifests(DashManifest::builder().manifest_name("d").build())
+                .build(),
+        ),
+        (
+            "twt",
+            DashPackage::builder()
+                .segment_duration_seconds(4)
+                .segment_template_format(SegmentTemplateFormat::TimeWithTimeline)
+                .dash_manifests(
+                    DashManifest::builder()
+                        .manifest_layout(ManifestLayout::Compact)
+                        .profile(Profile::Hbbtv15)
+                        .min_buffer_time_seconds(10)
+                        .build(),
+                )
+                .build(),
+        ),
+        (
+            "nwd",
+            DashPackage::builder()
+                .segment_template_format(SegmentTemplateFormat::NumberWithDuration)
+                .include_encoder_configuration_in_segments(true)
+                .dash_manifests(
+                    DashManifest::builder()
+                        .stream_selection(
+                            StreamSelection::builder()
+                                .stream_order(StreamOrder::VideoBitrateAscending)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        ),
+    ];
+    for (id, pkg) in configs {
+        c.create_packaging_configuration()
+            .id(id)
+            .packaging_group_id("g")
+            .dash_package(pkg)
+            .send()
+            .await
+            .unwrap();
+    }
+    let sources = [
+        ("ladder", "ladder/ladder.smil"),
+        ("hls", "hls/master.m3u8"),
+        ("hevc", "hevc.mp4"),
+        ("ac3", "hls_ac3/index.m3u8"),
+        ("two", "two_audio.smil"),
+    ];
+    let mut urls = BTreeMap::new();
+    for (id, key) in sources {
+        urls.insert(
+            id,
+            create_asset(&c, id, &format!("arn:aws:s3:::media/{key}")).await,
+        );
+    }
+    for (id, _) in sources {
+        assert_eq!(wait_ingest(&c, id).await, ["PLAYABLE"; 3], "{id}");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut mpds = Vec::new();
+    for (asset, _) in sources {
+        for (config, _) in [("ntl", 0), ("twt", 0), ("nwd", 0)] {
+            let url = &urls[asset][config];
+            let r = reqwest::get(url).await.unwrap();
+            assert_eq!(r.status(), 200, "{url}");
+            assert_eq!(r.headers()["content-type"], "application/dash+xml");
+            let text = r.text().await.unwrap();
+            mpds.push((format!("{asset}-{config}"), text.clone()));
+            let mpd = El::parse(&text);
+            assert_eq!(mpd.attr("type"), Some("static"));
+            let duration = xs_seconds(mpd.attr("mediaPresentationDuration").unwrap());
+            assert!(
+                (duration - 12.0).abs() < 0.1,
+                "{asset}/{config}: {duration}"
+            );
+            let base = url.rsplit_once('/').unwrap().0;
+            let tracks = dash_tracks(&mpd);
+            assert!(!tracks.is_empty());
+            for (id, trick, init, segs) in &tracks {
+                let name = format!("{asset}-{config}-{id}");
+                if *trick {
+                    // Trick play: one key frame per segment.
+                    for (uri, _) in segs {
+                        let mut one = get_bytes(&format!("{base}/{init}")).await.to_vec();
+                        one.extend_from_slice(&get_bytes(&format!("{base}/{uri}")).await);
+                        let f = tmp.path().join("trick.mp4");
+                        std::fs::write(&f, &one).unwrap();
+                        let pk = packets(&f);
+                        assert!(pk.len() == 1 && pk[0].3, "{name} {uri}: {pk:?}");
+                    }
+                    continue;
+                }
+                check_fmp4_track(base, &name, init, segs, tmp.path(), 12.0).await;
+            }
+            // ffmpeg's DASH demuxer plays the MPD end to end. Not NUMBER_WITH_DURATION: ffmpeg
+            // 5.1 counts floor(duration / d) + 1 segments there, one past the end whenever the
+            // duration is a whole number of segments (players in tests/players cover it).
+            if config != "nwd" {
+                let d = decode(url);
+                assert!((d - 12.0).abs() < 0.15, "{asset}/{config}: {d}");
+            }
+        }
+    }
+    xsd_validate(&mpds, tmp.path());
+    // Options show in the MPD.
+    let ladder = |c: &str| {
+        El::parse(
+            &mpds
+                .iter()
+                .find(|m| m.0 == format!("ladder-{c}"))
+                .unwrap()
+                .1,
+        )
+    };
+    let ntl = ladder("ntl");
+    assert_eq!(
+        ntl.attr("profiles"),
+        Some("urn:mpeg:dash:profile:isoff-live:2011")
+    );
+    assert_eq!(ntl.attr("minBufferTime"), Some("PT30S"));
+    let sets = ntl.one("Period").unwrap().all("AdaptationSet");
+    assert_eq!(sets.len(), 3, "video, audio, trick play");
+    assert!(
+        sets[0]
+            .all("Representation")
+            .iter()
+            .all(|r| r.one("SegmentTemplate").is_some())
+    );
+    let twt = ladder("twt");
+    assert!(
+        twt.attr("profiles")
+            .unwrap()
+            .starts_with("urn:hbbtv:dash:profile:isoff-live:2012")
+    );
+    assert_eq!(twt.attr("minBufferTime"), Some("PT10S"));
+    let video = twt.one("Period").unwrap().all("AdaptationSet")[0];
+    let tpl = video
+        .one("SegmentTemplate")
+        .expect("COMPACT: one template per set");
+    assert!(tpl.attr("media").unwrap().contains("$Time$"));
+    assert!(tpl.attr("media").unwrap().contains("$RepresentationID$"));
+    let nwd = ladder("nwd");
+    let video = nwd.one("Period").unwrap().all("AdaptationSet")[0];
+    let reps = video.all("Representation");
+    let rates: Vec<u64> = reps.iter().map(|r| r.num("bandwidth").unwrap()).collect();
+    assert!(
+        rates.windows(2).all(|w| w[0] <= w[1]),
+        "ascending: {rates:?}"
+    );
+    assert!(
+        reps.iter()
+            .all(|r| r.attr("codecs").unwrap().starts_with("avc3."))
+    );
+    let tpl = reps[0].one("SegmentTemplate").unwrap();
+    assert!(tpl.num("duration").is_some() && tpl.one("SegmentTimeline").is_none());
+    // Two audio languages are two AdaptationSets with their languages.
+    let two = El::parse(&mpds.iter().find(|m| m.0 == "two-ntl").unwrap().1);
+    let langs: Vec<_> = two
+        .one("Period")
+        .unwrap()
+        .all("AdaptationSet")
+        .iter()
+        .filter_map(|s| s.attr("lang").map(str::to_string))
+        .collect();
+    assert_eq!(langs, ["eng", "fra"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smooth_manifest_and_fragments() {
+    let server = Server::start();
+    let c = setup(&server).await;
+    c.create_packaging_configuration()
+        .id("mss")
+        .packaging_group_id("g")
+        .mss_package(
+            MssPackage::builder()
+                .segment_duration_seconds(4)
+                .mss_manifests(MssManifest::builder().manifest_name("s").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let urls = create_asset(&c, "ladder", "arn:aws:s3:::media/ladder/ladder.smil").await;
+    assert_eq!(wait_ingest(&c, "ladder").await, ["PLAYABLE"]);
+    let url = &urls["mss"];
+    assert!(url.ends_with("/s.ism/Manifest"), "{url}");
+    let r = reqwest::get(url).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let m = El::parse(&r.text().await.unwrap());
+    assert_eq!(m.name, "SmoothStreamingMedia");
+    let timescale = m.num("TimeScale").unwrap_or(10_000_000) as f64;
+    let duration = m.num("Duration").unwrap() as f64 / timescale;
+    assert!((duration - 12.0).abs() < 0.1, "{duration}");
+    let base = url.strip_suffix("/Manifest").unwrap();
+    let streams = m.all("StreamIndex");
+    assert_eq!(streams.len(), 2, "video and audio");
+    let tmp = tempfile::tempdir().unwrap();
+    // An independent init section for the video: ffmpeg writes an empty-moov fMP4 of the
+    // source rendition at the Smooth timescale; our fragments must decode after it.
+    let src = server.data_dir.join("buckets/media/ladder/ladder_360p.mp4");
+    let init = tmp.path().join("init.mp4");
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(&src)
+        .args([
+            "-map",
+            "0:v",
+            "-c",
+            "copy",
+            "-t",
+            "0",
+            "-video_track_timescale",
+            "10000000",
+            "-movflags",
+            "frag_keyframe+empty_moov+default_base_moof",
+        ])
+        .arg(&init)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Keep ftyp + moov: ffmpeg may already have written a first fragment.
+    let bytes = std::fs::read(&init).unwrap();
+    let mut at = 0;
+    while at + 8 <= bytes.len() && &bytes[at + 4..at + 8] != b"moof" {
+        at += u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    }
+    std::fs::write(&init, &bytes[..at.min(bytes.len())]).unwrap();
+    let source_packets = packets(&src);
+    let source_video = source_packets.len();
+    for s in streams {
+        let kind = s.attr("Type").unwrap();
+        let name = s.attr("Name").unwrap();
+        let template = s.attr("Url").unwrap();
+        assert!(template.contains("{bitrate}") && template.contains("{start time}"));
+        // c elements: t on the first, then durations that tile the timeline.
+        let mut times = Vec::new();
+        let mut t = 0u64;
+        for chunk in s.all("c") {
+            if let Some(ct) = chunk.num("t") {
+                t = ct;
+            }
+            let d = chunk.num("d").unwrap();
+            times.push((t, d));
+            t += d;
+        }
+        assert_eq!(times.len() as u64, s.num("Chunks").unwrap());
+        let levels = s.all("QualityLevel");
+        assert_eq!(levels.len() as u64, s.num("QualityLevels").unwrap());
+        for q in &levels {
+            assert!(!q.attr("CodecPrivateData").unwrap().is_empty());
+            let bitrate = q.attr("Bitrate").unwrap();
+            let mut whole = std::fs::read(&init).unwrap();
+            for (t, d) in &times {
+                let path = template
+                    .replace("{bitrate}", bitrate)
+                    .replace("{start time}", &t.to_string());
+                let frag = get_bytes(&format!("{base}/{path}")).await;
+                // moof first, with the tfxd box giving this fragment's time and duration.
+                assert_eq!(&frag[4..8], b"moof", "{name} {path}");
+                let uuid = [
+                    0x6d, 0x1d, 0x9b, 0x05, 0x42, 0xd5, 0x44, 0xe6, 0x80, 0xe2, 0x14, 0x1d, 0xaf,
+                    0xf7, 0x57, 0xb2,
+                ];
+                let at = frag
+                    .windows(16)
+                    .position(|w| w == uuid)
+                    .expect("tfxd uuid box");
+                let body = &frag[at + 16..];
+                assert_eq!(body[0], 1, "tfxd version 1");
+                let ft = u64::from_be_bytes(body[4..12].try_into().unwrap());
+                let fd = u64::from_be_bytes(body[12..20].try_into().unwrap());
+                assert_eq!((ft, fd), (*t, *d), "{name} {path}");
+                whole.extend_from_slice(&frag);
+            }
+            if kind == "video" && q.attr("MaxHeight") == Some("360") {
+                let f = tmp.path().join("smooth.mp4");
+                std::fs::write(&f, &whole).unwrap();
+                let out = Command::new("ffmpeg")
+                    .args(["-v", "error", "-i"])
+                    .arg(&f)
+                    .args(["-f", "null", "-"])
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success() && out.stderr.is_empty(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let pk = packets(&f);
+                let src_keys = Command::new("ffprobe")
+                    .args(["-v", "error", "-select_streams", "v", "-show_entries"])
+                    .args(["packet=flags", "-of", "csv=p=0"])
+                    .arg(&src)
+                    .output()
+                    .unwrap();
+                let src_flags = String::from_utf8_lossy(&src_keys.stdout).to_string();
+                let src_video = src_flags.lines().filter(|l| !l.is_empty()).count();
+                assert!(
+                    src_video > 0 && src_video < source_video,
+                    "video and audio packets"
+                );
+                assert_eq!(pk.len(), src_video, "every video frame of the source");
+                let keys = pk.iter().filter(|p| p.3).count();
+                assert_eq!(
+                    keys,
+                    src_flags.lines().filter(|l| l.starts_with('K')).count(),
+                    "the source's key frames"
+                );
+            }
+        }
+    }
 }

@@ -273,6 +273,21 @@ fn nominal_duration(timeline: &[(u64, u64)]) -> u64 {
         .map_or(1, |(d, _)| d.max(1))
 }
 
+/// `@duration` for NUMBER_WITH_DURATION: the nominal duration, unless clients counting
+/// `ceil(presentation duration / @duration)` segments would then count a different number
+/// than there are (irregular GOPs), in which case the average that makes the count exact.
+fn template_duration(timeline: &[(u64, u64)], pto: u64) -> u64 {
+    let d = nominal_duration(timeline);
+    let n = timeline.len() as u64;
+    let end = timeline.last().map_or(0, |(t, d)| t + d);
+    // Clients count from the Period start (media time `pto`), not from the first segment.
+    let span = end.saturating_sub(pto);
+    if n == 0 || span == 0 || span.div_ceil(d) == n {
+        return d;
+    }
+    span.div_ceil(n).max(1)
+}
+
 fn segment_template(
     s: &mut String,
     depth: usize,
@@ -290,8 +305,12 @@ fn segment_template(
             "media",
             format!("{}{token}{}", r.urls.media_prefix, r.urls.media_suffix),
         ),
-        ("startNumber", "1".to_string()),
     ];
+    // Only `$Number$` templates need a start number. ffmpeg's DASH reader (5.x) also uses it as
+    // an index into a `$Time$` timeline and would skip the first segment.
+    if format != SegmentTemplateFormat::TimeWithTimeline {
+        attrs.push(("startNumber", "1".to_string()));
+    }
     if r.presentation_time_offset > 0 {
         attrs.push((
             "presentationTimeOffset",
@@ -299,7 +318,10 @@ fn segment_template(
         ));
     }
     if format == SegmentTemplateFormat::NumberWithDuration {
-        attrs.push(("duration", nominal_duration(&r.timeline).to_string()));
+        attrs.push((
+            "duration",
+            template_duration(&r.timeline, r.presentation_time_offset).to_string(),
+        ));
         empty(s, depth, "SegmentTemplate", &attrs);
         return;
     }

@@ -287,8 +287,22 @@ fn manifest(job: &Job, s: &Settings) -> Result<String, EgressError> {
         }
         None => None,
     };
+    // The presentation ends where the video ends (segments are cut on the video timeline;
+    // audio may run a frame longer), in Period time: media time less presentationTimeOffset.
+    // Clients of NUMBER_WITH_DURATION count segments from it.
+    let has_video = representations
+        .iter()
+        .any(|r| matches!(r.media, mpd::Media::Video(_)));
+    let end = representations
+        .iter()
+        .filter(|r| !has_video || matches!(r.media, mpd::Media::Video(_)))
+        .map(|r| {
+            let last = r.timeline.last().map_or(0, |(t, d)| t + d);
+            last.saturating_sub(r.presentation_time_offset) as f64 / f64::from(r.timescale.max(1))
+        })
+        .fold(0.0, f64::max);
     Ok(mpd::mpd(&mpd::Mpd {
-        duration: Duration::from_secs_f64(index.duration_seconds().max(0.0)),
+        duration: Duration::from_secs_f64(end),
         representations,
         trick_play,
         options: mpd::DashOptions {
