@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 command -v cargo-fuzz >/dev/null || cargo install --quiet --locked cargo-fuzz@0.13.1
 media="$(scripts/make-test-media.sh)"
 corpus="$CARGO_TARGET_DIR/fuzz-corpus"
-mkdir -p "$corpus"/{mp4,smil,srt,index,ts,playlist}
+mkdir -p "$corpus"/{mp4,smil,srt,index,ts,playlist,mux}
 # Seeds: the head of a faststart MP4 (ftyp + moov), the SMILs, the SRT.
 head -c 65536 "$media/ladder_faststart.mp4" > "$corpus/mp4/faststart-head.mp4"
 head -c 65536 "$media/hevc.mp4" > "$corpus/mp4/hevc-head.mp4"
@@ -22,9 +22,11 @@ cp "$media"/hls/*.m3u8 "$corpus/playlist/"
 cargo build --quiet -p vodpack
 "$CARGO_TARGET_DIR/debug/vodpack" inspect "$media/two_audio.smil" --write-index "$corpus/index/two_audio.idx" > /dev/null
 "$CARGO_TARGET_DIR/debug/vodpack" inspect "$media/ladder/ladder.smil" --write-index "$corpus/index/ladder.idx" > /dev/null
+"$CARGO_TARGET_DIR/debug/vodpack" inspect "$media/hls/master.m3u8" --write-index "$corpus/mux/hls.idx" > /dev/null
+cp "$corpus/index/two_audio.idx" "$corpus/mux/"
 cargo fuzz build --fuzz-dir fuzz --sanitizer none
 log="$CARGO_TARGET_DIR/fuzz.log"
-for target in mp4 smil srt index ts playlist; do
+for target in mp4 smil srt index ts playlist mux; do
   echo "fuzz: $target for ${secs}s"
   rc=0
   cargo fuzz run --fuzz-dir fuzz --sanitizer none "$target" "$corpus/$target" -- \
