@@ -1111,3 +1111,147 @@ async fn smooth_manifest_and_fragments() {
         }
     }
 }
+
+/// Odd and hostile file names under every format's folder get a 404 with a reason, never a
+/// 500 or a panic, and the server keeps serving; a source that disappears after ingest is a
+/// 503 naming the problem.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_egress_paths_are_clear_errors() {
+    let server = Server::start();
+    let c = setup(&server).await;
+    c.create_packaging_configuration()
+        .id("hls")
+        .packaging_group_id("g")
+        .hls_package(
+            HlsPackage::builder()
+                .hls_manifests(HlsManifest::builder().build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.create_packaging_configuration()
+        .id("cmaf")
+        .packaging_group_id("g")
+        .cmaf_package(
+            CmafPackage::builder()
+                .hls_manifests(HlsManifest::builder().build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.create_packaging_configuration()
+        .id("dash")
+        .packaging_group_id("g")
+        .dash_package(
+            DashPackage::builder()
+                .dash_manifests(DashManifest::builder().build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.create_packaging_configuration()
+        .id("mss")
+        .packaging_group_id("g")
+        .mss_package(
+            MssPackage::builder()
+                .mss_manifests(MssManifest::builder().build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let urls = create_asset(&c, "a", "arn:aws:s3:::media/ladder/ladder_360p.mp4").await;
+    assert_eq!(wait_ingest(&c, "a").await, ["PLAYABLE"; 4]);
+    let bad = [
+        "index_0_2.ts",
+        "index_0_01.ts",
+        "index_0_+1.ts",
+        "index_0_-1.ts",
+        "index_0_99999999999999999999999.ts",
+        "index_9.m3u8",
+        "index_a9.m3u8",
+        "index_t0.m3u8",
+        "index_0_0.mp4",
+        "index_0_init.ts",
+        "index_iframes.m3u8",
+        "index_v0_0.mp4",
+        "index_v0_t1.mp4",
+        "index_v9_init.mp4",
+        "index_i0_1.mp4",
+        "index.ism/QualityLevels(1)/Fragments(video=0)",
+        "index.ism/QualityLevels(x)/Fragments(video=0)",
+        "index.ism/Fragments(video=0)",
+        "index.m3u8%00",
+        "other.m3u8",
+        "index",
+        "",
+    ];
+    let client = reqwest::Client::new();
+    for (config, url) in &urls {
+        let base = match url.rsplit_once("/index") {
+            Some((b, _)) => b.to_string(),
+            None => panic!("{url}"),
+        };
+        for name in bad {
+            if config == "cmaf" && name == "index_0_0.mp4" {
+                continue; // CMAF's first segment
+            }
+            let r = client.get(format!("{base}/{name}")).send().await.unwrap();
+            assert!(
+                r.status() == 404 || (r.status() == 200 && name.is_empty()),
+                "{config}: {name} answered {}",
+                r.status()
+            );
+            let text = r.text().await.unwrap();
+            assert!(!text.is_empty(), "{config}: {name}: a reason");
+        }
+        // Dot segments as sent on the wire (clients normalise them away; a raw request keeps them).
+        let path = base.split_once("://").unwrap().1.split_once('/').unwrap().1;
+        let host = base.split_once("://").unwrap().1.split_once('/').unwrap().0;
+        for name in [
+            "index.ism/../index.m3u8",
+            "../index.m3u8",
+            "%2e%2e/index.m3u8",
+            "a/../../x",
+        ] {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut tcp = tokio::net::TcpStream::connect(host).await.unwrap();
+            let req =
+                format!("GET /{path}/{name} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+            tcp.write_all(req.as_bytes()).await.unwrap();
+            let mut answer = String::new();
+            tcp.read_to_string(&mut answer).await.unwrap();
+            assert!(
+                answer.starts_with("HTTP/1.1 404"),
+                "{config}: raw {name}: {}",
+                answer.lines().next().unwrap_or("")
+            );
+        }
+        // A long name.
+        let r = client
+            .get(format!("{base}/{}", "x".repeat(4000)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{config}: long name");
+        // Still serving.
+        assert_eq!(
+            client.get(url).send().await.unwrap().status(),
+            200,
+            "{config}"
+        );
+    }
+    // The source disappears: manifests cached or not, segments say what is wrong.
+    std::fs::remove_file(server.data_dir.join("buckets/media/ladder/ladder_360p.mp4")).unwrap();
+    let base = urls["hls"].rsplit_once('/').unwrap().0;
+    let r = client
+        .get(format!("{base}/index_0_1.ts"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.text().await.unwrap().contains("cannot read the source"));
+}
