@@ -68,10 +68,15 @@ fn decode(url: &str) -> f64 {
 
 /// Packets of a media file as ffprobe sees them: (pts, dts, duration, key) in seconds.
 fn packets(path: &Path) -> Vec<(f64, f64, f64, bool)> {
+    packets_of(path, None)
+}
+
+/// [`packets`] of the streams `select` names (`v`, `a`).
+fn packets_of(path: &Path, select: Option<&str>) -> Vec<(f64, f64, f64, bool)> {
     let out = Command::new("ffprobe")
+        .args(["-v", "error"])
+        .args(select.map_or(vec![], |s| vec!["-select_streams", s]))
         .args([
-            "-v",
-            "error",
             "-show_entries",
             "packet=pts_time,dts_time,duration_time,flags",
             "-of",
@@ -1254,4 +1259,97 @@ async fn bad_egress_paths_are_clear_errors() {
         .unwrap();
     assert_eq!(r.status(), 503);
     assert!(r.text().await.unwrap().contains("cannot read the source"));
+}
+
+/// HLS-TS renditions: every segment starts with a key frame (video), and the whole rendition
+/// (segments concatenated, as a player's buffer holds them) has per-stream timestamps without
+/// gaps or overlaps and the source's duration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_ts_segments_start_on_key_frames_without_gaps() {
+    let server = Server::start();
+    let c = setup(&server).await;
+    c.create_packaging_configuration()
+        .id("hls")
+        .packaging_group_id("g")
+        .hls_package(
+            HlsPackage::builder()
+                .segment_duration_seconds(4)
+                .use_audio_rendition_group(true)
+                .hls_manifests(HlsManifest::builder().build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let sources = [
+        ("ladder", "ladder/ladder.smil"),
+        ("hls", "hls/master.m3u8"),
+        ("hevc", "hevc.mp4"),
+        ("ac3", "hls_ac3/index.m3u8"),
+        ("negcts", "negative_cts.mp4"),
+    ];
+    let mut urls = BTreeMap::new();
+    for (id, key) in sources {
+        urls.insert(
+            id,
+            create_asset(&c, id, &format!("arn:aws:s3:::media/{key}")).await,
+        );
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    for (id, _) in sources {
+        assert_eq!(wait_ingest(&c, id).await, ["PLAYABLE"], "{id}");
+        let url = &urls[id]["hls"];
+        let base = url.rsplit_once('/').unwrap().0;
+        let master = master_playlist(&get_text(url).await);
+        let mut playlists: Vec<String> = master.variants.iter().map(|v| v.uri.clone()).collect();
+        playlists.extend(
+            master
+                .alternatives
+                .iter()
+                .filter(|a| a.media_type == m3u8_rs::AlternativeMediaType::Audio)
+                .filter_map(|a| a.uri.clone()),
+        );
+        for pl in playlists {
+            let p = media_playlist(&get_text(&format!("{base}/{pl}")).await);
+            let mut whole = Vec::new();
+            for (k, s) in p.segments.iter().enumerate() {
+                let seg = get_bytes(&format!("{base}/{}", s.uri)).await;
+                let f = tmp.path().join("seg.ts");
+                std::fs::write(&f, &seg).unwrap();
+                let v = packets_of(&f, Some("v"));
+                if let Some(first) = v.iter().min_by(|a, b| a.1.total_cmp(&b.1)) {
+                    assert!(first.3, "{id}/{pl} segment {k} starts with a key frame");
+                }
+                whole.extend_from_slice(&seg);
+            }
+            let f = tmp.path().join("whole.ts");
+            std::fs::write(&f, &whole).unwrap();
+            for sel in ["v", "a"] {
+                let pk = packets_of(&f, Some(sel));
+                if pk.is_empty() {
+                    continue;
+                }
+                for w in pk.windows(2) {
+                    if w[0].2.is_nan() {
+                        continue;
+                    }
+                    assert!(
+                        (w[0].1 + w[0].2 - w[1].1).abs() < 0.0015,
+                        "{id}/{pl}/{sel}: gap or overlap between {:?} and {:?}",
+                        w[0],
+                        w[1]
+                    );
+                }
+                let first = pk.iter().map(|x| x.0).fold(f64::MAX, f64::min);
+                let last = pk.iter().map(|x| x.0 + x.2).fold(f64::MIN, f64::max);
+                let frame = pk.iter().map(|x| x.2).fold(0.0, f64::max);
+                let slack = if sel == "a" { 2.0 * frame } else { frame };
+                assert!(
+                    ((last - first) - 12.0).abs() <= slack + 1e-3,
+                    "{id}/{pl}/{sel}: duration {}",
+                    last - first
+                );
+            }
+        }
+    }
 }
