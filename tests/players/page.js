@@ -15,6 +15,9 @@
     events: [],
     codecs: {},
     version: null,
+    // Audio track switch (--switch-audio): what was asked, what the player confirmed, and the
+    // media fragments of the new track buffered since.
+    audioSwitch: null,
   });
 
   const CODECS = {
@@ -41,15 +44,24 @@
 
   const video = document.getElementById('video');
 
-  function record(source, fatal, type, details, message) {
-    vp.errors.push({
+  function record(source, fatal, type, details, message, where) {
+    const e = {
       source,
       fatal: !!fatal,
       type: type ?? null,
       details: details ?? null,
       message: message ?? null,
       at: Number(video.currentTime.toFixed(3)),
-    });
+    };
+    if (where) e.where = where;
+    vp.errors.push(e);
+  }
+
+  // The buffered ranges of the video element and of each SourceBuffer, as "start-end" strings.
+  function ranges(r) {
+    const out = [];
+    for (let i = 0; i < r.length; i++) out.push(`${r.start(i).toFixed(3)}-${r.end(i).toFixed(3)}`);
+    return out;
   }
 
   video.muted = true;
@@ -84,9 +96,21 @@
     const hls = new Hls({ debug: false, enableWorker: true });
     window.__player = hls;
     hls.on(Hls.Events.ERROR, (_, d) => {
-      record('hls.js', d.fatal, d.type, d.details, d.error ? describe(d.error) : d.reason || null);
+      // Which fragment (type level/sn and its timeline) and what was buffered at the time.
+      const f = d.frag;
+      const where = f ? { frag: `${f.type} ${f.level}/${f.sn}`, start: f.start, duration: f.duration } : null;
+      if (where && hls.media) where.buffered = ranges(hls.media.buffered);
+      record('hls.js', d.fatal, d.type, d.details, d.error ? describe(d.error) : d.reason || null, where);
     });
     hls.on(Hls.Events.MANIFEST_PARSED, play);
+    hls.on(Hls.Events.AUDIO_TRACK_SWITCHED, (_, d) => {
+      const s = vp.audioSwitch;
+      if (s && d.id === s.to) s.switched = { id: d.id, name: d.name, lang: d.lang || null };
+    });
+    hls.on(Hls.Events.FRAG_BUFFERED, (_, d) => {
+      const s = vp.audioSwitch;
+      if (s && d.frag.type === 'audio' && d.frag.level === s.to) s.fragmentsBuffered++;
+    });
     hls.attachMedia(video);
     hls.loadSource(url);
   }
@@ -121,16 +145,34 @@
       record('shaka', e.severity === 2, `category ${e.category}`, `code ${e.code}`, describe(e.data));
     });
     await player.attach(video);
-    await player.load(url);
+    // A Smooth client manifest (<name>.ism/Manifest) has no file extension Shaka could map to a
+    // parser, and its text/xml type names none either: say what it is, as a page playing Smooth
+    // does.
+    const mss = /\.ism\/manifest$/i.test(new URL(url).pathname);
+    await player.load(url, null, mss ? 'application/vnd.ms-sstr+xml' : undefined);
     play();
   }
+
+  // Switches hls.js to audio track `to` (an index into hls.audioTracks); the outcome lands in
+  // vp.audioSwitch. Returns an error message, or null when the switch was requested.
+  window.__switchAudio = function (to) {
+    const hls = window.__player;
+    if (!window.Hls || !(hls instanceof Hls)) return 'audio switching is implemented for hls.js only';
+    const tracks = hls.audioTracks.map((t) => ({ id: t.id, name: t.name, lang: t.lang || null }));
+    const from = hls.audioTrack;
+    vp.audioSwitch = { from, to, tracks, at: video.currentTime, switched: null, fragmentsBuffered: 0 };
+    if (tracks.length <= to) return `${tracks.length} audio track(s): no track ${to} to switch to`;
+    if (from === to) return `already on audio track ${to}`;
+    hls.audioTrack = to;
+    return null;
+  };
 
   window.__start = async function (which, url) {
     vp.started = true;
     try {
       if (which === 'hlsjs') startHlsjs(url);
       else if (which === 'dashjs') startDashjs(url);
-      else if (which === 'shaka') await startShaka(url);
+      else if (which === 'shaka' || which === 'shaka4') await startShaka(url);
       else throw new Error(`unknown player ${which}`);
     } catch (e) {
       const msg = e && e.code !== undefined ? `code ${e.code} category ${e.category} ${describe(e.data)}` : describe(e);
@@ -138,7 +180,26 @@
     }
   };
 
+  // Seconds of [start, end] the video element has buffered (audio and video both).
+  function coverage(start, end) {
+    let c = 0;
+    for (let i = 0; i < video.buffered.length; i++) {
+      c += Math.max(0, Math.min(end, video.buffered.end(i)) - Math.max(start, video.buffered.start(i)));
+    }
+    return c;
+  }
+
   window.__sample = function () {
+    // A fragment hls.js reported as appended without buffered growth: the most of its time range
+    // buffered at any sample since (play.mjs accepts the report only if that reaches all of it;
+    // "since" because an audio switch flushes the audio buffer).
+    for (const e of vp.errors) {
+      if (e.details === 'bufferAppendNoProgress' && e.where) {
+        const { start, duration } = e.where;
+        const now = Number(coverage(start, start + duration).toFixed(3));
+        e.where.coveredSeconds = Math.max(e.where.coveredSeconds || 0, now);
+      }
+    }
     const q = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : null;
     return {
       currentTime: video.currentTime,

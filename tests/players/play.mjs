@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Plays one stream in a real player in headless Debian Chromium and reports what happened.
 //
-//   node play.mjs --player hlsjs|shaka|dashjs --url <manifest URL> [--seconds 6] [--timeout 60]
-//                 [--players-dir DIR] [--chromium /usr/bin/chromium]
+//   node play.mjs --player hlsjs|shaka|shaka4|dashjs --url <manifest URL> [--seconds 6]
+//                 [--timeout 60] [--switch-audio] [--players-dir DIR] [--chromium /usr/bin/chromium]
 //
 // Chromium (the Debian package, never a downloaded browser) is driven by playwright-core. The
 // page and the player library are served from a throw-away HTTP server on 127.0.0.1 (random
@@ -10,6 +10,14 @@
 // playhead advanced by at least --seconds with no fatal player error, no media-element error and
 // no uncaught page exception. Prints one JSON line and exits 0 on success, 1 on failure, 2 on a
 // usage or set-up error.
+//
+// Players: hlsjs (hls.js), shaka (Shaka Player 5), shaka4 (Shaka Player 4.16 LTS, the last line
+// with Smooth Streaming: 5.0 removed it), dashjs (dash.js with its separately built Smooth
+// module, so it plays DASH and Smooth).
+//
+// --switch-audio (hls.js): once the playhead has advanced --seconds, switch to the second audio
+// track (hls.audioTrack = 1); success then also needs hls.js to confirm the switch, at least one
+// fragment of that track buffered, and the playhead to advance SWITCH_SECONDS more.
 //
 // npm packages come from DIR/node_modules, DIR being --players-dir, else $VODPACK_PLAYERS_DIR,
 // else what `scripts/install-players --print-dir` names (run scripts/install-players first).
@@ -22,6 +30,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+// Media seconds the playhead must advance after an audio switch.
+const SWITCH_SECONDS = 2;
 
 // Errors that fail a run: anything fatal, and every media error even when the player recovered
 // from it (hls.js MEDIA_ERROR: decode or buffer-append trouble, holes in the timeline). Other
@@ -31,11 +41,22 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 // - bufferSeekOverHole before the first second: the start gap every B-frame stream has (video
 //   starts at its first presentation time, a frame or two after audio; hls.js jumps it). A hole
 //   later in the timeline is a packaging bug and fails.
-function isFailure(e) {
+// - bufferAppendNoProgress for a fragment whose whole time range was buffered at some point of
+//   the run (checked at the end, `final`; until then it is not held against the run). hls.js 1.7.4 reports it falsely for
+//   the first fragment of an alternate audio rendition in TS: when the video and audio appends
+//   finish together, the promise that steps its operation queues sees the audio SourceBuffer no
+//   longer updating before its 'updateend' fired, shifts the audio media append off the queue
+//   unfinished and runs the fragment's progress check after the init segment alone. The media
+//   append then lands (e.g. audio 0.016-2.085 s). A fragment that really never buffers leaves
+//   its range uncovered and fails.
+function isFailure(e, final = false) {
   if (e.fatal) return true;
   if (e.source !== 'hls.js' || e.type !== 'mediaError') return false;
   if (e.details === 'bufferStalledError' || e.details === 'bufferNudgeOnStall') return false;
   if (e.details === 'bufferSeekOverHole' && e.at < 1) return false;
+  if (e.details === 'bufferAppendNoProgress' && e.where) {
+    return final && !(e.where.coveredSeconds >= e.where.duration - 0.15);
+  }
   return true;
 }
 
@@ -51,17 +72,19 @@ function parseArgs(argv) {
       case '--timeout': a.timeout = Number(v); i++; break;
       case '--players-dir': a.playersDir = v; i++; break;
       case '--chromium': a.chromium = v; i++; break;
+      case '--switch-audio': a.switchAudio = true; break;
       default: usage(`unknown argument ${k}`);
     }
   }
-  if (!['hlsjs', 'shaka', 'dashjs'].includes(a.player)) usage('--player must be hlsjs, shaka or dashjs');
+  if (!['hlsjs', 'shaka', 'shaka4', 'dashjs'].includes(a.player)) usage('--player must be hlsjs, shaka, shaka4 or dashjs');
+  if (a.switchAudio && a.player !== 'hlsjs') usage('--switch-audio is implemented for hlsjs only');
   if (!a.url) usage('--url is required');
   if (!(a.seconds > 0) || !(a.timeout > 0)) usage('--seconds and --timeout must be positive');
   return a;
 }
 
 function usage(msg) {
-  console.error(`play.mjs: ${msg}\nusage: node play.mjs --player hlsjs|shaka|dashjs --url URL [--seconds 6] [--timeout 60] [--players-dir DIR] [--chromium PATH]`);
+  console.error(`play.mjs: ${msg}\nusage: node play.mjs --player hlsjs|shaka|shaka4|dashjs --url URL [--seconds 6] [--timeout 60] [--switch-audio] [--players-dir DIR] [--chromium PATH]`);
   process.exit(2);
 }
 
@@ -89,23 +112,30 @@ if (!existsSync(args.chromium)) {
 const require = createRequire(path.join(modules, 'noop.js'));
 const { chromium } = require('playwright-core');
 
-// The page, its harness script and the player libraries, by URL path.
+// The player libraries (loaded in this order), the page and its harness script, by URL path.
 const LIBS = {
-  hlsjs: 'hls.js/dist/hls.min.js',
-  dashjs: 'dashjs/dist/modern/umd/dash.all.min.js',
-  shaka: 'shaka-player/dist/shaka-player.compiled.js',
+  hlsjs: ['hls.js/dist/hls.min.js'],
+  // dash.js 5 builds Smooth support as a separate module that registers dashjs.MssHandler.
+  dashjs: ['dashjs/dist/modern/umd/dash.all.min.js', 'dashjs/dist/modern/umd/dash.mss.min.js'],
+  shaka: ['shaka-player/dist/shaka-player.compiled.js'],
+  // npm alias of shaka-player@4.16 (package.json); its compiled build has the MSS parser, whose
+  // fragment transmuxer needs codem-isoboxer loaded first (window.ISOBoxer).
+  shaka4: ['codem-isoboxer/dist/iso_boxer.min.js', 'shaka-player-4/dist/shaka-player.compiled.js'],
 };
+const libs = LIBS[args.player];
 const files = {
   '/': {
     type: 'text/html; charset=utf-8',
     body: `<!doctype html><html><head><meta charset="utf-8"><title>vodpack ${args.player}</title>
 <link rel="icon" href="data:,"></head><body>
 <video id="video" muted autoplay playsinline width="640" height="360"></video>
-<script src="/player.js"></script><script src="/page.js"></script></body></html>`,
+${libs.map((_, i) => `<script src="/player${i}.js"></script>`).join('')}<script src="/page.js"></script></body></html>`,
   },
-  '/player.js': { type: 'text/javascript', body: readFileSync(path.join(modules, LIBS[args.player])) },
   '/page.js': { type: 'text/javascript', body: readFileSync(path.join(here, 'page.js')) },
 };
+libs.forEach((lib, i) => {
+  files[`/player${i}.js`] = { type: 'text/javascript', body: readFileSync(path.join(modules, lib)) };
+});
 const server = http.createServer((req, res) => {
   const f = files[new URL(req.url, 'http://x').pathname];
   if (!f) {
@@ -175,18 +205,32 @@ try {
 
   const t0 = Date.now();
   let start = null; // playhead when it first moved off its load position
+  let switchAt = null; // playhead when the audio switch was requested
+  let switchDone = false; // the switch is confirmed and a fragment of the new track buffered
   let last;
   for (;;) {
     last = await page.evaluate(() => window.__sample());
     if (start === null && last.readyState >= 2) start = last.currentTime;
     const advanced = start === null ? 0 : last.currentTime - start;
-    const fatal = last.vp.errors.some(isFailure) || last.vp.loadError || last.vp.playError || pageErrors.length;
-    if (advanced >= args.seconds || fatal || last.ended) break;
+    const fatal = last.vp.errors.some((e) => isFailure(e)) || last.vp.loadError || last.vp.playError || pageErrors.length;
+    if (fatal || last.ended) break;
+    if (advanced >= args.seconds && args.switchAudio && switchAt === null) {
+      switchAt = last.currentTime;
+      const refused = await page.evaluate(() => window.__switchAudio(1));
+      if (refused) {
+        result.errors.push({ source: 'harness', fatal: true, message: `audio switch: ${refused}` });
+        break;
+      }
+    }
+    const s = last.vp.audioSwitch;
+    switchDone = !!(s && s.switched && s.fragmentsBuffered > 0);
+    if (advanced >= args.seconds && (!args.switchAudio || (switchAt !== null && switchDone && last.currentTime - switchAt >= SWITCH_SECONDS))) break;
     if (Date.now() - t0 > args.timeout * 1000) {
+      const after = switchAt === null ? '' : `; after the audio switch ${(last.currentTime - switchAt).toFixed(2)} s of ${SWITCH_SECONDS} s, ${JSON.stringify(s)}`;
       result.errors.push({
         source: 'harness',
         fatal: true,
-        message: `playhead advanced ${advanced.toFixed(2)} s of ${args.seconds} s in ${args.timeout} s (readyState ${last.readyState}, paused ${last.paused})`,
+        message: `playhead advanced ${advanced.toFixed(2)} s of ${args.seconds} s in ${args.timeout} s (readyState ${last.readyState}, paused ${last.paused})${after}`,
       });
       break;
     }
@@ -208,7 +252,14 @@ try {
   result.height = last.height;
   result.resolutions = last.vp.resolutions;
   result.duration = last.duration;
-  result.ok = result.advanced >= args.seconds && !result.errors.some(isFailure) && !last.videoError && last.decodedFrames > 0;
+  if (args.switchAudio) {
+    result.audioSwitch = last.vp.audioSwitch;
+    if (result.audioSwitch && switchAt !== null) {
+      result.audioSwitch.advancedAfter = Number((last.currentTime - switchAt).toFixed(3));
+    }
+  }
+  const switched = !args.switchAudio || (switchDone && last.currentTime - switchAt >= SWITCH_SECONDS);
+  result.ok = result.advanced >= args.seconds && switched && !result.errors.some((e) => isFailure(e, true)) && !last.videoError && last.decodedFrames > 0;
   await finish(result.ok ? 0 : 1);
 } catch (e) {
   result.errors.push({ source: 'harness', fatal: true, message: String(e && e.stack ? e.stack : e).slice(0, 2000) });

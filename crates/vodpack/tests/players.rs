@@ -1,15 +1,16 @@
 //! Real players in a real browser: headless Debian Chromium, driven by playwright-core through
-//! tests/players/play.mjs, plays vodpack's egress with hls.js, Shaka Player and dash.js for
-//! several seconds; every case must advance the playhead with no player or media error.
+//! tests/players/play.mjs, plays vodpack's egress (HLS-TS, CMAF, DASH, Smooth) with hls.js, Shaka
+//! Player (5, and 4.16 for Smooth, which Shaka 5 dropped) and dash.js (with its Smooth module)
+//! for several seconds; every case must advance the playhead with no player or media error.
 //!
 //! Needs `scripts/install-players` (the Debian `chromium` package and the pinned npm packages,
 //! installed outside the clone; their folder is $VODPACK_PLAYERS_DIR or what
 //! `scripts/install-players --print-dir` names). Missing pieces fail the test;
 //! `VODPACK_SKIP_PLAYERS=1` skips it.
 //!
-//! Cases are a table of (player, package kind, source). A case whose configuration is accepted
-//! but whose egress answers 404 "not served by this version yet" is reported as pending, not
-//! failed, so CMAF and DASH cases turn on by themselves when their writers land.
+//! Cases are a table of (player, packaging configuration, source, play.mjs options). Before a
+//! player runs, the case's manifest must answer 200 and show the configuration's option took
+//! effect (e.g. a trick-play AdaptationSet); anything else fails the case.
 
 mod common;
 
@@ -29,38 +30,155 @@ const TIMEOUT: &str = "40";
 /// Players run at once (each is a Chromium decoding video in software; the machine has 2 cores).
 const DEFAULT_JOBS: usize = 2;
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Kind {
-    Hls,
-    Cmaf,
-    Dash,
+/// A packaging configuration the test creates.
+struct Config {
+    id: &'static str,
+    package: Package,
+    /// Substrings the asset's first manifest must contain, and must not: evidence that the
+    /// configuration's options took effect, checked before a player runs.
+    has: &'static [&'static str],
+    lacks: &'static [&'static str],
 }
 
-impl Kind {
-    /// The packaging configuration id the test creates for this kind.
-    fn config(self) -> &'static str {
-        match self {
-            Kind::Hls => "hls",
-            Kind::Cmaf => "cmaf",
-            Kind::Dash => "dash",
-        }
-    }
+enum Package {
+    Hls(HlsPackage),
+    Cmaf(CmafPackage),
+    Dash(DashPackage),
+    Mss(MssPackage),
 }
 
-/// Sources, by asset id: the SMIL ladder (3 MP4 renditions, H.264 + AAC) and its HLS-TS version.
+/// Every configuration cuts 2 s segments over the media's 2 s GOPs, so the playback of each case
+/// crosses several segment boundaries.
+fn configs() -> Vec<Config> {
+    let hls_manifest = || HlsManifest::builder().manifest_name("main").build();
+    let dash_manifest = || DashManifest::builder().manifest_name("main");
+    let hls = || {
+        HlsPackage::builder()
+            .segment_duration_seconds(2)
+            .hls_manifests(hls_manifest())
+    };
+    let cmaf = || {
+        CmafPackage::builder()
+            .segment_duration_seconds(2)
+            .hls_manifests(hls_manifest())
+    };
+    let dash = || DashPackage::builder().segment_duration_seconds(2);
+    vec![
+        Config {
+            id: "hls",
+            package: Package::Hls(hls().build()),
+            has: &["#EXT-X-STREAM-INF"],
+            lacks: &[],
+        },
+        Config {
+            id: "hls_audio_group",
+            package: Package::Hls(hls().use_audio_rendition_group(true).build()),
+            has: &["TYPE=AUDIO"],
+            lacks: &[],
+        },
+        Config {
+            id: "cmaf",
+            package: Package::Cmaf(cmaf().build()),
+            has: &["avc1."],
+            lacks: &[],
+        },
+        Config {
+            id: "cmaf_avc3",
+            package: Package::Cmaf(
+                cmaf()
+                    .include_encoder_configuration_in_segments(true)
+                    .build(),
+            ),
+            has: &["avc3."],
+            lacks: &["avc1."],
+        },
+        Config {
+            id: "dash",
+            package: Package::Dash(dash().dash_manifests(dash_manifest().build()).build()),
+            has: &["$Number$", "<SegmentTimeline"],
+            lacks: &[],
+        },
+        Config {
+            id: "dash_time_compact",
+            package: Package::Dash(
+                dash()
+                    .segment_template_format(SegmentTemplateFormat::TimeWithTimeline)
+                    .dash_manifests(
+                        dash_manifest()
+                            .manifest_layout(ManifestLayout::Compact)
+                            .build(),
+                    )
+                    .build(),
+            ),
+            // COMPACT: one SegmentTemplate per AdaptationSet, naming files by $RepresentationID$.
+            has: &["$Time$", "<SegmentTimeline", "$RepresentationID$"],
+            lacks: &["$Number$"],
+        },
+        Config {
+            id: "dash_number_duration",
+            package: Package::Dash(
+                dash()
+                    .segment_template_format(SegmentTemplateFormat::NumberWithDuration)
+                    .dash_manifests(dash_manifest().build())
+                    .build(),
+            ),
+            has: &["$Number$"],
+            lacks: &["<SegmentTimeline"],
+        },
+        Config {
+            id: "dash_iframes",
+            package: Package::Dash(
+                dash()
+                    .include_iframe_only_stream(true)
+                    .dash_manifests(dash_manifest().build())
+                    .build(),
+            ),
+            has: &["http://dashif.org/guidelines/trickmode"],
+            lacks: &[],
+        },
+        Config {
+            id: "mss",
+            package: Package::Mss(
+                MssPackage::builder()
+                    .segment_duration_seconds(2)
+                    .mss_manifests(MssManifest::builder().manifest_name("main").build())
+                    .build(),
+            ),
+            has: &["<SmoothStreamingMedia"],
+            lacks: &[],
+        },
+    ]
+}
+
+/// Sources, by asset id: the SMIL ladder (3 MP4 renditions, H.264 + AAC), its HLS-TS version,
+/// and one MP4 with one video and two AAC tracks (English, French).
 const SOURCES: &[(&str, &str)] = &[
     ("ladder", "arn:aws:s3:::media/ladder/ladder.smil"),
     ("hls", "arn:aws:s3:::media/hls/master.m3u8"),
+    ("two_audio", "arn:aws:s3:::media/two_audio.smil"),
 ];
 
-/// (player, package kind, asset id from [`SOURCES`]); a new case is one line.
-const CASES: &[(&str, Kind, &str)] = &[
-    ("hlsjs", Kind::Hls, "ladder"),
-    ("hlsjs", Kind::Hls, "hls"),
-    ("hlsjs", Kind::Cmaf, "ladder"),
-    ("shaka", Kind::Cmaf, "hls"),
-    ("dashjs", Kind::Dash, "ladder"),
-    ("shaka", Kind::Dash, "hls"),
+/// (player, configuration id from [`configs`], asset id from [`SOURCES`], further play.mjs
+/// arguments); a new case is one line.
+const CASES: &[(&str, &str, &str, &[&str])] = &[
+    ("hlsjs", "hls", "ladder", &[]),
+    ("hlsjs", "hls", "hls", &[]),
+    ("hlsjs", "cmaf", "ladder", &[]),
+    ("shaka", "cmaf", "hls", &[]),
+    ("dashjs", "dash", "ladder", &[]),
+    ("shaka", "dash", "hls", &[]),
+    ("dashjs", "dash_time_compact", "ladder", &[]),
+    ("shaka", "dash_time_compact", "hls", &[]),
+    ("dashjs", "dash_number_duration", "hls", &[]),
+    ("shaka", "dash_number_duration", "ladder", &[]),
+    ("dashjs", "dash_iframes", "ladder", &[]),
+    ("shaka", "dash_iframes", "hls", &[]),
+    ("hlsjs", "cmaf_avc3", "ladder", &[]),
+    ("shaka", "cmaf_avc3", "hls", &[]),
+    ("dashjs", "mss", "ladder", &[]),
+    ("shaka4", "mss", "hls", &[]),
+    // After 6 s, switch to the French rendition; 2 s more must play.
+    ("hlsjs", "hls_audio_group", "two_audio", &["--switch-audio"]),
 ];
 
 fn repo_root() -> PathBuf {
@@ -89,19 +207,19 @@ fn chromium() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
 }
 
-/// What one case came to (Played and Failed carry play.mjs's JSON line).
+/// What one case came to (play.mjs's JSON line, or why the case did not get that far).
 enum Outcome {
     Played(String),
     Failed(String),
-    Pending(String),
 }
 
 /// Runs play.mjs; its last stdout line is the JSON result.
-fn play(player: &str, url: &str, players: &Path) -> Outcome {
+fn play(player: &str, url: &str, extra: &[&str], players: &Path) -> Outcome {
     let out = Command::new("node")
         .arg(repo_root().join("tests/players/play.mjs"))
         .args(["--player", player, "--url", url])
         .args(["--seconds", SECONDS, "--timeout", TIMEOUT])
+        .args(extra)
         .arg("--players-dir")
         .arg(players)
         .arg("--chromium")
@@ -145,43 +263,20 @@ async fn real_players_in_headless_chromium() {
     copy_tree(&media_dir(), &server.data_dir.join("buckets/media"));
     let c = server.client();
     c.create_packaging_group().id("g").send().await.unwrap();
-    // 2 s segments over the media's 2 s GOPs: 6 s of playback crosses several segment boundaries.
-    c.create_packaging_configuration()
-        .id(Kind::Hls.config())
-        .packaging_group_id("g")
-        .hls_package(
-            HlsPackage::builder()
-                .segment_duration_seconds(2)
-                .hls_manifests(HlsManifest::builder().manifest_name("main").build())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    c.create_packaging_configuration()
-        .id(Kind::Cmaf.config())
-        .packaging_group_id("g")
-        .cmaf_package(
-            CmafPackage::builder()
-                .segment_duration_seconds(2)
-                .hls_manifests(HlsManifest::builder().manifest_name("main").build())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    c.create_packaging_configuration()
-        .id(Kind::Dash.config())
-        .packaging_group_id("g")
-        .dash_package(
-            DashPackage::builder()
-                .segment_duration_seconds(2)
-                .dash_manifests(DashManifest::builder().manifest_name("main").build())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let configs = configs();
+    for config in &configs {
+        let create = c
+            .create_packaging_configuration()
+            .id(config.id)
+            .packaging_group_id("g");
+        let create = match &config.package {
+            Package::Hls(p) => create.hls_package(p.clone()),
+            Package::Cmaf(p) => create.cmaf_package(p.clone()),
+            Package::Dash(p) => create.dash_package(p.clone()),
+            Package::Mss(p) => create.mss_package(p.clone()),
+        };
+        create.send().await.unwrap();
+    }
     for (id, source) in SOURCES {
         c.create_asset()
             .id(*id)
@@ -207,25 +302,32 @@ async fn real_players_in_headless_chromium() {
         }
     }
 
-    // A configuration kind the egress does not serve yet answers 404 with this reason.
+    // Each case's manifest must answer 200 and show its configuration's options before a player
+    // runs; a case that fails here is reported with the others.
     let http = reqwest::Client::new();
     let mut work = Vec::new();
     let mut outcomes: Vec<Option<Outcome>> = Vec::new();
-    for (i, &(_, kind, asset)) in CASES.iter().enumerate() {
-        let url = urls[&(asset.to_string(), kind.config().to_string())].clone();
+    for (i, &(player, config, asset, _)) in CASES.iter().enumerate() {
+        let cfg = configs
+            .iter()
+            .find(|c| c.id == config)
+            .unwrap_or_else(|| panic!("case {i}: no configuration {config}"));
+        let url = urls[&(asset.to_string(), config.to_string())].clone();
+        println!("players: {player} {config} {asset} -> {url}");
         let r = http.get(&url).send().await.unwrap();
         let status = r.status().as_u16();
         let body = r.text().await.unwrap_or_default();
-        if status == 404 && body.contains("not served by this version yet") {
-            outcomes.push(Some(Outcome::Pending(body)));
+        let missing: Vec<_> = cfg.has.iter().filter(|s| !body.contains(*s)).collect();
+        let present: Vec<_> = cfg.lacks.iter().filter(|s| body.contains(*s)).collect();
+        if status != 200 || !missing.is_empty() || !present.is_empty() {
+            outcomes.push(Some(Outcome::Failed(format!(
+                "manifest: HTTP {status}, lacks {missing:?}, has {present:?}: {}",
+                body.chars().take(2000).collect::<String>()
+            ))));
         } else {
             outcomes.push(None);
             work.push((i, url));
         }
-    }
-    for (i, url) in &work {
-        let (player, kind, asset) = CASES[*i];
-        println!("players: {player} {kind:?} {asset} -> {url}");
     }
 
     // Run the players, a few at a time.
@@ -242,7 +344,8 @@ async fn real_players_in_headless_chromium() {
                 loop {
                     let next = queue.lock().unwrap().pop();
                     let Some((i, url)) = next else { break };
-                    let o = play(CASES[i].0, &url, &players);
+                    let (player, _, _, extra) = CASES[i];
+                    let o = play(player, &url, extra, &players);
                     results.lock().unwrap().push((i, o));
                 }
             });
@@ -253,17 +356,14 @@ async fn real_players_in_headless_chromium() {
     }
 
     let mut failed = Vec::new();
-    let (mut played, mut pending) = (0, 0);
-    for (&(player, kind, asset), o) in CASES.iter().zip(outcomes) {
-        let name = format!("{player} {kind:?} {asset}");
+    let mut played = 0;
+    for (&(player, config, asset, extra), o) in CASES.iter().zip(outcomes) {
+        let name = format!("{player} {config} {asset} {}", extra.join(" "));
+        let name = name.trim_end();
         match o.expect("every case ran") {
             Outcome::Played(v) => {
                 played += 1;
                 println!("players: ok      {name}: {v}");
-            }
-            Outcome::Pending(why) => {
-                pending += 1;
-                println!("players: pending {name}: {}", why.trim());
             }
             Outcome::Failed(why) => {
                 println!("players: FAILED  {name}: {why}");
@@ -272,22 +372,20 @@ async fn real_players_in_headless_chromium() {
         }
     }
     println!(
-        "players: {played} played, {} failed, {pending} pending, in {:.1} s",
+        "players: {played} played, {} failed, in {:.1} s",
         failed.len(),
         started.elapsed().as_secs_f64()
     );
-    assert!(failed.is_empty(), "player failures:\n{}", failed.join("\n"));
-    assert!(played > 0, "no case played");
 
     // Negative control: the harness does report a broken stream (here a manifest that 404s) as a
     // failure with this browser and these packages.
-    let (_, url) = &work[0];
+    let url = &urls[&("ladder".to_string(), "hls".to_string())];
     let missing = format!("{}/missing.m3u8", url.rsplit_once('/').unwrap().0);
-    match play("hlsjs", &missing, &players) {
+    match play("hlsjs", &missing, &[], &players) {
         Outcome::Failed(v) => println!("players: negative control failed as it must: {v}"),
         Outcome::Played(v) => panic!("a missing manifest played: {v}"),
-        Outcome::Pending(_) => unreachable!(),
     }
     // The server lives until every player finished.
     drop(server);
+    assert!(failed.is_empty(), "player failures:\n{}", failed.join("\n"));
 }
