@@ -4,54 +4,17 @@
 
 mod common;
 
-use std::process::Command;
-
 use aws_sdk_mediapackagevod as mpv;
 use common::*;
 use mpv::types::*;
 
-const ROLE: &str = "arn:aws:iam::111122223333:role/MediaPackageSource";
-
-async fn asset_url(c: &mpv::Client, id: &str, source: &str) -> String {
-    let a = c
-        .create_asset()
-        .id(id)
-        .packaging_group_id("g")
-        .source_arn(source)
-        .source_role_arn(ROLE)
-        .send()
+/// The asset's egress URL for its group's only configuration.
+async fn first_url(c: &mpv::Client, id: &str, source: &str) -> String {
+    create_asset(c, id, source)
         .await
-        .unwrap();
-    a.egress_endpoints()[0].url().unwrap().to_string()
-}
-
-/// ffmpeg decodes every stream of `url`; returns the duration ffprobe reports.
-fn decode(url: &str) -> f64 {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i", url, "-map", "0", "-f", "null", "-"])
-        .output()
-        .unwrap();
-    let errors = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && errors.trim().is_empty(),
-        "{url}: {errors}"
-    );
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "csv=p=0",
-            url,
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0.0)
+        .into_values()
+        .next()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,7 +40,7 @@ async fn hls_ts_plays_from_every_source_kind() {
         .send()
         .await
         .unwrap();
-    let ladder = asset_url(&c, "ladder", "arn:aws:s3:::media/ladder/ladder.smil").await;
+    let ladder = first_url(&c, "ladder", "arn:aws:s3:::media/ladder/ladder.smil").await;
     let created = c
         .describe_asset()
         .id("ladder")
@@ -92,9 +55,9 @@ async fn hls_ts_plays_from_every_source_kind() {
     if early.status() != 200 {
         assert_eq!(early.status(), 404);
     }
-    let hls = asset_url(&c, "hls", "arn:aws:s3:::media/hls/master.m3u8").await;
-    let hevc = asset_url(&c, "hevc", "arn:aws:s3:::media/hevc.mp4").await;
-    let ac3 = asset_url(&c, "ac3", "arn:aws:s3:::media/hls_ac3/index.m3u8").await;
+    let hls = first_url(&c, "hls", "arn:aws:s3:::media/hls/master.m3u8").await;
+    let hevc = first_url(&c, "hevc", "arn:aws:s3:::media/hevc.mp4").await;
+    let ac3 = first_url(&c, "ac3", "arn:aws:s3:::media/hls_ac3/index.m3u8").await;
     for id in ["ladder", "hls", "hevc", "ac3"] {
         assert_eq!(wait_ingest(&c, id).await, ["PLAYABLE"], "{id}");
     }
@@ -268,8 +231,8 @@ async fn hls_stream_selection_and_audio_groups() {
         .send()
         .await
         .unwrap();
-    let ladder = asset_url(&c, "ladder", "arn:aws:s3:::media/ladder/ladder.smil").await;
-    let two = asset_url(&c, "two", "arn:aws:s3:::media/two_audio.smil").await;
+    let ladder = first_url(&c, "ladder", "arn:aws:s3:::media/ladder/ladder.smil").await;
+    let two = first_url(&c, "two", "arn:aws:s3:::media/two_audio.smil").await;
     assert_eq!(wait_ingest(&c, "ladder").await, ["PLAYABLE"]);
     assert_eq!(wait_ingest(&c, "two").await, ["PLAYABLE"]);
 
@@ -365,7 +328,7 @@ async fn cdn_authorization_with_rotation() {
         .send()
         .await
         .unwrap();
-    let url = asset_url(&c, "a", "arn:aws:s3:::media/ladder/ladder_360p.mp4").await;
+    let url = first_url(&c, "a", "arn:aws:s3:::media/ladder/ladder_360p.mp4").await;
     assert_eq!(wait_ingest(&c, "a").await, ["PLAYABLE"]);
     let client = reqwest::Client::new();
     let get = |value: Option<&'static str>| {

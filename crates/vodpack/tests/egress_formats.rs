@@ -14,58 +14,6 @@ use aws_sdk_mediapackagevod as mpv;
 use common::*;
 use mpv::types::*;
 
-const ROLE: &str = "arn:aws:iam::111122223333:role/MediaPackageSource";
-
-async fn create_asset(c: &mpv::Client, id: &str, source: &str) -> BTreeMap<String, String> {
-    let a = c
-        .create_asset()
-        .id(id)
-        .packaging_group_id("g")
-        .source_arn(source)
-        .source_role_arn(ROLE)
-        .send()
-        .await
-        .unwrap();
-    a.egress_endpoints()
-        .iter()
-        .map(|e| {
-            (
-                e.packaging_configuration_id().unwrap().to_string(),
-                e.url().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
-/// ffmpeg decodes every stream of `url` without a message; returns ffprobe's duration.
-fn decode(url: &str) -> f64 {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i", url, "-map", "0", "-f", "null", "-"])
-        .output()
-        .unwrap();
-    let errors = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && errors.trim().is_empty(),
-        "{url}: {errors}"
-    );
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "csv=p=0",
-            url,
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0.0)
-}
-
 /// Packets of a media file as ffprobe sees them: (pts, dts, duration, key) in seconds.
 fn packets(path: &Path) -> Vec<(f64, f64, f64, bool)> {
     packets_of(path, None)
@@ -222,6 +170,26 @@ async fn check_fmp4_track(
     );
 }
 
+/// Creates one asset per `(id, key under the media bucket)` and waits until each is PLAYABLE
+/// on all `configs` configurations; egress URLs by asset id, then configuration id.
+async fn ingest_all<'a>(
+    c: &mpv::Client,
+    sources: &[(&'a str, &str)],
+    configs: usize,
+) -> BTreeMap<&'a str, BTreeMap<String, String>> {
+    let mut urls = BTreeMap::new();
+    for (id, key) in sources {
+        urls.insert(
+            *id,
+            create_asset(c, id, &format!("arn:aws:s3:::media/{key}")).await,
+        );
+    }
+    for (id, _) in sources {
+        assert_eq!(wait_ingest(c, id).await, vec!["PLAYABLE"; configs], "{id}");
+    }
+    urls
+}
+
 async fn setup(server: &Server) -> mpv::Client {
     copy_tree(&media_dir(), &server.data_dir.join("buckets/media"));
     let c = server.client();
@@ -270,16 +238,7 @@ async fn cmaf_plays_from_every_source_kind() {
         ("two", "two_audio.smil"),
         ("negcts", "negative_cts.mp4"),
     ];
-    let mut urls = BTreeMap::new();
-    for (id, key) in sources {
-        urls.insert(
-            id,
-            create_asset(&c, id, &format!("arn:aws:s3:::media/{key}")).await,
-        );
-    }
-    for (id, _) in sources {
-        assert_eq!(wait_ingest(&c, id).await, ["PLAYABLE"; 2], "{id}");
-    }
+    let urls = ingest_all(&c, &sources, 2).await;
     let tmp = tempfile::tempdir().unwrap();
     for (id, _) in sources {
         for config in ["cmaf", "cmaf-inband"] {
@@ -847,16 +806,7 @@ async fn dash_every_template_format_and_layout() {
         ("ac3", "hls_ac3/index.m3u8"),
         ("two", "two_audio.smil"),
     ];
-    let mut urls = BTreeMap::new();
-    for (id, key) in sources {
-        urls.insert(
-            id,
-            create_asset(&c, id, &format!("arn:aws:s3:::media/{key}")).await,
-        );
-    }
-    for (id, _) in sources {
-        assert_eq!(wait_ingest(&c, id).await, ["PLAYABLE"; 3], "{id}");
-    }
+    let urls = ingest_all(&c, &sources, 3).await;
     let tmp = tempfile::tempdir().unwrap();
     let mut mpds = Vec::new();
     for (asset, _) in sources {
@@ -1288,16 +1238,9 @@ async fn hls_ts_segments_start_on_key_frames_without_gaps() {
         ("ac3", "hls_ac3/index.m3u8"),
         ("negcts", "negative_cts.mp4"),
     ];
-    let mut urls = BTreeMap::new();
-    for (id, key) in sources {
-        urls.insert(
-            id,
-            create_asset(&c, id, &format!("arn:aws:s3:::media/{key}")).await,
-        );
-    }
+    let urls = ingest_all(&c, &sources, 1).await;
     let tmp = tempfile::tempdir().unwrap();
     for (id, _) in sources {
-        assert_eq!(wait_ingest(&c, id).await, ["PLAYABLE"], "{id}");
         let url = &urls[id]["hls"];
         let base = url.rsplit_once('/').unwrap().0;
         let master = master_playlist(&get_text(url).await);

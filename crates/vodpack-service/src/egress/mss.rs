@@ -21,7 +21,8 @@ use super::read::unavailable;
 use super::segments::{self, Fmp4Style};
 use super::{EgressError, not_found};
 
-pub const MANIFEST: &str = "text/xml; charset=utf-8";
+/// The Smooth manifest type IIS and MediaPackage use; Shaka recognises Smooth by it.
+pub const MANIFEST: &str = "application/vnd.ms-sstr+xml";
 
 const STYLE: Fmp4Style = Fmp4Style {
     in_band: false,

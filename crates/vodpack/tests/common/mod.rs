@@ -425,3 +425,62 @@ impl Webhook {
         );
     }
 }
+
+/// The source role ARN tests pass to CreateAsset (vodpack checks its shape only).
+pub const ROLE: &str = "arn:aws:iam::111122223333:role/MediaPackageSource";
+
+/// Creates asset `id` in group `g` from `source`; its egress URLs by configuration id.
+pub async fn create_asset(
+    c: &mpv::Client,
+    id: &str,
+    source: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let a = c
+        .create_asset()
+        .id(id)
+        .packaging_group_id("g")
+        .source_arn(source)
+        .source_role_arn(ROLE)
+        .send()
+        .await
+        .unwrap();
+    a.egress_endpoints()
+        .iter()
+        .map(|e| {
+            (
+                e.packaging_configuration_id().unwrap().to_string(),
+                e.url().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// ffmpeg decodes every stream of `url` (a URL or a file) without a message; returns
+/// ffprobe's duration.
+pub fn decode(url: &str) -> f64 {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i", url, "-map", "0", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && errors.trim().is_empty(),
+        "{url}: {errors}"
+    );
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+            url,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0.0)
+}
