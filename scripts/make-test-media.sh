@@ -20,12 +20,15 @@
 #   hls_subs/          the 360p variant plus a segmented WebVTT subtitle rendition
 #   co64.mp4           360p rendition with 64-bit chunk offsets (stco rewritten as co64)
 #   negative_cts.mp4   360p rendition with signed composition offsets (ctts v1), no edit list
+#   audio_only.mp4     the 360p rendition's AAC alone
+#   short_audio.mp4    12 s of video with only the first 4 s of audio
+#   late_audio.mp4     12 s of video with audio starting at 4 s (an empty edit delays it)
 #   broken/            truncated.mp4, corrupt_box.mp4, misaligned.smil (+ its renditions),
 #                      encrypted.mp4 (CENC: encv/enca sample entries), eleven_tracks.mp4,
 #                      unsupported_codec.mp4 (MPEG-4 Part 2 video), not_media.mp4, empty.mp4
 set -euo pipefail
 
-version=7 # bump when the recipe changes, so caches of older media are not reused
+version=8 # bump when the recipe changes, so caches of older media are not reused
 duration=12
 out="${VODPACK_TEST_MEDIA:-/var/cache/vodpack/test-media/v$version}"
 while [ $# -gt 0 ]; do
@@ -202,6 +205,11 @@ assert i + moov_size == len(data), "moov must be last"
 open(sys.argv[2], "wb").write(data[:i] + rewrite(data[i:]))
 PY
 ff -i "$out/ladder/ladder_360p.mp4" -c copy -movflags +negative_cts_offsets "${det[@]}" "$out/negative_cts.mp4"
+ff -i "$out/ladder/ladder_360p.mp4" -map 0:a -c copy "${det[@]}" "$out/audio_only.mp4"
+ff -i "$out/ladder/ladder_360p.mp4" -t 4 -i "$out/ladder/ladder_360p.mp4" -map 0:v -map 1:a -c copy \
+  "${det[@]}" "$out/short_audio.mp4"
+ff -i "$out/ladder/ladder_360p.mp4" -itsoffset 4 -i "$out/ladder/ladder_360p.mp4" -map 0:v -map 1:a \
+  -c copy -t 12 "${det[@]}" "$out/late_audio.mp4"
 
 # Broken inputs.
 src="$out/ladder/ladder_360p.mp4"

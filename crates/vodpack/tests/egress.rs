@@ -122,6 +122,45 @@ async fn hls_ts_plays_from_every_source_kind() {
         let d = decode(&format!("{base}/main_{v}.m3u8"));
         assert!((d - 12.0).abs() < 0.1, "variant {v}: {d}");
     }
+    // BANDWIDTH bounds every segment's bit rate (RFC 8216 §4.3.4.2), AVERAGE-BANDWIDTH is the
+    // rendition's real average (within 10%, Apple's validator's tolerance).
+    for (v, variant) in p.variants.iter().enumerate() {
+        let text = reqwest::get(format!("{base}/main_{v}.m3u8"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let Ok(m3u8_rs::Playlist::MediaPlaylist(mp)) = m3u8_rs::parse_playlist_res(text.as_bytes())
+        else {
+            panic!("{text}")
+        };
+        let (mut bytes, mut seconds) = (0usize, 0f64);
+        for s in &mp.segments {
+            let len = reqwest::get(format!("{base}/{}", s.uri))
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+                .len();
+            let rate = len as f64 * 8.0 / f64::from(s.duration);
+            assert!(
+                rate <= variant.bandwidth as f64,
+                "variant {v} {}: {rate} b/s over BANDWIDTH {}",
+                s.uri,
+                variant.bandwidth
+            );
+            bytes += len;
+            seconds += f64::from(s.duration);
+        }
+        let average = bytes as f64 * 8.0 / seconds;
+        let stated = variant.average_bandwidth.unwrap() as f64;
+        assert!(
+            average <= stated * 1.1 && average >= stated * 0.8,
+            "variant {v}: average {average} b/s, AVERAGE-BANDWIDTH {stated}"
+        );
+    }
     // HTTP behaviour a CDN relies on: validators, conditional GET, byte ranges, HEAD.
     let seg_url = format!("{base}/main_0_0.ts");
     let client = reqwest::Client::new();

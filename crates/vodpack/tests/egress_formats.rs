@@ -394,12 +394,35 @@ async fn hls_iframes_subtitles_and_gzip() {
     let sp = media_playlist(&get_text(&format!("{base}/{}", subs[0].uri.as_ref().unwrap())).await);
     assert_eq!(sp.segments.len(), 3);
     let mut vtt = String::new();
+    let mut mpegts_values = Vec::new();
     for s in &sp.segments {
         let r = reqwest::get(format!("{base}/{}", s.uri)).await.unwrap();
         assert_eq!(r.headers()["content-type"], "text/vtt; charset=utf-8");
         let body = r.text().await.unwrap();
-        assert!(body.starts_with("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:126000,LOCAL:00:00:00.000\n"));
+        assert!(
+            body.starts_with("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:"),
+            "{body}"
+        );
+        let mpegts: i64 = body["WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:".len()..]
+            .split(',')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(body.contains(",LOCAL:00:00:00.000\n"));
+        mpegts_values.push(mpegts);
         vtt.push_str(&body);
+    }
+    // The map puts cue time 0 where the video's presentation time 0 is in the TS segments: the
+    // first video frame of the SMIL's MP4s is at 0, so at the first video PTS of segment 0.
+    let seg0 = tmp.path().join("seg0.ts");
+    std::fs::write(&seg0, get_bytes(&format!("{base}/m_0_0.ts")).await).unwrap();
+    let first_video_pts = packets_of(&seg0, Some("v"))
+        .iter()
+        .map(|p| p.0)
+        .fold(f64::MAX, f64::min);
+    for m in mpegts_values {
+        assert_eq!(m, (first_video_pts * 90_000.0).round() as i64);
     }
     // Every SRT cue (read here independently) is in some segment with the same times.
     let srt = std::fs::read_to_string(media_dir().join("ladder/subs_en.srt")).unwrap();
@@ -1293,6 +1316,200 @@ async fn hls_ts_segments_start_on_key_frames_without_gaps() {
                     last - first
                 );
             }
+        }
+    }
+}
+
+/// Assets whose tracks do not cover the whole timeline — audio only, audio that ends early,
+/// audio that starts late — in every format: every listed segment, fragment and DASH
+/// address is served, ffmpeg plays the HLS outputs, and `vodpack package` writes them all. A
+/// stream selection that keeps no video still gives audio to play.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tracks_that_start_late_or_end_early() {
+    let server = Server::start();
+    let c = setup(&server).await;
+    let original = || {
+        StreamSelection::builder()
+            .stream_order(StreamOrder::Original)
+            .build()
+    };
+    let none_video = || {
+        StreamSelection::builder()
+            .max_video_bits_per_second(1)
+            .build()
+    };
+    c.create_packaging_configuration()
+        .id("hls")
+        .packaging_group_id("g")
+        .hls_package(
+            HlsPackage::builder()
+                .use_audio_rendition_group(true)
+                .hls_manifests(HlsManifest::builder().stream_selection(original()).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.create_packaging_configuration()
+        .id("novideo")
+        .packaging_group_id("g")
+        .hls_package(
+            HlsPackage::builder()
+                .hls_manifests(
+                    HlsManifest::builder()
+                        .stream_selection(none_video())
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.create_packaging_configuration()
+        .id("cmaf")
+        .packaging_group_id("g")
+        .cmaf_package(
+            CmafPackage::builder()
+                .hls_manifests(HlsManifest::builder().stream_selection(original()).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.create_packaging_configuration()
+        .id("dash")
+        .packaging_group_id("g")
+        .dash_package(
+            DashPackage::builder()
+                .segment_template_format(SegmentTemplateFormat::TimeWithTimeline)
+                .dash_manifests(DashManifest::builder().stream_selection(original()).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.create_packaging_configuration()
+        .id("dashn")
+        .packaging_group_id("g")
+        .dash_package(
+            DashPackage::builder()
+                .dash_manifests(DashManifest::builder().build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.create_packaging_configuration()
+        .id("mss")
+        .packaging_group_id("g")
+        .mss_package(
+            MssPackage::builder()
+                .mss_manifests(MssManifest::builder().build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let sources = [
+        ("audio", "audio_only.mp4"),
+        ("short", "short_audio.mp4"),
+        ("late", "late_audio.mp4"),
+    ];
+    let urls = ingest_all(&c, &sources, 6).await;
+    let tmp = tempfile::tempdir().unwrap();
+    for (id, key) in sources {
+        // HLS and CMAF: every rendition plays, every listed segment is there.
+        for config in ["hls", "cmaf"] {
+            let url = &urls[id][config];
+            let base = url.rsplit_once('/').unwrap().0;
+            let master = master_playlist(&get_text(url).await);
+            assert!(!master.variants.is_empty(), "{id}/{config}: no variants");
+            let d = decode(url);
+            assert!((d - 12.0).abs() < 0.1, "{id}/{config}: {d}");
+            let mut lists: Vec<String> = master.variants.iter().map(|v| v.uri.clone()).collect();
+            lists.extend(master.alternatives.iter().filter_map(|a| a.uri.clone()));
+            for pl in lists {
+                let p = media_playlist(&get_text(&format!("{base}/{pl}")).await);
+                assert!(!p.segments.is_empty(), "{id}/{config}/{pl}");
+                for s in &p.segments {
+                    get_bytes(&format!("{base}/{}", s.uri)).await;
+                }
+            }
+        }
+        // A selection that keeps no video: audio-only variants that play.
+        let novideo = &urls[id]["novideo"];
+        let master = master_playlist(&get_text(novideo).await);
+        assert!(!master.variants.is_empty(), "{id}/novideo");
+        for v in &master.variants {
+            let codecs = v.codecs.as_deref().unwrap_or("");
+            assert!(
+                codecs.starts_with("mp4a") && !codecs.contains("avc1"),
+                "{codecs}"
+            );
+        }
+        decode(novideo);
+        // DASH ($Time$ and $Number$): every address of every Representation.
+        for config in ["dash", "dashn"] {
+            let url = &urls[id][config];
+            let base = url.rsplit_once('/').unwrap().0;
+            let mpd = El::parse(&get_text(url).await);
+            for (rep, _, init, segs) in dash_tracks(&mpd) {
+                get_bytes(&format!("{base}/{init}")).await;
+                assert!(!segs.is_empty(), "{id}/{config}/{rep}");
+                for (uri, _) in segs {
+                    get_bytes(&format!("{base}/{uri}")).await;
+                }
+            }
+        }
+        // Smooth: every fragment of every QualityLevel.
+        let url = &urls[id]["mss"];
+        let base = url.strip_suffix("/Manifest").unwrap();
+        let m = El::parse(&get_text(url).await);
+        for s in m.all("StreamIndex") {
+            let template = s.attr("Url").unwrap();
+            let mut t = 0u64;
+            for chunk in s.all("c") {
+                if let Some(ct) = chunk.num("t") {
+                    t = ct;
+                }
+                for q in s.all("QualityLevel") {
+                    let path = template
+                        .replace("{bitrate}", q.attr("Bitrate").unwrap())
+                        .replace("{start time}", &t.to_string());
+                    get_bytes(&format!("{base}/{path}")).await;
+                }
+                t += chunk.num("d").unwrap();
+            }
+        }
+        // Offline, every file of every format.
+        for (config, json) in [
+            (
+                "hls",
+                r#"{"hlsPackage":{"useAudioRenditionGroup":true,"hlsManifests":[{"streamSelection":{"streamOrder":"ORIGINAL"}}]}}"#,
+            ),
+            ("cmaf", r#"{"cmafPackage":{"hlsManifests":[{}]}}"#),
+            (
+                "dash",
+                r#"{"dashPackage":{"segmentTemplateFormat":"TIME_WITH_TIMELINE","dashManifests":[{}]}}"#,
+            ),
+            ("mss", r#"{"mssPackage":{"mssManifests":[{}]}}"#),
+        ] {
+            let cfg = tmp.path().join(format!("{config}.json"));
+            std::fs::write(&cfg, json).unwrap();
+            let out = Command::new(bin())
+                .arg("package")
+                .arg(server.data_dir.join("buckets/media").join(key))
+                .arg("--config")
+                .arg(&cfg)
+                .arg("--out")
+                .arg(tmp.path().join(format!("{id}-{config}")))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{id}/{config}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 }

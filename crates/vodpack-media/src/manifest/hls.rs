@@ -178,16 +178,24 @@ pub struct MediaPlaylist {
 
 /// Writes a VOD media playlist (`EXT-X-PLAYLIST-TYPE:VOD`, `EXT-X-ENDLIST`).
 pub fn media_playlist(p: &MediaPlaylist) -> String {
+    // EXTINF is written with 5 decimals; the target is the largest of those values rounded
+    // (RFC 8216 §4.3.3.1), computed from the written text so they can never disagree.
     let target = p
         .segments
         .iter()
-        .map(|seg| seg.duration.round() as u64)
+        .map(|seg| {
+            format!("{:.5}", seg.duration)
+                .parse::<f64>()
+                .map_or(1, |d| d.round() as u64)
+        })
         .max()
         .unwrap_or(1)
         .max(1);
-    // EXT-X-MAP outside I-frame playlists needs version 6; byte ranges and I-frames need 4.
+    // EXT-X-MAP needs version 6, or 5 in an I-frame playlist; byte ranges and I-frames need 4.
     let version = if p.map.is_some() && !p.iframes_only {
         6
+    } else if p.map.is_some() {
+        5
     } else if p.iframes_only || p.segments.iter().any(|x| x.byte_range.is_some()) {
         4
     } else {
@@ -315,6 +323,37 @@ mod tests {
         assert_eq!(p.target_duration, 6);
         assert!(p.end_list);
         assert_eq!(p.segments.len(), 2);
+    }
+
+    #[test]
+    fn versions_and_target_duration() {
+        let seg = |d: f64| Segment {
+            duration: d,
+            uri: "s.mp4".into(),
+            byte_range: None,
+        };
+        let iframes = media_playlist(&MediaPlaylist {
+            segments: vec![seg(4.0)],
+            map: Some("init.mp4".into()),
+            iframes_only: true,
+            dates: None,
+        });
+        assert!(iframes.contains("#EXT-X-VERSION:5\n"), "{iframes}");
+        let fmp4 = media_playlist(&MediaPlaylist {
+            segments: vec![seg(4.0)],
+            map: Some("init.mp4".into()),
+            ..Default::default()
+        });
+        assert!(fmp4.contains("#EXT-X-VERSION:6\n"));
+        // 4.499996 is written as 4.50000, which rounds to 5: the target must say 5.
+        let p = media_playlist(&MediaPlaylist {
+            segments: vec![seg(4.499996)],
+            ..Default::default()
+        });
+        assert!(
+            p.contains("#EXTINF:4.50000,") && p.contains("#EXT-X-TARGETDURATION:5\n"),
+            "{p}"
+        );
     }
 
     #[test]

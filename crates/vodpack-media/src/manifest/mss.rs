@@ -46,8 +46,9 @@ pub enum Codec {
     Aac,
     /// `AC-3`, `AudioTag` 8192 (WAVE_FORMAT_DOLBY_AC3).
     Ac3,
-    /// `EC-3`, `AudioTag` 65534 (WAVE_FORMAT_EXTENSIBLE); `CodecPrivateData` is
-    /// WAVEFORMATEXTENSIBLE followed by the `dec3` payload.
+    /// `EC-3`, `AudioTag` 65534; `CodecPrivateData` is the `dec3` payload as the service
+    /// passes it (no WAVEFORMATEXTENSIBLE header: web players do not play E-AC-3 in Smooth,
+    /// ExoPlayer configures its decoder from the stream itself).
     Ec3,
 }
 

@@ -204,8 +204,11 @@ impl TsPrep {
         Ok(prep)
     }
 
-    /// The TS form of one sample.
-    pub fn unit<'a>(&self, sample: &'a [u8], key: bool) -> Result<Parts<'a>, MediaError> {
+    /// The TS form of one sample. Constant parts (delimiter, start codes, parameter sets) are
+    /// borrowed from `self` or statics rather than allocated per sample.
+    pub fn unit<'a>(&'a self, sample: &'a [u8], key: bool) -> Result<Parts<'a>, MediaError> {
+        const AUD_H264: &[u8] = &[0, 0, 0, 1, 0x09, 0xf0];
+        const AUD_H265: &[u8] = &[0, 0, 0, 1, 0x46, 0x01, 0x50];
         let mut out = Parts::default();
         if self.passthrough {
             out.borrowed(sample);
@@ -214,13 +217,11 @@ impl TsPrep {
         match self.codec {
             Codec::H264 | Codec::H265 => {
                 let h264 = self.codec == Codec::H264;
-                out.owned(if h264 {
-                    vec![0, 0, 0, 1, 0x09, 0xf0]
-                } else {
-                    vec![0, 0, 0, 1, 0x46, 0x01, 0x50]
-                });
+                // Delimiter, parameter sets, then start code + NAL pairs (usually 1-2).
+                out.parts.reserve(6);
+                out.borrowed(if h264 { AUD_H264 } else { AUD_H265 });
                 if key {
-                    out.owned(self.parameter_sets.clone());
+                    out.borrowed(&self.parameter_sets);
                 }
                 let n = self.nal_length_size;
                 let mut i = 0;
@@ -245,7 +246,7 @@ impl TsPrep {
                     if (h264 && kind == Some(9)) || (!h264 && kind == Some(35)) || nal.is_empty() {
                         continue;
                     }
-                    out.owned(START.to_vec());
+                    out.borrowed(&START);
                     out.borrowed(nal);
                 }
             }

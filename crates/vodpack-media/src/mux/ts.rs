@@ -41,13 +41,16 @@ pub struct TsWriter {
     pub out: Vec<u8>,
 }
 
-fn ts_timestamp(out: &mut Vec<u8>, prefix: u8, t: i64) {
+/// A 33-bit PES timestamp with its 4-bit prefix and marker bits.
+fn ts_timestamp(prefix: u8, t: i64) -> [u8; 5] {
     let t = t.rem_euclid(1 << 33) as u64;
-    out.push((prefix << 4) | (((t >> 30) as u8 & 0x07) << 1) | 1);
-    out.push((t >> 22) as u8);
-    out.push((((t >> 15) as u8) << 1) | 1);
-    out.push((t >> 7) as u8);
-    out.push(((t as u8) << 1) | 1);
+    [
+        (prefix << 4) | (((t >> 30) as u8 & 0x07) << 1) | 1,
+        (t >> 22) as u8,
+        (((t >> 15) as u8) << 1) | 1,
+        (t >> 7) as u8,
+        ((t as u8) << 1) | 1,
+    ]
 }
 
 impl TsWriter {
@@ -158,7 +161,10 @@ impl TsWriter {
             .get_mut(index)
             .ok_or_else(|| MediaError::Corrupt(format!("no output stream {index}")))?;
         let with_dts = dts != pts;
-        let mut header = vec![
+        // The PES header: 9 fixed bytes and one or two timestamps (on the stack: this runs once
+        // per access unit and audio frame, hundreds of times per segment).
+        let mut header = [0u8; 19];
+        header[..9].copy_from_slice(&[
             0,
             0,
             1,
@@ -168,12 +174,16 @@ impl TsWriter {
             0x80,
             if with_dts { 0xc0 } else { 0x80 },
             if with_dts { 10 } else { 5 },
-        ];
-        ts_timestamp(&mut header, if with_dts { 3 } else { 2 }, pts);
-        if with_dts {
-            ts_timestamp(&mut header, 1, dts);
-        }
-        let pes_len = header.len() - 6 + unit.len();
+        ]);
+        header[9..14].copy_from_slice(&ts_timestamp(if with_dts { 3 } else { 2 }, pts));
+        let header_len = if with_dts {
+            header[14..19].copy_from_slice(&ts_timestamp(1, dts));
+            19
+        } else {
+            14
+        };
+        let total = header_len + unit.len();
+        let pes_len = total - 6;
         // Video PES may exceed 65535 bytes: length 0 means "unbounded" for video streams.
         let pes_len = if stream.stream_id == 0xe0 || pes_len > 0xffff {
             0
@@ -183,57 +193,49 @@ impl TsWriter {
         header[4] = (pes_len >> 8) as u8;
         header[5] = pes_len as u8;
 
-        // The payload as a sequence of byte slices: PES header, then the unit's parts.
-        let mut chunks: Vec<&[u8]> = vec![&header];
-        chunks.extend(unit.parts.iter().map(|p| &p[..]));
-        let total: usize = chunks.iter().map(|c| c.len()).sum();
+        // Adaptation-field content of the first packet: flags, and the PCR on the PCR stream.
+        let mut first_af = [0u8; 7];
+        let mut first_af_len = 0usize;
+        if key || index == pcr_stream {
+            first_af[0] = if key { 0x40 } else { 0 }; // random_access_indicator
+            first_af_len = 1;
+            if index == pcr_stream {
+                first_af[0] |= 0x10; // PCR flag
+                let pcr = (dts - PCR_LEAD).rem_euclid(1 << 33) as u64;
+                first_af[1..7].copy_from_slice(&[
+                    (pcr >> 25) as u8,
+                    (pcr >> 17) as u8,
+                    (pcr >> 9) as u8,
+                    (pcr >> 1) as u8,
+                    ((pcr as u8 & 1) << 7) | 0x7e,
+                    0,
+                ]);
+                first_af_len = 7;
+            }
+        }
+
+        // The payload is the PES header, then the unit's parts, copied once, straight into
+        // the packets (no intermediate PES buffer).
+        let mut chunks =
+            std::iter::once(&header[..header_len]).chain(unit.parts.iter().map(|p| &p[..]));
+        let mut chunk: &[u8] = &[];
+        // At most one packet more than the payload needs (the adaptation field's room).
+        self.out.reserve((total / (PACKET - 4) + 2) * PACKET);
         let mut written = 0usize;
-        let (mut ci, mut co) = (0usize, 0usize);
         let mut first = true;
         while written < total {
             let pid = stream.pid;
-            let mut af: Vec<u8> = Vec::new();
-            if first {
-                let mut flags = 0u8;
-                if key {
-                    flags |= 0x40; // random_access_indicator
-                }
-                if index == pcr_stream {
-                    flags |= 0x10; // PCR
-                }
-                if flags != 0 {
-                    af.push(flags);
-                    if index == pcr_stream {
-                        let pcr = (dts - PCR_LEAD).rem_euclid(1 << 33) as u64;
-                        af.extend_from_slice(&[
-                            (pcr >> 25) as u8,
-                            (pcr >> 17) as u8,
-                            (pcr >> 9) as u8,
-                            (pcr >> 1) as u8,
-                            ((pcr as u8 & 1) << 7) | 0x7e,
-                            0,
-                        ]);
-                    }
-                }
-            }
+            let af = if first {
+                &first_af[..first_af_len]
+            } else {
+                &[][..]
+            };
             let remaining = total - written;
             let af_total = if af.is_empty() { 0 } else { 1 + af.len() };
             let room = PACKET - 4 - af_total;
             let take = remaining.min(room);
             // Stuff the adaptation field when the payload does not fill the packet.
             let short = room - take;
-            if short > 0 {
-                if af.is_empty() {
-                    // An adaptation field of its own: 1 length byte (+ flags byte if > 1).
-                    // short == 1: the length byte alone (0); otherwise flags byte + stuffing.
-                    if short > 1 {
-                        af.push(0);
-                        af.resize(short - 1, 0xff);
-                    }
-                } else {
-                    af.resize(af.len() + short, 0xff);
-                }
-            }
             let start = self.out.len();
             let afc = if af.is_empty() && short == 0 {
                 0x10
@@ -248,20 +250,33 @@ impl TsWriter {
             ]);
             stream.cc = (stream.cc + 1) & 0x0f;
             if afc == 0x30 {
-                self.out.push(af.len() as u8);
-                self.out.extend_from_slice(&af);
+                if af.is_empty() {
+                    // An adaptation field of its own: the length byte alone when one byte is
+                    // short (length 0); otherwise a flags byte and 0xff stuffing.
+                    self.out.push(short.saturating_sub(1) as u8);
+                    if short > 1 {
+                        self.out.push(0);
+                        self.out.resize(self.out.len() + short - 2, 0xff);
+                    }
+                } else {
+                    self.out.push((af.len() + short) as u8);
+                    self.out.extend_from_slice(af);
+                    self.out.resize(self.out.len() + short, 0xff);
+                }
             }
             let mut left = take;
             while left > 0 {
-                let c = chunks[ci];
-                let n = (c.len() - co).min(left);
-                self.out.extend_from_slice(&c[co..co + n]);
-                co += n;
-                left -= n;
-                if co == c.len() {
-                    ci += 1;
-                    co = 0;
+                if chunk.is_empty() {
+                    match chunks.next() {
+                        Some(c) => chunk = c,
+                        None => break,
+                    }
+                    continue;
                 }
+                let n = chunk.len().min(left);
+                self.out.extend_from_slice(&chunk[..n]);
+                chunk = &chunk[n..];
+                left -= n;
             }
             debug_assert_eq!(self.out.len() - start, PACKET);
             written += take;

@@ -104,8 +104,8 @@ pub fn files(job: &Job) -> Result<Vec<String>, EgressError> {
     }
     for (id, t) in reps {
         out.push(format!("{n}_{id}_init.mp4"));
-        let (starts, _) = segments::fmp4_timeline(job, t, s.style)?;
-        for (k, start) in starts.iter().enumerate() {
+        let (timeline, _) = segments::fmp4_timeline(job, t, s.style)?;
+        for (k, (_, start)) in timeline.iter().enumerate() {
             out.push(match s.format {
                 mpd::SegmentTemplateFormat::TimeWithTimeline => format!("{n}_{id}_t{start}.mp4"),
                 _ => format!("{n}_{id}_{}.mp4", k + 1),
@@ -141,25 +141,21 @@ pub async fn render(job: &Job, file: &str) -> Result<Rendered, EgressError> {
             segments::fmp4_init(job, t, s.style)?,
         ));
     }
-    let index = match (s.format, seg.strip_prefix('t')) {
+    // `$Number$` counts the entries of this track's timeline from 1, `$Time$` names an entry's
+    // start; either maps back to the plan's segment index (a track may start late or end
+    // early, so the two need not be equal).
+    let (timeline, _) = segments::fmp4_timeline(job, t, s.style)?;
+    let entry = match (s.format, seg.strip_prefix('t')) {
         (mpd::SegmentTemplateFormat::TimeWithTimeline, Some(time)) => {
             let time = super::number(time).ok_or_else(|| not_found("no such segment"))? as u64;
-            let (starts, _) = segments::fmp4_timeline(job, t, s.style)?;
-            starts
-                .iter()
-                .position(|x| *x == time)
-                .ok_or_else(|| not_found("no segment starts at that time"))?
+            timeline.iter().find(|(_, start)| *start == time)
         }
-        (mpd::SegmentTemplateFormat::TimeWithTimeline, None) => {
-            return Err(not_found("no such segment"));
-        }
-        (_, _) => {
-            super::number(seg)
-                .filter(|k| *k >= 1 && *k <= job.seg.count())
-                .ok_or_else(|| not_found("no such segment"))?
-                - 1
-        }
+        (mpd::SegmentTemplateFormat::TimeWithTimeline, None) => None,
+        (_, _) => super::number(seg)
+            .and_then(|k| k.checked_sub(1))
+            .and_then(|k| timeline.get(k)),
     };
+    let index = entry.ok_or_else(|| not_found("no such segment"))?.0;
     let body =
         segments::fmp4_fragment(job, t, index, s.style, FragmentKind::Cmaf, id == "i0").await?;
     Ok(Rendered::media(content_type, body))
@@ -226,11 +222,7 @@ fn manifest(job: &Job, s: &Settings) -> Result<String, EgressError> {
         let out = segments::fmp4_track(job, t, s.style)?;
         let timescale = out.timescale();
         let (starts, end) = segments::fmp4_timeline(job, t, s.style)?;
-        let timeline = starts
-            .iter()
-            .enumerate()
-            .map(|(k, st)| (*st, starts.get(k + 1).copied().unwrap_or(end) - st))
-            .collect();
+        let timeline = segments::durations(&starts, end);
         let media = match track.codec.kind() {
             TrackKind::Video => mpd::Media::Video(mpd::Video {
                 width: track.width,

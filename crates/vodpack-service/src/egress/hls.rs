@@ -17,7 +17,6 @@
 
 use vodpack_media::index::TrackKind;
 use vodpack_media::manifest::hls as m3u8;
-use vodpack_media::mux::TS_TIME_OFFSET;
 use vodpack_media::mux::fmp4::{FragmentKind, time_shift_us};
 
 use super::job::{Job, Rendered};
@@ -66,7 +65,9 @@ fn layout(job: &Job) -> Result<Layout, EgressError> {
         };
     let manifest = manifests.as_ref().and_then(|m| m.get(job.manifest));
     let st = job.streams();
-    let (variants, audio) = if st.videos.is_empty() && job.stream_selection().is_none() {
+    // No video (an audio-only asset, or a selection that keeps none): one variant per audio
+    // track, as DASH and Smooth serve it.
+    let (variants, audio) = if st.videos.is_empty() {
         (st.audios.iter().map(|a| vec![*a]).collect(), Vec::new())
     } else if group {
         (
@@ -140,6 +141,16 @@ impl Id {
     }
 }
 
+/// The plan segments a rendition's playlist lists: those where it has samples (all of them
+/// for subtitles, whose segments may be empty WebVTT files).
+fn listed(job: &Job, l: &Layout, id: Id) -> Vec<usize> {
+    match (id, id.tracks(l)) {
+        (Id::Text(_), _) => (0..job.seg.count()).collect(),
+        (_, Some(tracks)) => segments::non_empty(job, &tracks),
+        (_, None) => Vec::new(),
+    }
+}
+
 /// Every file of the manifest (for `vodpack package`).
 pub fn files(job: &Job) -> Result<Vec<String>, EgressError> {
     let l = layout(job)?;
@@ -161,14 +172,14 @@ pub fn files(job: &Job) -> Result<Vec<String>, EgressError> {
         if ext == "mp4" {
             out.push(format!("{n}_{id_name}_init.mp4"));
         }
-        for s in 0..job.seg.count() {
+        for s in listed(job, &l, id) {
             out.push(format!("{n}_{id_name}_{s}.{ext}"));
         }
     }
     if l.iframes {
         out.push(format!("{n}_iframes.m3u8"));
         if let Container::Fmp4(_) = l.container {
-            for s in 0..job.seg.count() {
+            for s in listed(job, &l, Id::Variant(0)) {
                 out.push(format!("{n}_0_i{s}.mp4"));
             }
         }
@@ -219,7 +230,7 @@ pub async fn render(job: &Job, file: &str) -> Result<Rendered, EgressError> {
         (Id::Text(_), "vtt", _) => {
             let s = segment(seg)?;
             let mpegts = match l.container {
-                Container::Ts => TS_TIME_OFFSET,
+                Container::Ts => segments::ts_offset(job),
                 Container::Fmp4(_) => (time_shift_us(&job.index) * 9 / 100) as i64,
             };
             let body = segments::webvtt(job, tracks[0], s, mpegts).await?;
@@ -267,7 +278,8 @@ fn media_playlist(job: &Job, l: &Layout, id: Id) -> m3u8::MediaPlaylist {
     } else {
         l.ext()
     };
-    let segments = (0..job.seg.count())
+    let segments = listed(job, l, id)
+        .into_iter()
         .map(|s| m3u8::Segment {
             duration: job.seg.duration_seconds(s),
             uri: format!("{n}_{id_name}_{s}.{ext}"),
@@ -294,27 +306,35 @@ fn media_playlist(job: &Job, l: &Layout, id: Id) -> m3u8::MediaPlaylist {
 /// start through its key frame (PAT/PMT included, as players need them); for CMAF, one-frame
 /// fragments.
 async fn iframe_playlist(job: &Job, l: &Layout) -> Result<m3u8::MediaPlaylist, EgressError> {
+    use futures::stream::{StreamExt, TryStreamExt};
     let n = &job.manifest_name;
     let tracks = l.variants.first().ok_or_else(|| not_found("no variants"))?;
-    let mut segments = Vec::with_capacity(job.seg.count());
-    for s in 0..job.seg.count() {
-        let duration = job.seg.duration_seconds(s);
-        segments.push(match l.container {
-            Container::Ts => {
+    let list = listed(job, l, Id::Variant(0));
+    let segments = match l.container {
+        Container::Ts => {
+            // Each range ends after the key frame: mux that prefix of every segment, a few at
+            // a time (one ranged read each), in order.
+            futures::stream::iter(list.into_iter().map(|s| async move {
                 let len = segments::ts(job, tracks, s, true).await?.len() as u64;
-                m3u8::Segment {
-                    duration,
+                Ok::<_, EgressError>(m3u8::Segment {
+                    duration: job.seg.duration_seconds(s),
                     uri: format!("{n}_0_{s}.ts"),
                     byte_range: Some((len, 0)),
-                }
-            }
-            Container::Fmp4(_) => m3u8::Segment {
-                duration,
+                })
+            }))
+            .buffered(8)
+            .try_collect()
+            .await?
+        }
+        Container::Fmp4(_) => list
+            .into_iter()
+            .map(|s| m3u8::Segment {
+                duration: job.seg.duration_seconds(s),
                 uri: format!("{n}_0_i{s}.mp4"),
                 byte_range: None,
-            },
-        });
-    }
+            })
+            .collect(),
+    };
     Ok(m3u8::MediaPlaylist {
         segments,
         map: matches!(l.container, Container::Fmp4(_)).then(|| format!("{n}_0_init.mp4")),
@@ -334,7 +354,30 @@ async fn master(job: &Job, l: &Layout) -> Result<String, EgressError> {
         Container::Ts => t.codec_string.clone(),
         Container::Fmp4(style) => segments::codec_string(t, style),
     };
-    let peak = |ts: &[usize]| -> u64 { ts.iter().map(|t| index.tracks[*t].peak_bitrate).sum() };
+    // (peak, average) bits per second of what a rendition's segments weigh: for TS from the
+    // packets the muxer will write (PES headers, ADTS, AUD and parameter sets, 188-byte
+    // packets), so BANDWIDTH bounds every segment (RFC 8216 §4.3.4.2); for fMP4 the
+    // elementary stream's (fragment headers add well under 1%).
+    let rates = |tracks: &[usize]| -> (u64, u64) {
+        match l.container {
+            Container::Ts => segments::ts_bitrates(job, tracks),
+            Container::Fmp4(_) => (
+                tracks.iter().map(|t| index.tracks[*t].peak_bitrate).sum(),
+                tracks.iter().map(|t| index.tracks[*t].avg_bitrate).sum(),
+            ),
+        }
+    };
+    let group_rates: Vec<(u64, u64)> = l.audio.iter().map(|a| rates(&[*a])).collect();
+    let group_peak = group_rates.iter().map(|r| r.0).max().unwrap_or(0);
+    let group_average = group_rates.iter().map(|r| r.1).max().unwrap_or(0);
+    // Every codec the audio group holds, once.
+    let mut group_codecs: Vec<String> = Vec::new();
+    for a in &l.audio {
+        let c = codec(&index.tracks[*a]);
+        if !group_codecs.contains(&c) {
+            group_codecs.push(c);
+        }
+    }
     let variants: Vec<m3u8::Variant> = l
         .variants
         .iter()
@@ -345,17 +388,11 @@ async fn master(job: &Job, l: &Layout) -> Result<String, EgressError> {
                 .map(|t| &index.tracks[*t])
                 .find(|t| t.codec.kind() == TrackKind::Video);
             let mut codecs: Vec<String> = tracks.iter().map(|t| codec(&index.tracks[*t])).collect();
-            let mut bandwidth = peak(tracks);
-            let mut average: u64 = tracks.iter().map(|t| index.tracks[*t].avg_bitrate).sum();
-            if let Some(a) = group_audio {
-                codecs.push(codec(a));
-                bandwidth += l
-                    .audio
-                    .iter()
-                    .map(|a| index.tracks[*a].peak_bitrate)
-                    .max()
-                    .unwrap_or(0);
-                average += a.avg_bitrate;
+            let (mut bandwidth, mut average) = rates(tracks);
+            if group_audio.is_some() {
+                codecs.extend(group_codecs.iter().cloned());
+                bandwidth += group_peak;
+                average += group_average;
             }
             m3u8::Variant {
                 uri: format!("{n}_{v}.m3u8"),
@@ -403,28 +440,23 @@ async fn master(job: &Job, l: &Layout) -> Result<String, EgressError> {
         })
     {
         let t = &index.tracks[video];
-        // Key frames only: bandwidth from the I-frame playlist's own sizes.
-        let playlist = iframe_playlist(job, l).await?;
-        let bandwidth = match l.container {
-            Container::Ts => playlist
-                .segments
-                .iter()
-                .filter_map(|s| Some((s.byte_range?.0, s.duration)))
-                .map(|(len, d)| (len as f64 * 8.0 / d.max(0.001)) as u64)
-                .max()
-                .unwrap_or(0),
-            Container::Fmp4(_) => {
-                let keys = (0..t.samples.len())
-                    .filter(|i| t.samples.keyframe[*i])
-                    .map(|i| u64::from(t.samples.size[i]))
-                    .max()
-                    .unwrap_or(0);
-                let shortest = (0..job.seg.count())
-                    .map(|s| job.seg.duration_seconds(s))
-                    .fold(f64::MAX, f64::min);
-                (keys as f64 * 8.0 / shortest.max(0.001)) as u64
-            }
-        };
+        // Key frames only, one per segment: the largest over its segment's duration, from
+        // the index (the byte ranges themselves are only worked out for the I-frame playlist).
+        let first = &l.variants[0];
+        let bandwidth = listed(job, l, Id::Variant(0))
+            .into_iter()
+            .map(|s| {
+                let bytes = match l.container {
+                    Container::Ts => segments::ts_key_prefix_bytes(job, first, s),
+                    Container::Fmp4(_) => {
+                        let r = job.seg.samples(t, s);
+                        t.samples.size.get(r.start).map_or(0, |b| u64::from(*b)) + 256
+                    }
+                };
+                (bytes as f64 * 8.0 / job.seg.duration_seconds(s).max(0.001)) as u64
+            })
+            .max()
+            .unwrap_or(0);
         iframe_streams.push(m3u8::IframeStream {
             uri: format!("{n}_iframes.m3u8"),
             bandwidth,

@@ -84,7 +84,7 @@ pub fn files(job: &Job) -> Result<Vec<String>, EgressError> {
         };
         let (starts, _) = segments::fmp4_timeline(job, *first, STYLE)?;
         for (bitrate, _) in &s.levels {
-            for t in &starts {
+            for (_, t) in &starts {
                 out.push(format!(
                     "{n}.ism/QualityLevels({bitrate})/Fragments({}={t})",
                     s.name
@@ -131,10 +131,12 @@ pub async fn render(job: &Job, file: &str) -> Result<Rendered, EgressError> {
         .copied()
         .ok_or_else(|| not_found("no such quality level"))?;
     let (starts, _) = segments::fmp4_timeline(job, s.levels[0].1, STYLE)?;
+    // The stream's fragment times are its first QualityLevel's; each names a plan segment.
     let k = starts
         .iter()
-        .position(|x| *x == time)
-        .ok_or_else(|| not_found("no fragment starts at that time"))?;
+        .find(|(_, start)| *start == time)
+        .ok_or_else(|| not_found("no fragment starts at that time"))?
+        .0;
     let body = segments::fmp4_fragment(job, track, k, STYLE, FragmentKind::Smooth, false).await?;
     let ct = if s.kind == mss::StreamType::Audio {
         "audio/mp4"
@@ -153,12 +155,8 @@ fn manifest(job: &Job) -> Result<String, EgressError> {
             continue;
         };
         let (starts, end) = segments::fmp4_timeline(job, *first, STYLE)?;
-        duration = duration.max(end.saturating_sub(starts.first().copied().unwrap_or(0)));
-        let fragments = starts
-            .iter()
-            .enumerate()
-            .map(|(k, t)| (*t, starts.get(k + 1).copied().unwrap_or(end) - t))
-            .collect();
+        duration = duration.max(end.saturating_sub(starts.first().map_or(0, |x| x.1)));
+        let fragments = segments::durations(&starts, end);
         let levels = s
             .levels
             .iter()

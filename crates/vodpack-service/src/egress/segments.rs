@@ -5,7 +5,7 @@
 
 use std::ops::Range;
 
-use vodpack_media::index::{Track, TrackKind};
+use vodpack_media::index::{Codec, Track, TrackKind};
 use vodpack_media::mux::access_unit::{Parts, TsPrep};
 use vodpack_media::mux::fmp4::{Fmp4Options, Fmp4Track, FragmentKind, time_shift_us};
 use vodpack_media::mux::ts::TsWriter;
@@ -17,6 +17,84 @@ use super::read::{SampleBytes, unavailable};
 
 fn media_error(e: vodpack_media::MediaError) -> EgressError {
     unavailable(e)
+}
+
+/// The 90 kHz time of presentation time zero in TS output: the usual 1.4 s plus the asset's
+/// shift, so edit lists that start a track well before zero never make PTS/DTS negative.
+pub fn ts_offset(job: &Job) -> i64 {
+    TS_TIME_OFFSET + (time_shift_us(&job.index) * 9 / 100) as i64
+}
+
+/// Bytes one sample takes in our TS output: its elementary-stream form (AUD and parameter sets
+/// on key frames for MP4 video, ADTS for MP4 AAC; TS sources pass through) in a PES with PTS
+/// and DTS, in 188-byte packets (the first of a video PES may carry a PCR). `sets` is the
+/// length of the track's parameter sets with start codes.
+fn ts_sample_bytes(track: &Track, i: usize, sets: u64) -> u64 {
+    let size = u64::from(track.samples.size[i]);
+    let video = track.codec.kind() == TrackKind::Video;
+    let es = if track.ts_pid != 0 {
+        size
+    } else {
+        match track.codec {
+            Codec::H264 => size + 6 + if track.samples.keyframe[i] { sets } else { 0 },
+            Codec::H265 => size + 7 + if track.samples.keyframe[i] { sets } else { 0 },
+            Codec::Aac => size + 7,
+            _ => size,
+        }
+    };
+    let header = 19 + if video { 8 } else { 0 };
+    (es + header).div_ceil(184) * 188
+}
+
+fn parameter_set_bytes(track: &Track) -> u64 {
+    vodpack_media::mux::access_unit::parameter_sets(track)
+        .map(|sets| sets.iter().map(|s| s.len() as u64 + 4).sum())
+        .unwrap_or(0)
+}
+
+/// (peak, average) bits per second of the TS segments muxing `tracks`, from the index: what
+/// a multivariant playlist's BANDWIDTH and AVERAGE-BANDWIDTH must state.
+pub fn ts_bitrates(job: &Job, tracks: &[usize]) -> (u64, u64) {
+    let sets: Vec<u64> = tracks
+        .iter()
+        .map(|t| parameter_set_bytes(&job.index.tracks[*t]))
+        .collect();
+    let (mut peak, mut total_bytes, mut total_seconds) = (0f64, 0u64, 0f64);
+    for s in non_empty(job, tracks) {
+        let mut bytes = 2 * 188; // PAT, PMT
+        for (k, t) in tracks.iter().enumerate() {
+            let track = &job.index.tracks[*t];
+            for i in job.seg.samples(track, s) {
+                bytes += ts_sample_bytes(track, i, sets[k]);
+            }
+        }
+        let seconds = job.seg.duration_seconds(s).max(0.001);
+        peak = peak.max(bytes as f64 * 8.0 / seconds);
+        total_bytes += bytes;
+        total_seconds += seconds;
+    }
+    let average = if total_seconds > 0.0 {
+        total_bytes as f64 * 8.0 / total_seconds
+    } else {
+        0.0
+    };
+    (peak.ceil() as u64, average.ceil() as u64)
+}
+
+/// About the bytes from the start of TS segment `s` through its key frame (an I-frame
+/// playlist's byte range): PAT/PMT, the key frame, an audio packet per other track.
+pub fn ts_key_prefix_bytes(job: &Job, tracks: &[usize], s: usize) -> u64 {
+    let mut bytes = 2 * 188;
+    for t in tracks {
+        let track = &job.index.tracks[*t];
+        let r = job.seg.samples(track, s);
+        if track.codec.kind() == TrackKind::Video && !r.is_empty() {
+            bytes += ts_sample_bytes(track, r.start, parameter_set_bytes(track));
+        } else {
+            bytes += 188;
+        }
+    }
+    bytes
 }
 
 /// An MPEG-TS segment `s` muxing `tracks`. With `until_key`, stops right after the first video
@@ -54,6 +132,10 @@ pub async fn ts(
             }
         }
     }
+    if ranges.iter().all(|(_, r)| r.is_empty()) {
+        return Err(super::not_found("no such segment for this rendition"));
+    }
+    let offset = ts_offset(job);
     let bytes = SampleBytes::read(job.storage.as_ref(), &job.bucket, index, &ranges).await?;
     let codecs: Vec<_> = ranges.iter().map(|(t, _)| index.tracks[*t].codec).collect();
     let mut w = TsWriter::new(&codecs).map_err(media_error)?;
@@ -76,8 +158,8 @@ pub async fn ts(
         let sample = bytes.get(track, i)?;
         let key = track.samples.keyframe[i];
         let unit = preps[k].unit(&sample, key).map_err(media_error)?;
-        let pts = to_90k(track.pts(i), track.timescale) + TS_TIME_OFFSET;
-        w.write_pes(k, pts, dts + TS_TIME_OFFSET, key, &unit)
+        let pts = to_90k(track.pts(i), track.timescale) + offset;
+        w.write_pes(k, pts, dts + offset, key, &unit)
             .map_err(media_error)?;
     }
     Ok(w.out)
@@ -126,6 +208,9 @@ pub async fn fmp4_fragment(
     if iframe {
         range.end = range.end.min(range.start + 1);
     }
+    if range.is_empty() {
+        return Err(super::not_found("no such segment for this track"));
+    }
     let out = fmp4_track(job, t, style)?;
     let bytes = SampleBytes::read(
         job.storage.as_ref(),
@@ -148,13 +233,16 @@ pub async fn fmp4_fragment(
         .map_err(media_error)
 }
 
-/// Start time of every segment of track `t` in the fMP4 output timescale, and the end time:
-/// the decode time of each segment's first sample, so the timeline matches `tfdt` exactly.
+/// The segments of a track in the fMP4 output timescale: (plan segment index, start time) of
+/// every segment in which the track has samples, and the end time. Starts are the decode times
+/// of each segment's first sample, so the timeline matches `tfdt` exactly; a track that starts
+/// late or ends early simply has fewer entries (DASH/Smooth addresses map back through the
+/// index).
 pub fn fmp4_timeline(
     job: &Job,
     t: usize,
     style: Fmp4Style,
-) -> Result<(Vec<u64>, u64), EgressError> {
+) -> Result<(Vec<(usize, u64)>, u64), EgressError> {
     let track = &job.index.tracks[t];
     let out = fmp4_track(job, t, style)?;
     let mut starts = Vec::with_capacity(job.seg.count());
@@ -163,9 +251,70 @@ pub fn fmp4_timeline(
         if r.is_empty() {
             continue;
         }
-        starts.push(out.decode_time(r.start));
+        starts.push((s, out.decode_time(r.start)));
     }
     Ok((starts, out.end_time()))
+}
+
+/// (start, duration) pairs of a timeline: each segment lasts until the next one starts (the
+/// last until `end`).
+pub fn durations(timeline: &[(usize, u64)], end: u64) -> Vec<(u64, u64)> {
+    timeline
+        .iter()
+        .enumerate()
+        .map(|(k, (_, t))| {
+            let next = timeline.get(k + 1).map_or(end, |x| x.1);
+            (*t, next.saturating_sub(*t))
+        })
+        .collect()
+}
+
+/// Plan segments in which any of `tracks` has samples.
+pub fn non_empty(job: &Job, tracks: &[usize]) -> Vec<usize> {
+    (0..job.seg.count())
+        .filter(|s| {
+            tracks
+                .iter()
+                .any(|t| !job.seg.samples(&job.index.tracks[*t], *s).is_empty())
+        })
+        .collect()
+}
+
+/// Cue text as WebVTT payload: `&`, `<` and `>` escaped except in the simple formatting tags
+/// SRT and WebVTT share (`<i>`, `<b>`, `<u>` and their closings), `-->` broken up, no blank
+/// lines (a blank line would end the cue).
+fn vtt_text(text: &str, escape: bool) -> String {
+    if !escape {
+        // Already WebVTT (HLS sources): only blank lines would break the cue.
+        return text
+            .split('\n')
+            .map(|l| l.trim_end_matches('\r'))
+            .filter(|l| !l.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    const TAGS: [&str; 6] = ["<i>", "</i>", "<b>", "</b>", "<u>", "</u>"];
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if let Some(tag) = TAGS.iter().find(|t| rest.starts_with(*t)) {
+            out.push_str(tag);
+            rest = &rest[tag.len()..];
+            continue;
+        }
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\r' => {}
+            c => out.push(c),
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out.split('\n')
+        .filter(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// WebVTT cue timestamp.
@@ -208,19 +357,14 @@ pub async fn webvtt(job: &Job, t: usize, s: usize, mpegts: i64) -> Result<String
     let ms = |v: i64| (i128::from(v) * 1000 / i128::from(ts)) as i64;
     for i in cues {
         let text = bytes.get(track, i)?;
-        let text = String::from_utf8_lossy(&text).replace('\r', "");
-        let text = text.trim_matches('\n');
+        let text = vtt_text(&String::from_utf8_lossy(&text), track.codec == Codec::Srt);
         let start = track.samples.dts[i];
         let end = track.samples.dts.get(i + 1).copied().unwrap_or(start);
         out.push_str(&format!(
             "\n{} --> {}\n{}\n",
             vtt_time(ms(start)),
             vtt_time(ms(end)),
-            // A blank line would end the cue early.
-            text.split('\n')
-                .filter(|l| !l.trim().is_empty())
-                .collect::<Vec<_>>()
-                .join("\n")
+            text
         ));
     }
     Ok(out)
@@ -239,4 +383,21 @@ pub fn codec_string(track: &Track, style: Fmp4Style) -> String {
         }
     }
     s.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::vtt_text;
+
+    #[test]
+    fn cue_text_is_escaped_for_webvtt() {
+        assert_eq!(
+            vtt_text("<i>a</i> & b\r\n\n<x> --> c", true),
+            "<i>a</i> &amp; b\n&lt;x&gt; --&gt; c"
+        );
+        assert_eq!(
+            vtt_text("a &amp; b\r\n\n<c.x>d</c>", false),
+            "a &amp; b\n<c.x>d</c>"
+        );
+    }
 }
