@@ -243,7 +243,15 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
-        axum::serve(self.listener, self.app)
+        use axum::serve::ListenerExt;
+        // No Nagle: a segment goes out as a header plus slices of the source buffers, and
+        // delaying the small writes behind the peer's delayed ACK costs tens of milliseconds.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
+        axum::serve(listener, self.app)
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(StartError::Serve)

@@ -223,6 +223,45 @@ async fn hls_ts_plays_from_every_source_kind() {
     let head = client.head(&seg_url).send().await.unwrap();
     assert_eq!(head.status(), 200);
     assert_eq!(head.headers()["etag"].to_str().unwrap(), etag);
+    assert_eq!(
+        head.headers()["content-length"].to_str().unwrap(),
+        body.len().to_string()
+    );
+    // A weak validator (what a gzipping proxy turns ours into) still matches If-None-Match;
+    // the 304 carries the headers a cache updates.
+    let nm = client
+        .get(&seg_url)
+        .header("if-none-match", format!("W/{etag}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nm.status(), 304);
+    for h in ["etag", "cache-control", "last-modified"] {
+        assert!(nm.headers().get(h).is_some(), "304 without {h}");
+    }
+    // Other range units and multiple ranges get the whole body; so does a Range whose
+    // If-Range names another version.
+    for (range, if_range) in [
+        ("items=0-1", None),
+        ("bytes=0-1,5-6", None),
+        ("bytes=0-187", Some("\"other\"")),
+    ] {
+        let mut rb = client.get(&seg_url).header("range", range);
+        if let Some(v) = if_range {
+            rb = rb.header("if-range", v);
+        }
+        let r = rb.send().await.unwrap();
+        assert_eq!(r.status(), 200, "{range}");
+        assert_eq!(r.bytes().await.unwrap(), body, "{range}");
+    }
+    let r = client
+        .get(&seg_url)
+        .header("range", "bytes=0-187")
+        .header("if-range", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
     // Unknown files and assets are 404s.
     for bad in ["main_9.m3u8", "main_0_99.ts", "other.m3u8", "main_x.ts"] {
         assert_eq!(

@@ -58,7 +58,15 @@ async fn get_text(url: &str) -> String {
 async fn get_bytes(url: &str) -> bytes::Bytes {
     let r = reqwest::get(url).await.unwrap();
     assert_eq!(r.status(), 200, "{url}");
-    r.bytes().await.unwrap()
+    // Sent with its length (segments go out in pieces, never chunked).
+    let declared: usize = r.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body = r.bytes().await.unwrap();
+    assert_eq!(body.len(), declared, "{url}");
+    body
 }
 
 fn media_playlist(text: &str) -> m3u8_rs::MediaPlaylist {

@@ -568,6 +568,28 @@ impl<'t> Fmp4Track<'t> {
         payloads: &[Parts<'_>],
         kind: FragmentKind,
     ) -> Result<Vec<u8>, MediaError> {
+        let sizes: Vec<usize> = payloads.iter().map(Parts::len).collect();
+        let mut out = self.fragment_header(track, seq, range, &sizes, kind)?;
+        out.reserve(sizes.iter().sum());
+        for p in payloads {
+            for part in &p.parts {
+                out.extend_from_slice(part);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Everything of [`Fmp4Track::fragment`] before the sample data (`styp`, `moof`, the
+    /// `mdat` header), for payloads of `sizes` bytes: the sample data can then be sent from
+    /// where it already is, without copying it into one buffer.
+    pub fn fragment_header(
+        &self,
+        track: &Track,
+        seq: u32,
+        range: Range<usize>,
+        sizes: &[usize],
+        kind: FragmentKind,
+    ) -> Result<Vec<u8>, MediaError> {
         let s = &self.track.samples;
         let n = s.len();
         if !std::ptr::eq(track, self.track)
@@ -584,10 +606,10 @@ impl<'t> Fmp4Track<'t> {
                 "fMP4 fragment: samples {range:?} of a track of {n}"
             )));
         }
-        if payloads.len() != range.len() {
+        if sizes.len() != range.len() {
             return Err(MediaError::Corrupt(format!(
                 "fMP4 fragment: {} payloads for {} samples",
-                payloads.len(),
+                sizes.len(),
                 range.len()
             )));
         }
@@ -596,7 +618,7 @@ impl<'t> Fmp4Track<'t> {
         let mut total = 0usize;
         let mut any_cts = false;
         let mut next = self.time(range.start);
-        for (i, payload) in range.clone().zip(payloads) {
+        for (i, payload_len) in range.clone().zip(sizes.iter().copied()) {
             let t0 = next;
             next = self.time(i + 1);
             let duration = u32::try_from(next.saturating_sub(t0)).map_err(|_| {
@@ -605,9 +627,9 @@ impl<'t> Fmp4Track<'t> {
                     next.saturating_sub(t0)
                 ))
             })?;
-            let size = u32::try_from(payload.len())
+            let size = u32::try_from(payload_len)
                 .map_err(|_| MediaError::Corrupt(format!("sample {i}: larger than 4 GiB")))?;
-            total += payload.len();
+            total += payload_len;
             let key = !video || s.keyframe.get(i).copied().unwrap_or(false);
             let cts = self.out(pts(self.track, i)).saturating_sub(t0);
             any_cts |= cts != 0;
@@ -672,7 +694,7 @@ impl<'t> Fmp4Track<'t> {
             run.data_offset = Some(offset);
         }
         let moof = encode_moof(&moof, &tfxd)?;
-        let mut out = Vec::with_capacity(64 + moof.len() + mdat.len() + total);
+        let mut out = Vec::with_capacity(64 + moof.len() + mdat.len());
         if !smooth {
             Styp {
                 major_brand: FourCC::new(b"msdh"),
@@ -684,11 +706,6 @@ impl<'t> Fmp4Track<'t> {
         }
         out.extend_from_slice(&moof);
         out.extend_from_slice(&mdat);
-        for p in payloads {
-            for part in &p.parts {
-                out.extend_from_slice(part);
-            }
-        }
         Ok(out)
     }
 }

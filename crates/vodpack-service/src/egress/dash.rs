@@ -144,21 +144,18 @@ pub async fn render(job: &Job, file: &str) -> Result<Rendered, EgressError> {
     // `$Number$` counts the entries of this track's timeline from 1, `$Time$` names an entry's
     // start; either maps back to the plan's segment index (a track may start late or end
     // early, so the two need not be equal).
-    let (timeline, _) = segments::fmp4_timeline(job, t, s.style)?;
-    let entry = match (s.format, seg.strip_prefix('t')) {
-        (mpd::SegmentTemplateFormat::TimeWithTimeline, Some(time)) => {
-            let time = super::number(time).ok_or_else(|| not_found("no such segment"))? as u64;
-            timeline.iter().find(|(_, start)| *start == time)
-        }
+    let index = match (s.format, seg.strip_prefix('t')) {
+        (mpd::SegmentTemplateFormat::TimeWithTimeline, Some(time)) => super::number(time)
+            .and_then(|time| segments::timeline_entry_at(job, t, s.style, time as u64)),
         (mpd::SegmentTemplateFormat::TimeWithTimeline, None) => None,
         (_, _) => super::number(seg)
             .and_then(|k| k.checked_sub(1))
-            .and_then(|k| timeline.get(k)),
-    };
-    let index = entry.ok_or_else(|| not_found("no such segment"))?.0;
+            .and_then(|k| segments::timeline_entry(job, t, k)),
+    }
+    .ok_or_else(|| not_found("no such segment"))?;
     let body =
         segments::fmp4_fragment(job, t, index, s.style, FragmentKind::Cmaf, id == "i0").await?;
-    Ok(Rendered::media(content_type, body))
+    Ok(Rendered::media_parts(content_type, body))
 }
 
 /// Dolby channel mask (ETSI TS 103 190 / DASH-IF) from the `dac3`/`dec3` payload: L C R Ls Rs

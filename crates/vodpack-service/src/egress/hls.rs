@@ -264,7 +264,7 @@ pub async fn render(job: &Job, file: &str) -> Result<Rendered, EgressError> {
             } else {
                 "video/mp4"
             };
-            Ok(Rendered::media(ct, body))
+            Ok(Rendered::media_parts(ct, body))
         }
         _ => Err(not_found("no such file")),
     }

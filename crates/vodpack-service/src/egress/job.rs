@@ -41,7 +41,9 @@ pub enum Caching {
 pub struct Rendered {
     pub content_type: &'static str,
     pub caching: Caching,
-    pub body: Bytes,
+    /// The file's bytes in one or more pieces, in order: segment payloads stay in the buffers
+    /// the source reads filled and go to the socket from there.
+    pub body: Vec<Bytes>,
 }
 
 impl Rendered {
@@ -49,14 +51,36 @@ impl Rendered {
         Rendered {
             content_type,
             caching: Caching::Manifest,
-            body: body.into(),
+            body: vec![body.into()],
         }
     }
     pub fn media(content_type: &'static str, body: impl Into<Bytes>) -> Rendered {
+        Rendered::media_parts(content_type, vec![body.into()])
+    }
+    pub fn media_parts(content_type: &'static str, body: Vec<Bytes>) -> Rendered {
         Rendered {
             content_type,
             caching: Caching::Media,
-            body: body.into(),
+            body,
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.body.iter().map(Bytes::len).sum()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The whole file as one buffer (copies only when it is in several pieces).
+    pub fn bytes(&self) -> Bytes {
+        match self.body.as_slice() {
+            [one] => one.clone(),
+            parts => {
+                let mut v = Vec::with_capacity(self.len());
+                for p in parts {
+                    v.extend_from_slice(p);
+                }
+                Bytes::from(v)
+            }
         }
     }
 }

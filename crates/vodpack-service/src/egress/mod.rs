@@ -52,6 +52,9 @@ pub struct Egress {
     /// sample of the reference track, which is too much per request for long assets.
     plans: moka::future::Cache<(String, u32), Arc<Segmentation>>,
     resolutions: moka::future::Cache<(String, String), Resolution>,
+    /// Bumped by every API change: a resolution read from the database before a change is not
+    /// cached after it.
+    generation: std::sync::atomic::AtomicU64,
     /// Rendered manifests by asset × configuration × manifest × file: deterministic for an
     /// asset incarnation, and some (I-frame playlists) read media to be written.
     manifests: moka::future::Cache<String, Bytes>,
@@ -63,6 +66,7 @@ impl Egress {
             cache,
             cdn_secrets,
             plans: moka::future::Cache::builder().max_capacity(10_000).build(),
+            generation: std::sync::atomic::AtomicU64::new(0),
             resolutions: moka::future::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(RESOLUTION_TTL)
@@ -95,6 +99,8 @@ impl Egress {
     /// Forgets cached resolutions: called after any change to groups, configurations or
     /// assets through the API.
     pub fn forget_resolutions(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.resolutions.invalidate_all();
     }
 }
@@ -140,6 +146,10 @@ async fn resolve(state: &AppState, asset: &str, config: &str) -> Result<Resoluti
     if let Some(hit) = state.egress.resolutions.get(&key).await {
         return Ok(hit);
     }
+    let generation = state
+        .egress
+        .generation
+        .load(std::sync::atomic::Ordering::SeqCst);
     let asset = state
         .repo
         .get_asset_by_egress_id(asset)
@@ -162,7 +172,12 @@ async fn resolve(state: &AppState, asset: &str, config: &str) -> Result<Resoluti
         .map_err(storage_error)?;
     let playable = asset.status == "PLAYABLE";
     let r = Arc::new((asset, config, group));
-    if playable {
+    let unchanged = state
+        .egress
+        .generation
+        .load(std::sync::atomic::Ordering::SeqCst)
+        == generation;
+    if playable && unchanged {
         state.egress.resolutions.insert(key, r.clone()).await;
     }
     Ok(r)
@@ -252,11 +267,7 @@ async fn serve_inner(
     };
     let out = render(&job, file).await?;
     if out.caching == Caching::Manifest {
-        state
-            .egress
-            .manifests
-            .insert(cache_key, out.body.clone())
-            .await;
+        state.egress.manifests.insert(cache_key, out.bytes()).await;
     }
     Ok((out, modified))
 }
@@ -293,22 +304,31 @@ pub fn files(job: &Job) -> Result<Vec<String>, EgressError> {
 const MANIFEST_CACHE: &str = "public, max-age=60";
 const MEDIA_CACHE: &str = "public, max-age=31536000, immutable";
 
-/// Whether the client accepts gzip (`Accept-Encoding`, q-values honoured).
+/// Whether the client accepts gzip (`Accept-Encoding`, q-values honoured; an explicit
+/// `gzip;q=0` wins over `*`).
 fn accepts_gzip(req: &HeaderMap) -> bool {
-    req.get_all(header::ACCEPT_ENCODING)
+    let mut gzip = None;
+    let mut star = None;
+    for item in req
+        .get_all(header::ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|item| {
-            let mut parts = item.split(';');
-            let coding = parts.next().unwrap_or("").trim();
-            let q = parts
-                .filter_map(|p| p.trim().strip_prefix("q="))
-                .filter_map(|q| q.trim().parse::<f32>().ok())
-                .next()
-                .unwrap_or(1.0);
-            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && q > 0.0
-        })
+    {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .filter_map(|q| q.trim().parse::<f32>().ok())
+            .next()
+            .unwrap_or(1.0);
+        if coding.eq_ignore_ascii_case("gzip") {
+            gzip = Some(q > 0.0);
+        } else if coding == "*" {
+            star = Some(q > 0.0);
+        }
+    }
+    gzip.or(star).unwrap_or(false)
 }
 
 fn gzip(body: &[u8]) -> Option<Bytes> {
@@ -318,8 +338,60 @@ fn gzip(body: &[u8]) -> Option<Bytes> {
     e.finish().ok().map(Bytes::from)
 }
 
+/// A response body sent from several buffers in order, with its exact length known (so it
+/// goes out with `Content-Length`, not chunked).
+struct Pieces {
+    parts: std::collections::VecDeque<Bytes>,
+    remaining: u64,
+}
+
+impl http_body::Body for Pieces {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        match self.parts.pop_front() {
+            Some(b) => {
+                self.remaining -= b.len() as u64;
+                std::task::Poll::Ready(Some(Ok(http_body::Frame::data(b))))
+            }
+            None => std::task::Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.remaining)
+    }
+}
+
+/// Identifies this build's outputs in ETags: a hash of the running executable, so a new
+/// muxer or manifest writer never answers 304 to a validator of the old one's bytes.
+fn build_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        use sha2::{Digest, Sha256};
+        let exe = std::env::current_exe().and_then(std::fs::read);
+        match exe {
+            Ok(bytes) => hex::encode(&Sha256::digest(&bytes)[..8]),
+            Err(_) => env!("CARGO_PKG_VERSION").to_string(),
+        }
+    })
+}
+
+/// Compares entity tags weakly (RFC 9110 §8.8.3.2), as `If-None-Match` requires.
+fn weak_eq(a: &str, b: &str) -> bool {
+    a.trim().trim_start_matches("W/") == b.trim().trim_start_matches("W/")
+}
+
 /// The HTTP response for a rendered file: type, caching, `Last-Modified`, gzip for
-/// manifests when asked, strong validators and byte ranges.
+/// manifests when asked, strong validators, conditional GET and byte ranges.
 async fn respond(
     out: Rendered,
     modified: &str,
@@ -329,14 +401,29 @@ async fn respond(
     manifest: &str,
     file: &str,
 ) -> Response {
-    let compress = out.caching == Caching::Manifest && out.body.len() > 256 && accepts_gzip(req);
-    let body = if compress {
-        gzip(&out.body).unwrap_or(out.body)
+    let compress = out.caching == Caching::Manifest && out.len() > 256 && accepts_gzip(req);
+    let parts: Vec<Bytes> = if compress {
+        let whole = out.bytes();
+        vec![gzip(&whole).unwrap_or(whole)]
     } else {
         out.body
     };
-    let mut r = (StatusCode::OK, Body::from(body.clone())).into_response();
-    let h = r.headers_mut();
+    let len: u64 = parts.iter().map(|p| p.len() as u64).sum();
+    // Outputs are deterministic for an asset incarnation × configuration × file × build, so
+    // the strong ETag is derived from those names, not from the bytes.
+    let tag = {
+        use sha2::{Digest, Sha256};
+        let d = Sha256::digest(
+            format!(
+                "{}|{asset}|{config}|{manifest}/{file}|{}",
+                build_id(),
+                if compress { "gzip" } else { "identity" }
+            )
+            .as_bytes(),
+        );
+        format!("\"{}\"", hex::encode(&d[..12]))
+    };
+    let mut h = HeaderMap::new();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(out.content_type),
@@ -357,15 +444,73 @@ async fn respond(
     if let Ok(v) = HeaderValue::from_str(modified) {
         h.insert(header::LAST_MODIFIED, v);
     }
-    conditional(
-        r,
-        body,
-        req,
-        asset,
-        config,
-        &format!("{manifest}/{file}{}", if compress { "+gzip" } else { "" }),
-    )
-    .await
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+
+    let not_modified = req
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == "*" || weak_eq(t, &tag)));
+    if not_modified {
+        let mut nm = StatusCode::NOT_MODIFIED.into_response();
+        for name in [
+            header::ETAG,
+            header::CACHE_CONTROL,
+            header::VARY,
+            header::LAST_MODIFIED,
+        ] {
+            if let Some(v) = h.get(&name) {
+                nm.headers_mut().insert(name, v.clone());
+            }
+        }
+        return nm;
+    }
+    // A Range applies only if If-Range (when sent) still names this representation; other
+    // units and multiple ranges are answered with the whole body (RFC 9110 §14.2).
+    let if_range_ok = req
+        .get(header::IF_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.trim() == tag || v.trim() == modified);
+    let range = req
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| if_range_ok)
+        .and_then(|v| v.trim().strip_prefix("bytes="))
+        .filter(|spec| !spec.contains(','));
+    let Some(spec) = range else {
+        let mut r = Response::new(Body::new(Pieces {
+            parts: parts.into(),
+            remaining: len,
+        }));
+        *r.headers_mut() = h;
+        return r;
+    };
+    match parse_range(spec, len) {
+        Some((start, end)) => {
+            let whole = Rendered {
+                content_type: out.content_type,
+                caching: out.caching,
+                body: parts,
+            }
+            .bytes();
+            let mut r = Response::new(Body::from(whole.slice(start as usize..=end as usize)));
+            *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+            *r.headers_mut() = h;
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
+                r.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            r
+        }
+        None => {
+            let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                r.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            r
+        }
+    }
 }
 
 /// An RFC 3339 time as an HTTP date (`Last-Modified`).
@@ -377,74 +522,10 @@ fn http_date(rfc3339: &str) -> String {
         .to_string()
 }
 
-/// Validators and byte ranges on a complete response. Outputs are deterministic for an asset
-/// incarnation × configuration × file, so the strong ETag is derived from those names (and the
-/// build, so a new muxer version does not reuse old validators).
-async fn conditional(
-    mut r: Response,
-    bytes: Bytes,
-    req: &HeaderMap,
-    asset: &str,
-    config: &str,
-    file: &str,
-) -> Response {
-    let tag = {
-        use sha2::{Digest, Sha256};
-        let d = Sha256::digest(
-            format!("{}|{asset}|{config}|{file}", env!("CARGO_PKG_VERSION")).as_bytes(),
-        );
-        format!("\"{}\"", hex::encode(&d[..12]))
-    };
-    if let Ok(v) = HeaderValue::from_str(&tag) {
-        r.headers_mut().insert(header::ETAG, v);
-    }
-    r.headers_mut()
-        .insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    let matches = req
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
-    if matches {
-        let mut nm = StatusCode::NOT_MODIFIED.into_response();
-        for h in [header::ETAG, header::CACHE_CONTROL] {
-            if let Some(v) = r.headers().get(&h) {
-                nm.headers_mut().insert(h, v.clone());
-            }
-        }
-        return nm;
-    }
-    let Some(range) = req.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
-        return r;
-    };
-    let (parts, _) = r.into_parts();
-    let len = bytes.len() as u64;
-    match parse_range(range, len) {
-        Some((start, end)) => {
-            let mut resp = Response::from_parts(
-                parts,
-                Body::from(bytes.slice(start as usize..=end as usize)),
-            );
-            *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
-                resp.headers_mut().insert(header::CONTENT_RANGE, v);
-            }
-            resp
-        }
-        None => {
-            let mut resp = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
-                resp.headers_mut().insert(header::CONTENT_RANGE, v);
-            }
-            resp
-        }
-    }
-}
-
-/// One `bytes=` range (`a-b`, `a-`, `-n`) within `len` bytes, inclusive; `None` if unsatisfiable
-/// or not a single byte range.
-fn parse_range(v: &str, len: u64) -> Option<(u64, u64)> {
-    let spec = v.trim().strip_prefix("bytes=")?;
-    if spec.contains(',') || len == 0 {
+/// One byte range spec (`a-b`, `a-`, `-n`, after `bytes=`) within `len` bytes, inclusive;
+/// `None` if unsatisfiable.
+fn parse_range(spec: &str, len: u64) -> Option<(u64, u64)> {
+    if len == 0 {
         return None;
     }
     let (a, b) = spec.split_once('-')?;

@@ -130,20 +130,16 @@ pub async fn render(job: &Job, file: &str) -> Result<Rendered, EgressError> {
         .find(|(b, _)| *b as usize == bitrate)
         .copied()
         .ok_or_else(|| not_found("no such quality level"))?;
-    let (starts, _) = segments::fmp4_timeline(job, s.levels[0].1, STYLE)?;
     // The stream's fragment times are its first QualityLevel's; each names a plan segment.
-    let k = starts
-        .iter()
-        .find(|(_, start)| *start == time)
-        .ok_or_else(|| not_found("no fragment starts at that time"))?
-        .0;
+    let k = segments::timeline_entry_at(job, s.levels[0].1, STYLE, time)
+        .ok_or_else(|| not_found("no fragment starts at that time"))?;
     let body = segments::fmp4_fragment(job, track, k, STYLE, FragmentKind::Smooth, false).await?;
     let ct = if s.kind == mss::StreamType::Audio {
         "audio/mp4"
     } else {
         "video/mp4"
     };
-    Ok(Rendered::media(ct, body))
+    Ok(Rendered::media_parts(ct, body))
 }
 
 fn manifest(job: &Job) -> Result<String, EgressError> {

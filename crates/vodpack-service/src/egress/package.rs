@@ -74,7 +74,7 @@ pub async fn write_all(
             let body = super::render(&job, &file)
                 .await
                 .map_err(|e| fail(&rel, e))?
-                .body;
+                .bytes();
             let path = out.join(&rel);
             let write = |path: &Path| -> std::io::Result<()> {
                 if let Some(dir) = path.parent() {

@@ -87,6 +87,32 @@ impl SampleBytes {
         Ok(SampleBytes { buffers })
     }
 
+    /// `part` as a shared slice of the buffer it lies in, or a copy when it lies in none
+    /// (bytes a filter made). Adjacent slices of one buffer can then be merged and sent
+    /// without copying.
+    pub fn share(&self, part: &[u8]) -> Bytes {
+        let (start, end) = (part.as_ptr() as usize, part.as_ptr() as usize + part.len());
+        for (_, buf) in self.buffers.values() {
+            let b = buf.as_ptr() as usize;
+            if !part.is_empty() && start >= b && end <= b + buf.len() {
+                return buf.slice(start - b..end - b);
+            }
+        }
+        Bytes::copy_from_slice(part)
+    }
+
+    /// `a` and `b` as one slice, when `b` continues `a` in the same read buffer.
+    pub fn merge(&self, a: &Bytes, b: &Bytes) -> Option<Bytes> {
+        let (start, end) = (a.as_ptr() as usize, b.as_ptr() as usize + b.len());
+        if a.as_ptr() as usize + a.len() != b.as_ptr() as usize {
+            return None;
+        }
+        self.buffers.values().find_map(|(_, buf)| {
+            let base = buf.as_ptr() as usize;
+            (start >= base && end <= base + buf.len()).then(|| buf.slice(start - base..end - base))
+        })
+    }
+
     /// The stored bytes of sample `i` of `track` (borrowed for MP4 and text sources; TS
     /// samples are gathered from their packets' payloads).
     pub fn get<'a>(&'a self, track: &Track, i: usize) -> Result<Cow<'a, [u8]>, EgressError> {

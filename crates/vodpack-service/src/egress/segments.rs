@@ -5,6 +5,8 @@
 
 use std::ops::Range;
 
+use bytes::Bytes;
+
 use vodpack_media::index::{Codec, Track, TrackKind};
 use vodpack_media::mux::access_unit::{Parts, TsPrep};
 use vodpack_media::mux::fmp4::{Fmp4Options, Fmp4Track, FragmentKind, time_shift_us};
@@ -194,7 +196,9 @@ pub fn fmp4_init(job: &Job, t: usize, style: Fmp4Style) -> Result<Vec<u8>, Egres
         .map_err(media_error)
 }
 
-/// Fragment `s` of track `t`; with `iframe`, only its first (key) frame.
+/// Fragment `s` of track `t`; with `iframe`, only its first (key) frame. The header is new
+/// bytes; the sample data is sent from the read buffers (runs of contiguous samples as one
+/// slice each), so a segment's media bytes are copied once, from the source into memory.
 pub async fn fmp4_fragment(
     job: &Job,
     t: usize,
@@ -202,7 +206,7 @@ pub async fn fmp4_fragment(
     style: Fmp4Style,
     kind: FragmentKind,
     iframe: bool,
-) -> Result<Vec<u8>, EgressError> {
+) -> Result<Vec<Bytes>, EgressError> {
     let track = &job.index.tracks[t];
     let mut range = job.seg.samples(track, s);
     if iframe {
@@ -229,8 +233,25 @@ pub async fn fmp4_fragment(
         .map(|(i, b)| out.sample(b, track.samples.keyframe[i]))
         .collect::<Result<Vec<Parts<'_>>, _>>()
         .map_err(media_error)?;
-    out.fragment(track, s as u32 + 1, range, &payloads, kind)
-        .map_err(media_error)
+    let sizes: Vec<usize> = payloads.iter().map(Parts::len).collect();
+    let header = out
+        .fragment_header(track, s as u32 + 1, range, &sizes, kind)
+        .map_err(media_error)?;
+    let mut body: Vec<Bytes> = vec![Bytes::from(header)];
+    for part in payloads.iter().flat_map(|p| p.parts.iter()) {
+        let piece = bytes.share(part);
+        // Merge with the previous piece when it continues it in the same buffer.
+        if let Some(last) = body.last_mut()
+            && !last.is_empty()
+            && last.as_ptr() as usize + last.len() == piece.as_ptr() as usize
+            && let Some(merged) = bytes.merge(last, &piece)
+        {
+            *last = merged;
+            continue;
+        }
+        body.push(piece);
+    }
+    Ok(body)
 }
 
 /// The segments of a track in the fMP4 output timescale: (plan segment index, start time) of
@@ -254,6 +275,42 @@ pub fn fmp4_timeline(
         starts.push((s, out.decode_time(r.start)));
     }
     Ok((starts, out.end_time()))
+}
+
+/// The plan segment of the `k`-th (from 0) entry of track `t`'s timeline without building the
+/// whole timeline: a track's samples are contiguous in time, so the segments holding them are
+/// a contiguous run starting at the first non-empty one.
+pub fn timeline_entry(job: &Job, t: usize, k: usize) -> Option<usize> {
+    let track = &job.index.tracks[t];
+    let has = |s: usize| !job.seg.samples(track, s).is_empty();
+    let first = (0..job.seg.count()).find(|s| has(*s))?;
+    let s = first.checked_add(k)?;
+    (s < job.seg.count() && has(s)).then_some(s)
+}
+
+/// The plan segment of track `t` whose output start time is `time`, by binary search over
+/// the track's run of non-empty segments (start times grow with the segment index; empty
+/// segments only precede or follow the run).
+pub fn timeline_entry_at(job: &Job, t: usize, style: Fmp4Style, time: u64) -> Option<usize> {
+    let track = &job.index.tracks[t];
+    let out = fmp4_track(job, t, style).ok()?;
+    let start = |s: usize| {
+        let r = job.seg.samples(track, s);
+        (!r.is_empty()).then(|| out.decode_time(r.start))
+    };
+    let first = (0..job.seg.count()).find(|s| start(*s).is_some())?;
+    let (mut lo, mut hi) = (first, job.seg.count());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match start(mid) {
+            // Past the end of the track's run: look earlier.
+            None => hi = mid,
+            Some(x) if x < time => lo = mid + 1,
+            Some(x) if x > time => hi = mid,
+            Some(_) => return Some(mid),
+        }
+    }
+    None
 }
 
 /// (start, duration) pairs of a timeline: each segment lasts until the next one starts (the

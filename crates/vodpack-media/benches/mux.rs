@@ -1,0 +1,183 @@
+//! Micro-benchmarks of the egress hot path: one 6 s segment of the 720p rendition of the test
+//! media (H.264 high profile + AAC, MP4 source), muxed as MPEG-TS (access-unit filter + TS
+//! writer, what `/…/index_2_0.ts` costs without I/O) and as a CMAF fragment (sample filter +
+//! `moof`/`mdat` writer, what a DASH or CMAF segment costs), plus the per-request set-up
+//! (`time_shift_us` + `Fmp4Track::new`). Throughput is in bytes of output.
+//!
+//!   cargo bench -p vodpack-media --bench mux
+//!
+//! The media comes from `scripts/make-test-media.sh` (cached; generated on first use).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use vodpack_media::index::{MediaIndex, SourceKind, Track, TrackKind};
+use vodpack_media::mp4::{Limits, TOP_LEVEL_HEADER_BYTES, TopLevel, next_top_level, parse_moov};
+use vodpack_media::mux::access_unit::TsPrep;
+use vodpack_media::mux::fmp4::{Fmp4Options, Fmp4Track, FragmentKind, time_shift_us};
+use vodpack_media::mux::ts::TsWriter;
+use vodpack_media::mux::{TS_TIME_OFFSET, to_90k};
+use vodpack_media::plan::Segmentation;
+
+fn media_file(name: &str) -> Vec<u8> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new(root.join("scripts/make-test-media.sh"))
+        .output()
+        .expect("scripts/make-test-media.sh runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = PathBuf::from(
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .lines()
+            .last()
+            .unwrap(),
+    );
+    std::fs::read(dir.join(name)).expect("test media")
+}
+
+fn mp4_index(data: &[u8]) -> MediaIndex {
+    let size = data.len() as u64;
+    let mut pos = 0u64;
+    let tracks = loop {
+        let end = (pos + TOP_LEVEL_HEADER_BYTES).min(size) as usize;
+        match next_top_level(&data[pos as usize..end], pos, size, &Limits::default()).unwrap() {
+            TopLevel::Next(p) => pos = p,
+            TopLevel::Moov { offset, size: n } => {
+                let moov = &data[offset as usize..(offset + n) as usize];
+                break parse_moov(moov, 0, 0, size, &Limits::default())
+                    .unwrap()
+                    .tracks;
+            }
+        }
+    };
+    MediaIndex {
+        source: SourceKind::Mp4,
+        objects: vec!["ladder_720p.mp4".into()],
+        tracks,
+        warnings: Vec::new(),
+    }
+}
+
+fn sample<'a>(data: &'a [u8], t: &Track, i: usize) -> &'a [u8] {
+    let off = t.samples.offset[i] as usize;
+    &data[off..off + t.samples.size[i] as usize]
+}
+
+/// One TS segment of `tracks`, as `egress::segments::ts` builds it.
+fn ts_segment(index: &MediaIndex, seg: &Segmentation, data: &[u8], s: usize) -> Vec<u8> {
+    let tracks: Vec<&Track> = index.tracks.iter().collect();
+    let ranges: Vec<_> = tracks.iter().map(|t| seg.samples(t, s)).collect();
+    let codecs: Vec<_> = tracks.iter().map(|t| t.codec).collect();
+    let mut w = TsWriter::new(&codecs).unwrap();
+    w.write_tables();
+    let mut order = Vec::new();
+    for (k, (t, r)) in tracks.iter().zip(&ranges).enumerate() {
+        for i in r.clone() {
+            let dts = to_90k(t.samples.dts[i] + t.presentation_offset, t.timescale);
+            order.push((dts, k, i));
+        }
+    }
+    order.sort_unstable();
+    let preps: Vec<TsPrep> = tracks.iter().map(|t| TsPrep::new(t).unwrap()).collect();
+    for (dts, k, i) in order {
+        let t = tracks[k];
+        let key = t.samples.keyframe[i];
+        let unit = preps[k].unit(sample(data, t, i), key).unwrap();
+        let pts = to_90k(t.pts(i), t.timescale) + TS_TIME_OFFSET;
+        w.write_pes(k, pts, dts + TS_TIME_OFFSET, key, &unit)
+            .unwrap();
+    }
+    w.out
+}
+
+/// One CMAF fragment of track `t`, as `egress::segments::fmp4_fragment` builds it.
+fn fmp4_fragment(
+    index: &MediaIndex,
+    seg: &Segmentation,
+    data: &[u8],
+    t: usize,
+    s: usize,
+) -> Vec<u8> {
+    let track = &index.tracks[t];
+    let range = seg.samples(track, s);
+    let out = Fmp4Track::new(
+        track,
+        Fmp4Options {
+            shift_us: time_shift_us(index),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let payloads: Vec<_> = range
+        .clone()
+        .map(|i| {
+            out.sample(sample(data, track, i), track.samples.keyframe[i])
+                .unwrap()
+        })
+        .collect();
+    out.fragment(track, s as u32 + 1, range, &payloads, FragmentKind::Cmaf)
+        .unwrap()
+}
+
+fn benches(c: &mut Criterion) {
+    let data = media_file("ladder/ladder_720p.mp4");
+    let index = mp4_index(&data);
+    let seg = Segmentation::new(&index, 6).expect("segments");
+    let video = index
+        .tracks
+        .iter()
+        .position(|t| t.codec.kind() == TrackKind::Video)
+        .unwrap();
+    let audio = index
+        .tracks
+        .iter()
+        .position(|t| t.codec.kind() == TrackKind::Audio)
+        .unwrap();
+
+    let mut g = c.benchmark_group("egress");
+    g.sample_size(30);
+    g.warm_up_time(std::time::Duration::from_millis(500));
+    g.measurement_time(std::time::Duration::from_secs(2));
+
+    let ts_len = ts_segment(&index, &seg, &data, 0).len();
+    g.throughput(Throughput::Bytes(ts_len as u64));
+    g.bench_function("ts_segment_720p_aac_6s", |b| {
+        b.iter(|| ts_segment(&index, &seg, &data, std::hint::black_box(0)))
+    });
+
+    let v_len = fmp4_fragment(&index, &seg, &data, video, 0).len();
+    g.throughput(Throughput::Bytes(v_len as u64));
+    g.bench_function("fmp4_fragment_720p_6s", |b| {
+        b.iter(|| fmp4_fragment(&index, &seg, &data, video, std::hint::black_box(0)))
+    });
+
+    let a_len = fmp4_fragment(&index, &seg, &data, audio, 0).len();
+    g.throughput(Throughput::Bytes(a_len as u64));
+    g.bench_function("fmp4_fragment_aac_6s", |b| {
+        b.iter(|| fmp4_fragment(&index, &seg, &data, audio, std::hint::black_box(0)))
+    });
+
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("fmp4_track_setup", |b| {
+        b.iter(|| {
+            Fmp4Track::new(
+                &index.tracks[std::hint::black_box(video)],
+                Fmp4Options {
+                    shift_us: time_shift_us(&index),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .timescale()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(egress, benches);
+criterion_main!(egress);

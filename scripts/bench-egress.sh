@@ -1,0 +1,395 @@
+#!/usr/bin/env bash
+# Egress benchmark: segment throughput, latency, time to first byte and memory of `vodpack
+# serve` (just-in-time packaging) against nginx serving static files that hold the same bytes
+# (written by `vodpack package` for the same asset and configurations), in one run, on loopback.
+#
+#   scripts/bench-egress.sh [MINUTES]        (default 10 minutes of media)
+#
+# Environment: BENCH_SECONDS (each timed warm run, default 10), BENCH_ROUNDS (warm runs per
+# server and format, alternating, default 3), BENCH_CONNECTIONS (default 16),
+# BENCH_RSS_REQUESTS (segment requests of the memory check, default 100000), CARGO_TARGET_DIR,
+# VODPACK_BIN (a vodpack binary to measure instead of building this tree).
+#
+# What it does:
+# - installs wrk and nginx from apt when missing (nginx runs as a foreground process of this
+#   script on a loopback port with a generated config: sendfile, tcp_nopush, keep-alive, access
+#   log on like vodpack's; never as a system service);
+# - builds vodpack (release) and makes a MINUTES-long 3-rendition H.264+AAC SMIL ladder from the
+#   test media by stream copy (cached under /var/cache/vodpack/bench/ladder-<MINUTES>m);
+# - starts `vodpack serve --insecure-no-auth` on loopback with a temporary data dir whose bucket
+#   `bench` is the ladder folder, creates a group, an hlsPackage and a dashPackage configuration
+#   (6 s segments) and the asset over the REST API with curl, waits for PLAYABLE;
+# - runs `vodpack package` for both configurations into the nginx root, and checks with cmp that
+#   a sample of segment URLs answers the same bytes from both servers;
+# - for {vodpack, nginx} x {HLS-TS, DASH}, over the list of every segment URL of the whole ladder
+#   (every rendition and segment; DASH init segments included):
+#     cold: a fresh vodpack process (empty index, plan and resolution caches) and the page cache
+#           dropped (`echo 3 > /proc/sys/vm/drop_caches`, needs root; otherwise reported as not
+#           cold), then ONE pass over the list with one keep-alive connection: a saturating
+#           timed run would turn into a warm run after its first pass, so the single pass is
+#           the meaningful cold figure;
+#     warm: after one more full pass (index, plan and page cache warm), timed wrk runs with
+#           BENCH_CONNECTIONS connections cycling through the list, vodpack and nginx
+#           alternately (BENCH_ROUNDS each; the median is reported: the machine may be shared);
+#   each gives requests/s, MB/s (wrk's bytes: bodies and headers) and latency p50/p90/p99;
+#   (the cold pass uses curl with every URL on one connection: wrk cannot stop after N requests);
+# - time to first byte of a segment at low load: 200 segment requests on one keep-alive
+#   connection (curl -w %{time_starttransfer}), median and p99, warm;
+# - vodpack RSS after the warm-up and after BENCH_RSS_REQUESTS more segment requests.
+# Prints a table and the vodpack/nginx ratios.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+minutes="${1:-10}"
+seconds="${BENCH_SECONDS:-10}"
+rounds="${BENCH_ROUNDS:-3}"
+conns="${BENCH_CONNECTIONS:-16}"
+rss_requests="${BENCH_RSS_REQUESTS:-100000}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+
+sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
+if ! command -v wrk > /dev/null || [ ! -x "$nginx_bin" ]; then
+  # nginx-light: the static server alone. Debian's package scripts may try to start the system
+  # service; this script never uses it (policy-rc.d refuses it in containers).
+  sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light > /dev/null
+  nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
+fi
+
+if [ -n "${VODPACK_BIN:-}" ]; then
+  bin="$VODPACK_BIN" # another build to compare (e.g. before a change)
+else
+  cargo build --quiet --release -p vodpack
+  bin="$CARGO_TARGET_DIR/release/vodpack"
+fi
+media="$(scripts/make-test-media.sh)"
+work="${VODPACK_BENCH_DIR:-/var/cache/vodpack/bench}/ladder-${minutes}m"
+if [ ! -f "$work/.complete" ]; then
+  rm -rf "$work" && mkdir -p "$work"
+  loops=$(( (minutes * 60 + 11) / 12 ))
+  for h in 360 540 720; do
+    ffmpeg -nostdin -hide_banner -loglevel error -stream_loop $((loops - 1)) \
+      -i "$media/ladder/ladder_${h}p.mp4" -c copy -fflags +bitexact "$work/long_${h}p.mp4"
+  done
+  cat > "$work/long.smil" <<'SMIL'
+<smil><body><switch>
+  <video src="long_360p.mp4" systemLanguage="eng" audioName="English"/>
+  <video src="long_540p.mp4" includeAudio="false"/>
+  <video src="long_720p.mp4" includeAudio="false"/>
+</switch></body></smil>
+SMIL
+  touch "$work/.complete"
+fi
+
+tmp="$(mktemp -d /tmp/vodpack-bench-egress.XXXXXX)"
+chmod 755 "$tmp"
+vodpack_pid=""
+nginx_pid=""
+cleanup() {
+  [ -n "$vodpack_pid" ] && kill "$vodpack_pid" 2> /dev/null || true
+  [ -n "$nginx_pid" ] && kill "$nginx_pid" 2> /dev/null || true
+  wait 2> /dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+vport=$(free_port)
+nport=$(free_port)
+api="http://127.0.0.1:$vport"
+
+# The bucket `bench` is the ladder folder itself (the local backend follows the bucket symlink
+# and keeps every read inside it).
+mkdir -p "$tmp/data/buckets"
+ln -s "$work" "$tmp/data/buckets/bench"
+
+start_vodpack() {
+  "$bin" serve --listen "127.0.0.1:$vport" --data-dir "$tmp/data" --insecure-no-auth \
+    >> "$tmp/vodpack.log" 2>&1 &
+  vodpack_pid=$!
+  for _ in $(seq 100); do
+    curl -fs "$api/packaging_groups" > /dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "vodpack did not start:" >&2
+  tail "$tmp/vodpack.log" >&2
+  exit 1
+}
+stop_vodpack() {
+  kill "$vodpack_pid"
+  wait "$vodpack_pid" 2> /dev/null || true
+  vodpack_pid=""
+}
+post() { curl -fsS -X POST -H 'content-type: application/json' "$api$1" -d "$2"; }
+
+hls_conf='{"id":"hls","packagingGroupId":"bench","hlsPackage":{"segmentDurationSeconds":6,"hlsManifests":[{"manifestName":"index"}]}}'
+dash_conf='{"id":"dash","packagingGroupId":"bench","dashPackage":{"segmentDurationSeconds":6,"dashManifests":[{"manifestName":"index"}]}}'
+
+start_vodpack
+post /packaging_groups '{"id":"bench"}' > /dev/null
+post /packaging_configurations "$hls_conf" > /dev/null
+post /packaging_configurations "$dash_conf" > /dev/null
+post /assets '{"id":"ladder","packagingGroupId":"bench","sourceArn":"arn:aws:s3:::bench/long.smil","sourceRoleArn":"arn:aws:iam::111122223333:role/bench"}' > /dev/null
+for _ in $(seq 600); do
+  curl -fsS "$api/assets/ladder" > "$tmp/asset.json"
+  python3 - "$tmp/asset.json" <<'PY' && break
+import json, sys
+e = json.load(open(sys.argv[1]))["egressEndpoints"]
+s = [x.get("status") for x in e]
+if "FAILED" in s: sys.exit(f"ingest failed: {e}")
+sys.exit(0 if s and all(x == "PLAYABLE" for x in s) else 1)
+PY
+  sleep 0.1
+done
+# Egress base (folder of the manifest) per configuration.
+python3 - "$tmp/asset.json" > "$tmp/bases" <<'PY'
+import json, sys
+for e in json.load(open(sys.argv[1]))["egressEndpoints"]:
+    print(e["packagingConfigurationId"], e["url"].rsplit("/", 1)[0])
+PY
+hls_base=$(awk '$1 == "hls" {print $2}' "$tmp/bases")
+dash_base=$(awk '$1 == "dash" {print $2}' "$tmp/bases")
+
+# The same files, written offline, for nginx.
+www="$tmp/www"
+echo "$hls_conf" > "$tmp/hls.json"
+echo "$dash_conf" > "$tmp/dash.json"
+"$bin" package "$work/long.smil" --config "$tmp/hls.json" --out "$www/hls" > /dev/null
+"$bin" package "$work/long.smil" --config "$tmp/dash.json" --out "$www/dash" > /dev/null
+chmod -R a+rX "$www"
+
+# Every segment of the whole ladder (all renditions; DASH init segments too), by name.
+(cd "$www/hls/index" && ls | grep '\.ts$' | sort -V) > "$tmp/hls.files"
+(cd "$www/dash/index" && ls | grep '\.mp4$' | sort -V) > "$tmp/dash.files"
+url_path() { python3 -c 'import sys, urllib.parse; print(urllib.parse.urlsplit(sys.argv[1]).path)' "$1"; }
+sed "s|^|$(url_path "$hls_base")/|" "$tmp/hls.files" > "$tmp/vodpack-hls.paths"
+sed "s|^|$(url_path "$dash_base")/|" "$tmp/dash.files" > "$tmp/vodpack-dash.paths"
+sed "s|^|/hls/index/|" "$tmp/hls.files" > "$tmp/nginx-hls.paths"
+sed "s|^|/dash/index/|" "$tmp/dash.files" > "$tmp/nginx-dash.paths"
+
+# nginx: static files, sendfile, 2 workers (one per core, as vodpack's runtime), access log on.
+mkdir -p "$tmp/nginx"
+user_line=""
+[ "$(id -u)" = 0 ] && user_line="user nobody nogroup;"
+cat > "$tmp/nginx/nginx.conf" <<NGINX
+$user_line
+worker_processes 2;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  types { video/MP2T ts; video/mp4 mp4; application/dash+xml mpd; application/vnd.apple.mpegurl m3u8; }
+  default_type application/octet-stream;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  access_log $tmp/nginx/access.log;
+  client_body_temp_path $tmp/nginx/body;
+  proxy_temp_path $tmp/nginx/proxy;
+  fastcgi_temp_path $tmp/nginx/fastcgi;
+  uwsgi_temp_path $tmp/nginx/uwsgi;
+  scgi_temp_path $tmp/nginx/scgi;
+  server {
+    listen 127.0.0.1:$nport;
+    root $www;
+  }
+}
+NGINX
+start_nginx() {
+  "$nginx_bin" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" \
+    -g 'daemon off;' &
+  nginx_pid=$!
+  for _ in $(seq 100); do
+    curl -fs -o /dev/null "http://127.0.0.1:$nport/hls/index/$(head -1 "$tmp/hls.files")" && return 0
+    sleep 0.1
+  done
+  echo "nginx did not start:" >&2
+  cat "$tmp/nginx/error.log" >&2
+  exit 1
+}
+start_nginx
+
+# Byte equality on a sample of URLs: every 7th segment of each list, the first and the last.
+checked=0
+for f in hls dash; do
+  n=$(wc -l < "$tmp/$f.files")
+  paste "$tmp/vodpack-$f.paths" "$tmp/nginx-$f.paths" | awk -v n="$n" 'NR % 7 == 1 || NR == n' \
+    > "$tmp/sample"
+  while read -r v s; do
+    curl -fsS "$api$v" -o "$tmp/a"
+    curl -fsS "http://127.0.0.1:$nport$s" -o "$tmp/b"
+    cmp -s "$tmp/a" "$tmp/b" || { echo "bytes differ: $v vs $s" >&2; exit 1; }
+    checked=$((checked + 1))
+  done < "$tmp/sample"
+done
+echo "byte-identical: $checked sampled segment URLs (vodpack vs nginx)"
+
+# wrk: cycles through a path list, each thread from its own offset. done() prints one
+# machine-readable line.
+cat > "$tmp/cycle.lua" <<'LUA'
+local paths, pos = {}, 1
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  pos = math.floor(id * #paths / tonumber(args[2] or "1")) % #paths + 1
+end
+function request()
+  local p = paths[pos]
+  pos = pos % #paths + 1
+  return wrk.format("GET", p)
+end
+function done(summary, latency, requests)
+  local errs = summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.status + summary.errors.timeout
+  io.write(string.format("RESULT %d %d %d %d %.1f %.1f %.1f\n", summary.requests, summary.bytes,
+    summary.duration, errs, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99)))
+end
+LUA
+# run_wrk HOSTURL PATHS WRK-ARGS... → "requests bytes duration_us errors p50 p90 p99" (µs)
+run_wrk() {
+  local host="$1" paths="$2"; shift 2
+  wrk "$@" -s "$tmp/cycle.lua" "$host" -- "$paths" 1 | awk '/^RESULT/ {$1 = ""; sub(/^ /, ""); print}'
+}
+# one_pass HOSTURL PATHS → the same fields for one pass over the list on one keep-alive
+# connection (curl: wrk cannot stop after a number of requests).
+one_pass() {
+  local host="$1" paths="$2" args=() t0 t1
+  while read -r p; do args+=(-o /dev/null "$host$p"); done < "$paths"
+  t0=$(date +%s%N)
+  curl -sS -w '%{http_code} %{size_download} %{time_total}\n' "${args[@]}" > "$tmp/pass"
+  t1=$(date +%s%N)
+  python3 - "$tmp/pass" $(( (t1 - t0) / 1000 )) <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+lat = sorted(float(r[2]) * 1e6 for r in rows)
+pct = lambda p: lat[min(len(lat) - 1, int(len(lat) * p / 100))]
+errs = sum(r[0] != "200" for r in rows)
+print(len(rows), sum(int(r[1]) for r in rows), sys.argv[2], errs, pct(50), pct(90), pct(99))
+PY
+}
+declare -A host=([vodpack]="$api" [nginx]="http://127.0.0.1:$nport")
+cold_ok=1
+drop_caches() {
+  if sync && { echo 3 > /proc/sys/vm/drop_caches; } 2> /dev/null; then return 0; fi
+  cold_ok=0
+}
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+results="$tmp/results"
+: > "$results"
+for fmt in hls dash; do
+  # cold: a fresh vodpack and an empty page cache, one pass over the list, one connection.
+  for server in vodpack nginx; do
+    if [ "$server" = vodpack ]; then
+      stop_vodpack
+      start_vodpack
+    fi
+    drop_caches
+    echo "$server $fmt cold $(one_pass "${host[$server]}" "$tmp/$server-$fmt.paths")" >> "$results"
+  done
+  # warm: one more pass each (the nginx cold run emptied the page cache vodpack had filled),
+  # then saturating timed runs, vodpack and nginx alternately, so that both see the same
+  # background load of a shared machine; the median round is reported.
+  for server in vodpack nginx; do one_pass "${host[$server]}" "$tmp/$server-$fmt.paths" > /dev/null; done
+  for round in $(seq "$rounds"); do
+    for server in vodpack nginx; do
+      r=$(run_wrk "${host[$server]}" "$tmp/$server-$fmt.paths" -t1 -c"$conns" -d"${seconds}s")
+      echo "$server $fmt warm $r $round" >> "$results"
+    done
+  done
+  echo "  measured $fmt" >&2
+done
+
+# Time to first byte at low load: 200 warm segment requests on one keep-alive connection.
+ttfb() {
+  local host="$1" paths="$2" args=()
+  while read -r p; do args+=(-o /dev/null "$host$p"); done < <(cat "$paths" "$paths" | awk 'NR % 3 == 1' | head -200)
+  curl -fsS -w '%{time_starttransfer}\n' "${args[@]}" > "$tmp/ttfb"
+  python3 - "$tmp/ttfb" <<'PY'
+import sys
+v = sorted(float(x) * 1000 for x in open(sys.argv[1]) if x.strip())
+print(f"{v[len(v) // 2]:.3f} {v[min(len(v) - 1, int(len(v) * 0.99))]:.3f} {len(v)}")
+PY
+}
+for fmt in hls dash; do
+  echo "vodpack $fmt ttfb $(ttfb "$api" "$tmp/vodpack-$fmt.paths")" >> "$results"
+  echo "nginx $fmt ttfb $(ttfb "http://127.0.0.1:$nport" "$tmp/nginx-$fmt.paths")" >> "$results"
+done
+
+# Memory: RSS after the runs above, then after every further BENCH_RSS_REQUESTS / 4 segment
+# requests or so (5 s wrk runs, HLS and DASH alternately), up to BENCH_RSS_REQUESTS.
+rss_line="vodpack rss 0:$(rss_kib "$vodpack_pid")"
+done_requests=0
+next=$((rss_requests / 4))
+while [ "$done_requests" -lt "$rss_requests" ]; do
+  for fmt in hls dash; do
+    r=$(run_wrk "$api" "$tmp/vodpack-$fmt.paths" -t1 -c"$conns" -d5s)
+    done_requests=$((done_requests + ${r%% *}))
+  done
+  if [ "$done_requests" -ge "$next" ] || [ "$done_requests" -ge "$rss_requests" ]; then
+    rss_line="$rss_line $done_requests:$(rss_kib "$vodpack_pid")"
+    next=$((done_requests + rss_requests / 4))
+  fi
+done
+echo "$rss_line" >> "$results"
+
+hls_mb=$(du -cb "$www"/hls/index/*.ts | tail -1 | cut -f1)
+dash_mb=$(du -cb "$www"/dash/index/*.mp4 | tail -1 | cut -f1)
+echo
+echo "egress benchmark: ${minutes} min 3-rendition ladder, $(wc -l < "$tmp/hls.files") HLS-TS segments" \
+  "($((hls_mb / 1000000)) MB), $(wc -l < "$tmp/dash.files") DASH files ($((dash_mb / 1000000)) MB);" \
+  "$(nproc) cores; warm: wrk -t1 -c$conns -d${seconds}s, median of $rounds; cold: one pass, 1 connection"
+[ "$cold_ok" = 1 ] || echo "NOTE: could not drop the page cache (not root): 'cold' runs had a warm page cache"
+python3 - "$results" <<'PY'
+import sys
+rows, ttfb, rss = {}, {}, None
+for line in open(sys.argv[1]):
+    f = line.split()
+    if f[2] in ("cold", "warm"):
+        req, byt, dur, err = (int(float(x)) for x in f[3:7])
+        p50, p90, p99 = (float(x) / 1000 for x in f[7:10])
+        rows.setdefault((f[0], f[1], f[2]), []).append(
+            (req / (dur / 1e6), byt / (dur / 1e6) / 1e6, p50, p90, p99, err, req))
+    elif f[2] == "ttfb":
+        ttfb[(f[0], f[1])] = (float(f[3]), float(f[4]), int(f[5]))
+    elif f[1] == "rss":
+        rss = [tuple(int(y) for y in x.split(":")) for x in f[2:]]
+warm_runs = {k: sorted(v) for k, v in rows.items()}
+# One row per server x format x cache: the median run (by requests/s).
+rows = {k: v[len(v) // 2] for k, v in warm_runs.items()}
+print(f"{'server':8} {'format':6} {'cache':5} {'req/s':>9} {'MB/s':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'reqs':>7} {'errors':>6}")
+for fmt in ("hls", "dash"):
+    for cache in ("warm", "cold"):
+        for server in ("vodpack", "nginx"):
+            r = rows.get((server, fmt, cache))
+            if r:
+                print(f"{server:8} {fmt:6} {cache:5} {r[0]:9.0f} {r[1]:8.0f} {r[2]:8.2f} {r[3]:8.2f} {r[4]:8.2f} {r[6]:7d} {r[5]:6d}")
+print()
+print("warm runs, requests/s (vodpack / nginx, alternating):")
+for fmt in ("hls", "dash"):
+    v = [round(r[0]) for r in warm_runs.get(("vodpack", fmt, "warm"), [])]
+    n = [round(r[0]) for r in warm_runs.get(("nginx", fmt, "warm"), [])]
+    print(f"  {fmt:4} vodpack {v}  nginx {n}")
+print()
+print("ratios vodpack/nginx (throughput: higher is better; latency: lower is better)")
+for fmt in ("hls", "dash"):
+    for cache in ("warm", "cold"):
+        v, n = rows.get(("vodpack", fmt, cache)), rows.get(("nginx", fmt, cache))
+        if v and n:
+            print(f"  {fmt:4} {cache}: req/s {v[0] / n[0]:.2f}x  MB/s {v[1] / n[1]:.2f}x  p50 {v[2] / n[2]:.2f}x  p99 {v[4] / n[4]:.2f}x")
+print()
+print("time to first byte, warm, one keep-alive connection (ms):")
+for fmt in ("hls", "dash"):
+    for server in ("vodpack", "nginx"):
+        t = ttfb.get((server, fmt))
+        if t:
+            print(f"  {server:8} {fmt:4} median {t[0]:.3f}  p99 {t[1]:.3f}  ({t[2]} requests)")
+if rss:
+    print()
+    print("vodpack RSS (MiB) after N more segment requests: "
+          + ", ".join(f"{n}: {kib / 1024:.1f}" for n, kib in rss)
+          + f"; last - first {(rss[-1][1] - rss[0][1]) / 1024:+.1f} MiB")
+PY
