@@ -1,6 +1,7 @@
-//! Source bytes of the samples an output needs: one ranged read per source object, however
-//! many tracks and samples the output takes from it (a SMIL rendition's video and audio sit in
-//! one MP4; an HLS-TS variant's video and audio in the same TS segment).
+//! Source bytes of the samples an output needs, in as few ranged reads as possible: samples of
+//! one object closer than [`MAX_GAP`] share a read (a SMIL rendition's video and audio sit in
+//! one MP4; an HLS-TS variant's video and audio in the same TS segment), farther ones get their
+//! own, so an audio fragment does not read the video interleaved between its samples.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -15,9 +16,13 @@ use crate::storage::{ObjectRef, Storage};
 /// A TS sample's payload may continue in the packet that holds the next sample's start.
 const TS_PACKET: u64 = 188;
 
-/// The bytes read for some samples, by object.
+/// Bytes between two samples of one object worth reading through rather than issuing another
+/// read.
+const MAX_GAP: u64 = 64 << 10;
+
+/// The bytes read for some samples: per object, (start offset, bytes) runs sorted by offset.
 pub struct SampleBytes {
-    buffers: HashMap<u32, (u64, Bytes)>,
+    buffers: HashMap<u32, Vec<(u64, Bytes)>>,
 }
 
 pub fn unavailable(e: impl std::fmt::Display) -> EgressError {
@@ -35,8 +40,8 @@ impl SampleBytes {
         index: &MediaIndex,
         ranges: &[(usize, Range<usize>)],
     ) -> Result<SampleBytes, EgressError> {
-        // The byte span each object must supply; u64::MAX = up to the end of the object.
-        let mut spans: HashMap<u32, (u64, u64)> = HashMap::new();
+        // The byte spans each object must supply; u64::MAX = up to the end of the object.
+        let mut wanted: HashMap<u32, Vec<(u64, u64)>> = HashMap::new();
         for (t, r) in ranges {
             let track = &index.tracks[*t];
             let s = &track.samples;
@@ -55,36 +60,54 @@ impl SampleBytes {
                         _ => u64::MAX,
                     }
                 };
-                let e = spans.entry(o).or_insert((start, end));
-                e.0 = e.0.min(start);
-                e.1 = e.1.max(end);
+                wanted.entry(o).or_default().push((start, end));
             }
         }
-        let mut reads = Vec::with_capacity(spans.len());
-        for (o, (start, end)) in spans {
+        let mut reads = Vec::new();
+        for (o, mut spans) in wanted {
+            spans.sort_unstable();
+            let mut runs: Vec<(u64, u64)> = Vec::new();
+            for (start, end) in spans {
+                match runs.last_mut() {
+                    Some(last) if start <= last.1.saturating_add(MAX_GAP) => {
+                        last.1 = last.1.max(end)
+                    }
+                    _ => runs.push((start, end)),
+                }
+            }
             let key = index
                 .objects
                 .get(o as usize)
                 .ok_or_else(|| unavailable("index names no such object"))?;
             let obj = ObjectRef::new(bucket, key).map_err(unavailable)?;
-            reads.push(async move {
-                let end = if end == u64::MAX {
-                    storage.size(&obj).await.map_err(unavailable)?
-                } else {
-                    end
-                };
-                let bytes = storage
-                    .read(&obj, start..end.max(start))
-                    .await
-                    .map_err(unavailable)?;
-                Ok::<_, EgressError>((o, (start, bytes)))
-            });
+            for (start, end) in runs {
+                let obj = obj.clone();
+                reads.push(async move {
+                    let end = if end == u64::MAX {
+                        storage.size(&obj).await.map_err(unavailable)?
+                    } else {
+                        end
+                    };
+                    let bytes = storage
+                        .read(&obj, start..end.max(start))
+                        .await
+                        .map_err(unavailable)?;
+                    Ok::<_, EgressError>((o, start, bytes))
+                });
+            }
         }
-        let buffers = futures::future::try_join_all(reads)
-            .await?
-            .into_iter()
-            .collect();
+        let mut buffers: HashMap<u32, Vec<(u64, Bytes)>> = HashMap::new();
+        for (o, start, bytes) in futures::future::try_join_all(reads).await? {
+            buffers.entry(o).or_default().push((start, bytes));
+        }
+        for runs in buffers.values_mut() {
+            runs.sort_unstable_by_key(|r| r.0);
+        }
         Ok(SampleBytes { buffers })
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Bytes> {
+        self.buffers.values().flatten().map(|(_, b)| b)
     }
 
     /// `part` as a shared slice of the buffer it lies in, or a copy when it lies in none
@@ -92,7 +115,7 @@ impl SampleBytes {
     /// without copying.
     pub fn share(&self, part: &[u8]) -> Bytes {
         let (start, end) = (part.as_ptr() as usize, part.as_ptr() as usize + part.len());
-        for (_, buf) in self.buffers.values() {
+        for buf in self.all() {
             let b = buf.as_ptr() as usize;
             if !part.is_empty() && start >= b && end <= b + buf.len() {
                 return buf.slice(start - b..end - b);
@@ -107,7 +130,7 @@ impl SampleBytes {
         if a.as_ptr() as usize + a.len() != b.as_ptr() as usize {
             return None;
         }
-        self.buffers.values().find_map(|(_, buf)| {
+        self.all().find_map(|buf| {
             let base = buf.as_ptr() as usize;
             (start >= base && end <= base + buf.len()).then(|| buf.slice(start - base..end - base))
         })
@@ -117,11 +140,17 @@ impl SampleBytes {
     /// samples are gathered from their packets' payloads).
     pub fn get<'a>(&'a self, track: &Track, i: usize) -> Result<Cow<'a, [u8]>, EgressError> {
         let s = &track.samples;
-        let (base, buf) = self
+        let off = s.offset[i];
+        // The run that starts at or before the sample.
+        let runs = self
             .buffers
             .get(&s.object[i])
             .ok_or_else(|| unavailable("sample outside the bytes read"))?;
-        let off = s.offset[i];
+        let at = runs.partition_point(|r| r.0 <= off);
+        let (base, buf) = at
+            .checked_sub(1)
+            .and_then(|k| runs.get(k))
+            .ok_or_else(|| unavailable("sample outside the bytes read"))?;
         let size = s.size[i];
         if track.ts_pid == 0 {
             let from = off
