@@ -72,15 +72,20 @@ impl Rendered {
     }
     /// The whole file as one buffer (copies only when it is in several pieces).
     pub fn bytes(&self) -> Bytes {
-        match self.body.as_slice() {
-            [one] => one.clone(),
-            parts => {
-                let mut v = Vec::with_capacity(self.len());
-                for p in parts {
-                    v.extend_from_slice(p);
-                }
-                Bytes::from(v)
+        concat(&self.body)
+    }
+}
+
+/// Pieces as one buffer (no copy for a single piece).
+pub fn concat(parts: &[Bytes]) -> Bytes {
+    match parts {
+        [one] => one.clone(),
+        parts => {
+            let mut v = Vec::with_capacity(parts.iter().map(Bytes::len).sum());
+            for p in parts {
+                v.extend_from_slice(p);
             }
+            Bytes::from(v)
         }
     }
 }

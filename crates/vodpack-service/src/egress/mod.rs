@@ -57,7 +57,7 @@ pub struct Egress {
     generation: std::sync::atomic::AtomicU64,
     /// Rendered manifests by asset × configuration × manifest × file: deterministic for an
     /// asset incarnation, and some (I-frame playlists) read media to be written.
-    manifests: moka::future::Cache<String, Bytes>,
+    manifests: moka::future::Cache<String, (&'static str, Bytes)>,
 }
 
 impl Egress {
@@ -73,8 +73,8 @@ impl Egress {
                 .build(),
             manifests: moka::future::Cache::builder()
                 .max_capacity(64 << 20)
-                .weigher(|k: &String, v: &Bytes| {
-                    u32::try_from(k.len() + v.len()).unwrap_or(u32::MAX)
+                .weigher(|k: &String, v: &(&'static str, Bytes)| {
+                    u32::try_from(k.len() + v.1.len()).unwrap_or(u32::MAX)
                 })
                 .build(),
         }
@@ -238,8 +238,8 @@ async fn serve_inner(
             .max(config_rec.created_at.as_str()),
     );
     let cache_key = format!("{asset}/{config}/{manifest}/{file}");
-    if let Some(hit) = state.egress.manifests.get(&cache_key).await {
-        return Ok((Rendered::manifest(manifest_type(file), hit), modified));
+    if let Some((content_type, body)) = state.egress.manifests.get(&cache_key).await {
+        return Ok((Rendered::manifest(content_type, body), modified));
     }
     let index = state
         .egress
@@ -267,20 +267,13 @@ async fn serve_inner(
     };
     let out = render(&job, file).await?;
     if out.caching == Caching::Manifest {
-        state.egress.manifests.insert(cache_key, out.bytes()).await;
+        state
+            .egress
+            .manifests
+            .insert(cache_key, (out.content_type, out.bytes()))
+            .await;
     }
     Ok((out, modified))
-}
-
-/// Content type of a manifest file name.
-fn manifest_type(file: &str) -> &'static str {
-    if file.ends_with(".mpd") {
-        dash::MPD
-    } else if file.ends_with("/Manifest") || file == "Manifest" {
-        mss::MANIFEST
-    } else {
-        "application/vnd.apple.mpegurl"
-    }
 }
 
 /// Renders one file of a job with its format module.
@@ -489,12 +482,7 @@ async fn respond(
     };
     match parse_range(spec, len) {
         Some((start, end)) => {
-            let whole = Rendered {
-                content_type: out.content_type,
-                caching: out.caching,
-                body: parts,
-            }
-            .bytes();
+            let whole = job::concat(&parts);
             let mut r = Response::new(Body::from(whole.slice(start as usize..=end as usize)));
             *r.status_mut() = StatusCode::PARTIAL_CONTENT;
             *r.headers_mut() = h;

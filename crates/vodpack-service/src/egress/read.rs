@@ -106,34 +106,32 @@ impl SampleBytes {
         Ok(SampleBytes { buffers })
     }
 
-    fn all(&self) -> impl Iterator<Item = &Bytes> {
-        self.buffers.values().flatten().map(|(_, b)| b)
+    /// The bytes at addresses `start..end` as a shared slice of the read buffer holding them.
+    fn slice_at(&self, start: usize, end: usize) -> Option<Bytes> {
+        self.buffers.values().flatten().find_map(|(_, buf)| {
+            let base = buf.as_ptr() as usize;
+            (start >= base && end <= base + buf.len()).then(|| buf.slice(start - base..end - base))
+        })
     }
 
     /// `part` as a shared slice of the buffer it lies in, or a copy when it lies in none
     /// (bytes a filter made). Adjacent slices of one buffer can then be merged and sent
     /// without copying.
     pub fn share(&self, part: &[u8]) -> Bytes {
-        let (start, end) = (part.as_ptr() as usize, part.as_ptr() as usize + part.len());
-        for buf in self.all() {
-            let b = buf.as_ptr() as usize;
-            if !part.is_empty() && start >= b && end <= b + buf.len() {
-                return buf.slice(start - b..end - b);
-            }
-        }
-        Bytes::copy_from_slice(part)
+        let start = part.as_ptr() as usize;
+        (!part.is_empty())
+            .then(|| self.slice_at(start, start + part.len()))
+            .flatten()
+            .unwrap_or_else(|| Bytes::copy_from_slice(part))
     }
 
     /// `a` and `b` as one slice, when `b` continues `a` in the same read buffer.
     pub fn merge(&self, a: &Bytes, b: &Bytes) -> Option<Bytes> {
-        let (start, end) = (a.as_ptr() as usize, b.as_ptr() as usize + b.len());
-        if a.as_ptr() as usize + a.len() != b.as_ptr() as usize {
+        let a_start = a.as_ptr() as usize;
+        if a_start + a.len() != b.as_ptr() as usize {
             return None;
         }
-        self.all().find_map(|buf| {
-            let base = buf.as_ptr() as usize;
-            (start >= base && end <= base + buf.len()).then(|| buf.slice(start - base..end - base))
-        })
+        self.slice_at(a_start, b.as_ptr() as usize + b.len())
     }
 
     /// The stored bytes of sample `i` of `track` (borrowed for MP4 and text sources; TS

@@ -242,8 +242,6 @@ pub async fn fmp4_fragment(
         let piece = bytes.share(part);
         // Merge with the previous piece when it continues it in the same buffer.
         if let Some(last) = body.last_mut()
-            && !last.is_empty()
-            && last.as_ptr() as usize + last.len() == piece.as_ptr() as usize
             && let Some(merged) = bytes.merge(last, &piece)
         {
             *last = merged;
