@@ -199,6 +199,18 @@ pub fn dac3(f: &Ac3Frame) -> Vec<u8> {
     vec![(v >> 16) as u8, (v >> 8) as u8, v as u8]
 }
 
+/// Channel layout (`acmod`, `lfeon`) of a `dac3` payload, or of the first independent
+/// substream of a `dec3` payload (`eac3`): the inverse of [`dac3`] / [`dec3`].
+pub fn ac3_config_layout(config: &[u8], eac3: bool) -> Option<(u8, bool)> {
+    let mut r = Bits::new(config);
+    // dac3: fscod(2) bsid(5) bsmod(3); dec3: data_rate(13) num_ind_sub(3), then fscod(2)
+    // bsid(5) reserved(1) asvc(1) bsmod(3).
+    r.skip(if eac3 { 28 } else { 10 })?;
+    let acmod = r.bits(3)? as u8;
+    let lfeon = r.bit()? == 1;
+    Some((acmod, lfeon))
+}
+
 /// The `dec3` payload for a stream of one independent E-AC-3 substream.
 pub fn dec3(f: &Ac3Frame, kbps: u32) -> Vec<u8> {
     let data_rate = kbps.min(0x1fff);
@@ -331,6 +343,32 @@ pub fn hevc_codec_string(sps: &HevcSps) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ac3_config_layout_reads_what_dac3_and_dec3_write() {
+        let f = Ac3Frame {
+            eac3: false,
+            size: 1536,
+            sample_rate: 48_000,
+            samples: 1536,
+            channels: 6,
+            fscod: 0,
+            bsid: 8,
+            bsmod: 0,
+            acmod: 7,
+            lfeon: true,
+            frmsizecod: 28,
+        };
+        assert_eq!(ac3_config_layout(&dac3(&f), false), Some((7, true)));
+        let f = Ac3Frame {
+            acmod: 2,
+            lfeon: false,
+            bsid: 16,
+            ..f
+        };
+        assert_eq!(ac3_config_layout(&dec3(&f, 192), true), Some((2, false)));
+        assert_eq!(ac3_config_layout(&[0x10], false), None);
+    }
 
     #[test]
     fn ac3_header() {

@@ -98,6 +98,23 @@ pub enum ChannelConfiguration {
     DolbyMask(u16),
 }
 
+impl ChannelConfiguration {
+    /// The Dolby mask of an AC-3/E-AC-3 channel layout (`acmod`, `lfeon`; DASH-IF IOP /
+    /// ETSI TS 102 366): L C R Ls Rs from bit 15 down, Cs in bit 10, LFE in bit 0.
+    pub fn dolby(acmod: u8, lfeon: bool) -> ChannelConfiguration {
+        let base: u16 = match acmod {
+            1 => 0x4000,          // C
+            3 => 0xE000,          // L C R
+            4 => 0xA000 | 0x0400, // L R Cs
+            5 => 0xE000 | 0x0400, // L C R Cs
+            6 => 0xB800,          // L R Ls Rs
+            7 => 0xF800,          // L C R Ls Rs
+            _ => 0xA000,          // L R (and 1+1)
+        };
+        ChannelConfiguration::DolbyMask(base | u16::from(lfeon))
+    }
+}
+
 /// Video properties of a Representation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Video {

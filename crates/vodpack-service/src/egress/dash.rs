@@ -158,35 +158,6 @@ pub async fn render(job: &Job, file: &str) -> Result<Rendered, EgressError> {
     Ok(Rendered::media_parts(content_type, body))
 }
 
-/// Dolby channel mask (ETSI TS 103 190 / DASH-IF) from the `dac3`/`dec3` payload: L C R Ls Rs
-/// from the first bits, LFE in bit 0.
-fn dolby_mask(codec: Codec, config: &[u8]) -> u16 {
-    let bits = |from: usize, n: usize| -> Option<u32> {
-        let mut v = 0u32;
-        for b in from..from + n {
-            let byte = *config.get(b / 8)?;
-            v = (v << 1) | u32::from((byte >> (7 - b % 8)) & 1);
-        }
-        Some(v)
-    };
-    // dac3: fscod(2) bsid(5) bsmod(3) acmod(3) lfeon(1); dec3: data_rate(13) num_ind_sub(3),
-    // then fscod(2) bsid(5) reserved(1) asvc(1) bsmod(3) acmod(3) lfeon(1).
-    let at = if codec == Codec::Eac3 { 28 } else { 10 };
-    let (Some(acmod), Some(lfe)) = (bits(at, 3), bits(at + 3, 1)) else {
-        return 0xA000;
-    };
-    let base: u16 = match acmod {
-        1 => 0x4000,          // C
-        3 => 0xE000,          // L C R
-        4 => 0xA000 | 0x0400, // L R Cs
-        5 => 0xE000 | 0x0400, // L C R Cs
-        6 => 0xB800,          // L R Ls Rs
-        7 => 0xF800,          // L C R Ls Rs
-        _ => 0xA000,          // L R (and 1+1)
-    };
-    base | u16::from(lfe == 1)
-}
-
 fn manifest(job: &Job, s: &Settings) -> Result<String, EgressError> {
     let n = &job.manifest_name;
     let index = &job.index;
@@ -230,10 +201,14 @@ fn manifest(job: &Job, s: &Settings) -> Result<String, EgressError> {
             _ => mpd::Media::Audio(mpd::Audio {
                 sampling_rate: track.sample_rate,
                 channels: match track.codec {
-                    Codec::Ac3 | Codec::Eac3 => mpd::ChannelConfiguration::DolbyMask(dolby_mask(
-                        track.codec,
-                        &track.codec_config,
-                    )),
+                    Codec::Ac3 | Codec::Eac3 => {
+                        let (acmod, lfeon) = vodpack_media::es::ac3_config_layout(
+                            &track.codec_config,
+                            track.codec == Codec::Eac3,
+                        )
+                        .unwrap_or((2, false));
+                        mpd::ChannelConfiguration::dolby(acmod, lfeon)
+                    }
                     _ => mpd::ChannelConfiguration::Count(track.channels),
                 },
                 language: track.language.clone(),
