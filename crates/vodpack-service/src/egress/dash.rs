@@ -236,7 +236,10 @@ fn manifest(job: &Job, s: &Settings) -> Result<String, EgressError> {
     let trick_play = match trick_track(job, s) {
         Some(t) => {
             let mut r = rep("i0", t)?;
-            r.bandwidth = trick_bandwidth(job, t);
+            r.bandwidth = u32::try_from(segments::iframe_bitrate(job, 0..job.seg.count(), |k| {
+                segments::fmp4_key_fragment_bytes(job, t, k)
+            }))
+            .unwrap_or(u32::MAX);
             r.urls = urls("i0");
             let seg_seconds = (0..job.seg.count())
                 .map(|k| job.seg.duration_seconds(k))
@@ -279,17 +282,4 @@ fn manifest(job: &Job, s: &Settings) -> Result<String, EgressError> {
                 .map_or(DEFAULT_MIN_BUFFER_SECONDS, |v| v.max(0) as u32),
         },
     }))
-}
-
-/// Peak bits per second of the key frames alone, one per segment.
-fn trick_bandwidth(job: &Job, t: usize) -> u32 {
-    let track = &job.index.tracks[t];
-    let peak = (0..job.seg.count())
-        .filter_map(|k| {
-            let r = job.seg.samples(track, k);
-            let size = *track.samples.size.get(r.start)?;
-            Some(f64::from(size) * 8.0 / job.seg.duration_seconds(k).max(0.001))
-        })
-        .fold(0.0, f64::max);
-    peak.min(f64::from(u32::MAX)) as u32
 }

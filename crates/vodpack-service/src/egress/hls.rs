@@ -443,20 +443,11 @@ async fn master(job: &Job, l: &Layout) -> Result<String, EgressError> {
         // Key frames only, one per segment: the largest over its segment's duration, from
         // the index (the byte ranges themselves are only worked out for the I-frame playlist).
         let first = &l.variants[0];
-        let bandwidth = listed(job, l, Id::Variant(0))
-            .into_iter()
-            .map(|s| {
-                let bytes = match l.container {
-                    Container::Ts => segments::ts_key_prefix_bytes(job, first, s),
-                    Container::Fmp4(_) => {
-                        let r = job.seg.samples(t, s);
-                        t.samples.size.get(r.start).map_or(0, |b| u64::from(*b)) + 256
-                    }
-                };
-                (bytes as f64 * 8.0 / job.seg.duration_seconds(s).max(0.001)) as u64
-            })
-            .max()
-            .unwrap_or(0);
+        let bandwidth =
+            segments::iframe_bitrate(job, listed(job, l, Id::Variant(0)), |s| match l.container {
+                Container::Ts => Some(segments::ts_key_prefix_bytes(job, first, s)),
+                Container::Fmp4(_) => segments::fmp4_key_fragment_bytes(job, video, s),
+            });
         iframe_streams.push(m3u8::IframeStream {
             uri: format!("{n}_iframes.m3u8"),
             bandwidth,

@@ -99,6 +99,31 @@ pub fn ts_key_prefix_bytes(job: &Job, tracks: &[usize], s: usize) -> u64 {
     bytes
 }
 
+/// Bytes of the one-frame fMP4 fragment of segment `s` of track `t` (its key frame and about
+/// 256 bytes of styp/moof/mdat headers); `None` when the track has no sample there.
+pub fn fmp4_key_fragment_bytes(job: &Job, t: usize, s: usize) -> Option<u64> {
+    let track = &job.index.tracks[t];
+    let r = job.seg.samples(track, s);
+    (!r.is_empty()).then(|| u64::from(track.samples.size[r.start]) + 256)
+}
+
+/// Peak bits per second of an I-frame-only rendition: the largest `bytes(s)` over the
+/// duration of segment `s`, from the index (no media read).
+pub fn iframe_bitrate(
+    job: &Job,
+    segments: impl IntoIterator<Item = usize>,
+    bytes: impl Fn(usize) -> Option<u64>,
+) -> u64 {
+    segments
+        .into_iter()
+        .filter_map(|s| {
+            let b = bytes(s)?;
+            Some((b as f64 * 8.0 / job.seg.duration_seconds(s).max(0.001)) as u64)
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// An MPEG-TS segment `s` muxing `tracks`. With `until_key`, stops right after the first video
 /// key frame (the byte range an I-frame playlist points at).
 pub async fn ts(
