@@ -8,57 +8,26 @@
 //!
 //! The media comes from `scripts/make-test-media.sh` (cached; generated on first use).
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use vodpack_media::index::{MediaIndex, SourceKind, Track, TrackKind};
-use vodpack_media::mp4::{Limits, TOP_LEVEL_HEADER_BYTES, TopLevel, next_top_level, parse_moov};
 use vodpack_media::mux::access_unit::TsPrep;
 use vodpack_media::mux::fmp4::{Fmp4Options, Fmp4Track, FragmentKind, time_shift_us};
 use vodpack_media::mux::ts::TsWriter;
 use vodpack_media::mux::{TS_TIME_OFFSET, to_90k};
 use vodpack_media::plan::Segmentation;
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 fn media_file(name: &str) -> Vec<u8> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new(root.join("scripts/make-test-media.sh"))
-        .output()
-        .expect("scripts/make-test-media.sh runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let dir = PathBuf::from(
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .lines()
-            .last()
-            .unwrap(),
-    );
-    std::fs::read(dir.join(name)).expect("test media")
+    std::fs::read(common::media_dir().join(name)).expect("test media")
 }
 
 fn mp4_index(data: &[u8]) -> MediaIndex {
-    let size = data.len() as u64;
-    let mut pos = 0u64;
-    let tracks = loop {
-        let end = (pos + TOP_LEVEL_HEADER_BYTES).min(size) as usize;
-        match next_top_level(&data[pos as usize..end], pos, size, &Limits::default()).unwrap() {
-            TopLevel::Next(p) => pos = p,
-            TopLevel::Moov { offset, size: n } => {
-                let moov = &data[offset as usize..(offset + n) as usize];
-                break parse_moov(moov, 0, 0, size, &Limits::default())
-                    .unwrap()
-                    .tracks;
-            }
-        }
-    };
     MediaIndex {
         source: SourceKind::Mp4,
         objects: vec!["ladder_720p.mp4".into()],
-        tracks,
+        tracks: common::mp4_tracks(data),
         warnings: Vec::new(),
     }
 }

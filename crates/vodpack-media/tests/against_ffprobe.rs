@@ -2,30 +2,14 @@
 //! file, the sample count, sizes, byte positions, key-frame times and total duration must equal
 //! what `ffprobe -show_packets` reports. The media comes from `scripts/make-test-media.sh`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use vodpack_media::index::{Track, TrackKind};
 use vodpack_media::mp4::{Limits, parse_box_header, parse_moov};
 
-fn media_dir() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new(root.join("scripts/make-test-media.sh"))
-        .output()
-        .expect("run scripts/make-test-media.sh");
-    assert!(
-        out.status.success(),
-        "make-test-media failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .lines()
-            .last()
-            .unwrap(),
-    )
-}
+mod common;
+use common::media_dir;
 
 fn index_file(path: &Path) -> Vec<Track> {
     let data = std::fs::read(path).unwrap();

@@ -9,29 +9,12 @@ use std::process::Command;
 
 use mp4_atom::{Atom, Decode, Header, Moof, TrunSamples, Uuid};
 use vodpack_media::index::{Codec, MediaIndex, SourceKind, Track, TrackKind};
-use vodpack_media::mp4::{Limits, TOP_LEVEL_HEADER_BYTES, TopLevel, next_top_level, parse_moov};
 use vodpack_media::mux::access_unit::{Parts, parameter_sets};
 use vodpack_media::mux::fmp4::{Fmp4Options, Fmp4Track, FragmentKind, TFXD_UUID, time_shift_us};
 use vodpack_media::ts::TsScanner;
 
-fn media_dir() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new(root.join("scripts/make-test-media.sh"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .lines()
-            .last()
-            .unwrap(),
-    )
-}
+mod common;
+use common::{media_dir, mp4_tracks, sample_bytes};
 
 /// An asset as egress sees it: the index and the source objects its samples point into.
 struct Source {
@@ -42,20 +25,7 @@ struct Source {
 
 fn mp4_source(dir: &Path, file: &str) -> Source {
     let data = std::fs::read(dir.join(file)).unwrap();
-    let size = data.len() as u64;
-    let mut pos = 0u64;
-    let tracks = loop {
-        let end = (pos + TOP_LEVEL_HEADER_BYTES).min(size) as usize;
-        match next_top_level(&data[pos as usize..end], pos, size, &Limits::default()).unwrap() {
-            TopLevel::Next(p) => pos = p,
-            TopLevel::Moov { offset, size: n } => {
-                let moov = &data[offset as usize..(offset + n) as usize];
-                break parse_moov(moov, 0, 0, size, &Limits::default())
-                    .unwrap()
-                    .tracks;
-            }
-        }
-    };
+    let tracks = mp4_tracks(&data);
     Source {
         name: file.to_string(),
         index: MediaIndex {
@@ -99,24 +69,6 @@ fn ts_source(dir: &Path, prefix: &str) -> Source {
         },
         objects,
     }
-}
-
-/// A sample's bytes as egress reads them: a range of the MP4, or PID payloads of the TS.
-fn sample_bytes(objects: &[Vec<u8>], t: &Track, i: usize) -> Vec<u8> {
-    let data = &objects[t.samples.object[i] as usize];
-    let (off, size) = (t.samples.offset[i] as usize, t.samples.size[i] as usize);
-    if t.ts_pid == 0 {
-        return data[off..off + size].to_vec();
-    }
-    vodpack_media::ts::read_sample(
-        data,
-        0,
-        t.ts_pid,
-        off as u64,
-        t.samples.skip[i],
-        size as u32,
-    )
-    .expect("sample inside its segment")
 }
 
 // ---- The expectations, derived from the index alone. ----

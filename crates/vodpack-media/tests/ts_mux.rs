@@ -2,70 +2,17 @@
 //! index into TS, then ffprobe must see every sample with its timestamps and key flags, and
 //! ffmpeg must decode every stream without a single error.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use vodpack_media::index::{Track, TrackKind};
-use vodpack_media::mp4::{Limits, TOP_LEVEL_HEADER_BYTES, TopLevel, next_top_level, parse_moov};
 use vodpack_media::mux::access_unit::TsPrep;
 use vodpack_media::mux::ts::TsWriter;
 use vodpack_media::mux::{TS_TIME_OFFSET, to_90k};
 use vodpack_media::ts::TsScanner;
 
-fn media_dir() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new(root.join("scripts/make-test-media.sh"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .lines()
-            .last()
-            .unwrap(),
-    )
-}
-
-fn mp4_tracks(data: &[u8]) -> Vec<Track> {
-    let size = data.len() as u64;
-    let mut pos = 0u64;
-    loop {
-        let end = (pos + TOP_LEVEL_HEADER_BYTES).min(size) as usize;
-        match next_top_level(&data[pos as usize..end], pos, size, &Limits::default()).unwrap() {
-            TopLevel::Next(p) => pos = p,
-            TopLevel::Moov { offset, size: n } => {
-                let moov = &data[offset as usize..(offset + n) as usize];
-                return parse_moov(moov, 0, 0, size, &Limits::default())
-                    .unwrap()
-                    .tracks;
-            }
-        }
-    }
-}
-
-/// A sample's bytes as egress reads them: a range of the MP4, or PID payloads of the TS.
-fn sample_bytes(objects: &[Vec<u8>], t: &Track, i: usize) -> Vec<u8> {
-    let data = &objects[t.samples.object[i] as usize];
-    let (off, size) = (t.samples.offset[i] as usize, t.samples.size[i] as usize);
-    if t.ts_pid == 0 {
-        return data[off..off + size].to_vec();
-    }
-    // The egress reader itself.
-    vodpack_media::ts::read_sample(
-        data,
-        0,
-        t.ts_pid,
-        off as u64,
-        t.samples.skip[i],
-        size as u32,
-    )
-    .expect("sample inside its segment")
-}
+mod common;
+use common::{media_dir, mp4_tracks, sample_bytes};
 
 /// All samples of the audio/video tracks, interleaved by decode time, as one TS.
 fn remux(tracks: &[Track], objects: &[Vec<u8>]) -> Vec<u8> {
