@@ -209,10 +209,8 @@ async fn setup(server: &Server) -> mpv::Client {
 async fn cmaf_plays_from_every_source_kind() {
     let server = Server::start();
     let c = setup(&server).await;
-    c.create_packaging_configuration()
-        .id("cmaf")
-        .packaging_group_id("g")
-        .cmaf_package(
+    create_config(&c, "cmaf", |b| {
+        b.cmaf_package(
             CmafPackage::builder()
                 .segment_duration_seconds(4)
                 .hls_manifests(
@@ -223,21 +221,17 @@ async fn cmaf_plays_from_every_source_kind() {
                 )
                 .build(),
         )
-        .send()
-        .await
-        .unwrap();
-    c.create_packaging_configuration()
-        .id("cmaf-inband")
-        .packaging_group_id("g")
-        .cmaf_package(
+    })
+    .await;
+    create_config(&c, "cmaf-inband", |b| {
+        b.cmaf_package(
             CmafPackage::builder()
                 .include_encoder_configuration_in_segments(true)
                 .hls_manifests(HlsManifest::builder().build())
                 .build(),
         )
-        .send()
-        .await
-        .unwrap();
+    })
+    .await;
     let sources = [
         ("ladder", "ladder/ladder.smil"),
         ("hls", "hls/master.m3u8"),
@@ -309,10 +303,8 @@ async fn cmaf_plays_from_every_source_kind() {
 async fn hls_iframes_subtitles_and_gzip() {
     let server = Server::start();
     let c = setup(&server).await;
-    c.create_packaging_configuration()
-        .id("hls")
-        .packaging_group_id("g")
-        .hls_package(
+    create_config(&c, "hls", |b| {
+        b.hls_package(
             HlsPackage::builder()
                 .segment_duration_seconds(4)
                 .hls_manifests(
@@ -323,9 +315,8 @@ async fn hls_iframes_subtitles_and_gzip() {
                 )
                 .build(),
         )
-        .send()
-        .await
-        .unwrap();
+    })
+    .await;
     let urls = create_asset(&c, "ladder", "arn:aws:s3:::media/ladder/ladder.smil").await;
     assert_eq!(wait_ingest(&c, "ladder").await, ["PLAYABLE"]);
     let url = &urls["hls"];
@@ -500,10 +491,8 @@ async fn package_writes_what_the_server_serves() {
             "hlsManifests": [{"manifestName": "main", "includeIframeOnlyStream": true}]
         }
     });
-    c.create_packaging_configuration()
-        .id("hls")
-        .packaging_group_id("g")
-        .hls_package(
+    create_config(&c, "hls", |b| {
+        b.hls_package(
             HlsPackage::builder()
                 .segment_duration_seconds(4)
                 .use_audio_rendition_group(true)
@@ -515,9 +504,8 @@ async fn package_writes_what_the_server_serves() {
                 )
                 .build(),
         )
-        .send()
-        .await
-        .unwrap();
+    })
+    .await;
     let urls = create_asset(&c, "ladder", "arn:aws:s3:::media/ladder/ladder.smil").await;
     assert_eq!(wait_ingest(&c, "ladder").await, ["PLAYABLE"]);
     let tmp = tempfile::tempdir().unwrap();
@@ -822,13 +810,7 @@ async fn dash_every_template_format_and_layout() {
         ),
     ];
     for (id, pkg) in configs {
-        c.create_packaging_configuration()
-            .id(id)
-            .packaging_group_id("g")
-            .dash_package(pkg)
-            .send()
-            .await
-            .unwrap();
+        create_config(&c, id, |b| b.dash_package(pkg)).await;
     }
     let sources = [
         ("ladder", "ladder/ladder.smil"),
@@ -951,18 +933,15 @@ async fn dash_every_template_format_and_layout() {
 async fn smooth_manifest_and_fragments() {
     let server = Server::start();
     let c = setup(&server).await;
-    c.create_packaging_configuration()
-        .id("mss")
-        .packaging_group_id("g")
-        .mss_package(
+    create_config(&c, "mss", |b| {
+        b.mss_package(
             MssPackage::builder()
                 .segment_duration_seconds(4)
                 .mss_manifests(MssManifest::builder().manifest_name("s").build())
                 .build(),
         )
-        .send()
-        .await
-        .unwrap();
+    })
+    .await;
     let urls = create_asset(&c, "ladder", "arn:aws:s3:::media/ladder/ladder.smil").await;
     assert_eq!(wait_ingest(&c, "ladder").await, ["PLAYABLE"]);
     let url = &urls["mss"];
@@ -1105,50 +1084,38 @@ async fn smooth_manifest_and_fragments() {
 async fn bad_egress_paths_are_clear_errors() {
     let server = Server::start();
     let c = setup(&server).await;
-    c.create_packaging_configuration()
-        .id("hls")
-        .packaging_group_id("g")
-        .hls_package(
+    create_config(&c, "hls", |b| {
+        b.hls_package(
             HlsPackage::builder()
                 .hls_manifests(HlsManifest::builder().build())
                 .build(),
         )
-        .send()
-        .await
-        .unwrap();
-    c.create_packaging_configuration()
-        .id("cmaf")
-        .packaging_group_id("g")
-        .cmaf_package(
+    })
+    .await;
+    create_config(&c, "cmaf", |b| {
+        b.cmaf_package(
             CmafPackage::builder()
                 .hls_manifests(HlsManifest::builder().build())
                 .build(),
         )
-        .send()
-        .await
-        .unwrap();
-    c.create_packaging_configuration()
-        .id("dash")
-        .packaging_group_id("g")
-        .dash_package(
+    })
+    .await;
+    create_config(&c, "dash", |b| {
+        b.dash_package(
             DashPackage::builder()
                 .dash_manifests(DashManifest::builder().build())
                 .build(),
         )
-        .send()
-        .await
-        .unwrap();
-    c.create_packaging_configuration()
-        .id("mss")
-        .packaging_group_id("g")
-        .mss_package(
+    })
+    .await;
+    create_config(&c, "mss", |b| {
+        b.mss_package(
             MssPackage::builder()
                 .mss_manifests(MssManifest::builder().build())
                 .build(),
         )
-        .send()
-        .await
-        .unwrap();
+    })
+    .await;
     let urls = create_asset(&c, "a", "arn:aws:s3:::media/ladder/ladder_360p.mp4").await;
     assert_eq!(wait_ingest(&c, "a").await, ["PLAYABLE"; 4]);
     let bad = [
@@ -1249,19 +1216,16 @@ async fn bad_egress_paths_are_clear_errors() {
 async fn hls_ts_segments_start_on_key_frames_without_gaps() {
     let server = Server::start();
     let c = setup(&server).await;
-    c.create_packaging_configuration()
-        .id("hls")
-        .packaging_group_id("g")
-        .hls_package(
+    create_config(&c, "hls", |b| {
+        b.hls_package(
             HlsPackage::builder()
                 .segment_duration_seconds(4)
                 .use_audio_rendition_group(true)
                 .hls_manifests(HlsManifest::builder().build())
                 .build(),
         )
-        .send()
-        .await
-        .unwrap();
+    })
+    .await;
     let sources = [
         ("ladder", "ladder/ladder.smil"),
         ("hls", "hls/master.m3u8"),
@@ -1346,22 +1310,17 @@ async fn tracks_that_start_late_or_end_early() {
             .max_video_bits_per_second(1)
             .build()
     };
-    c.create_packaging_configuration()
-        .id("hls")
-        .packaging_group_id("g")
-        .hls_package(
+    create_config(&c, "hls", |b| {
+        b.hls_package(
             HlsPackage::builder()
                 .use_audio_rendition_group(true)
                 .hls_manifests(HlsManifest::builder().stream_selection(original()).build())
                 .build(),
         )
-        .send()
-        .await
-        .unwrap();
-    c.create_packaging_configuration()
-        .id("novideo")
-        .packaging_group_id("g")
-        .hls_package(
+    })
+    .await;
+    create_config(&c, "novideo", |b| {
+        b.hls_package(
             HlsPackage::builder()
                 .hls_manifests(
                     HlsManifest::builder()
@@ -1370,54 +1329,41 @@ async fn tracks_that_start_late_or_end_early() {
                 )
                 .build(),
         )
-        .send()
-        .await
-        .unwrap();
-    c.create_packaging_configuration()
-        .id("cmaf")
-        .packaging_group_id("g")
-        .cmaf_package(
+    })
+    .await;
+    create_config(&c, "cmaf", |b| {
+        b.cmaf_package(
             CmafPackage::builder()
                 .hls_manifests(HlsManifest::builder().stream_selection(original()).build())
                 .build(),
         )
-        .send()
-        .await
-        .unwrap();
-    c.create_packaging_configuration()
-        .id("dash")
-        .packaging_group_id("g")
-        .dash_package(
+    })
+    .await;
+    create_config(&c, "dash", |b| {
+        b.dash_package(
             DashPackage::builder()
                 .segment_template_format(SegmentTemplateFormat::TimeWithTimeline)
                 .dash_manifests(DashManifest::builder().stream_selection(original()).build())
                 .build(),
         )
-        .send()
-        .await
-        .unwrap();
-    c.create_packaging_configuration()
-        .id("dashn")
-        .packaging_group_id("g")
-        .dash_package(
+    })
+    .await;
+    create_config(&c, "dashn", |b| {
+        b.dash_package(
             DashPackage::builder()
                 .dash_manifests(DashManifest::builder().build())
                 .build(),
         )
-        .send()
-        .await
-        .unwrap();
-    c.create_packaging_configuration()
-        .id("mss")
-        .packaging_group_id("g")
-        .mss_package(
+    })
+    .await;
+    create_config(&c, "mss", |b| {
+        b.mss_package(
             MssPackage::builder()
                 .mss_manifests(MssManifest::builder().build())
                 .build(),
         )
-        .send()
-        .await
-        .unwrap();
+    })
+    .await;
     let sources = [
         ("audio", "audio_only.mp4"),
         ("short", "short_audio.mp4"),

@@ -484,3 +484,21 @@ pub fn decode(url: &str) -> f64 {
         .parse()
         .unwrap_or(0.0)
 }
+
+/// Creates packaging configuration `id` in group `g`; `package` sets its package.
+pub async fn create_config(
+    c: &mpv::Client,
+    id: &str,
+    package: impl FnOnce(
+        mpv::operation::create_packaging_configuration::builders::CreatePackagingConfigurationFluentBuilder,
+    ) -> mpv::operation::create_packaging_configuration::builders::CreatePackagingConfigurationFluentBuilder,
+) {
+    package(
+        c.create_packaging_configuration()
+            .id(id)
+            .packaging_group_id("g"),
+    )
+    .send()
+    .await
+    .unwrap();
+}
