@@ -42,7 +42,20 @@ use job::{Caching, Job, Rendered};
 /// asset or an old CDN secret name.
 const RESOLUTION_TTL: Duration = Duration::from_secs(5);
 
-type Resolution = Arc<(AssetRecord, ConfigRecord, Option<GroupRecord>)>;
+/// What an egress URL's asset and configuration ids resolve to, with what follows from them
+/// alone (worked out once per resolution, not per request).
+struct Resolved {
+    asset: AssetRecord,
+    config: ConfigRecord,
+    group: Option<GroupRecord>,
+    /// (egress id, name) of each manifest of the configuration, in order.
+    manifests: Vec<(String, String)>,
+    /// `Last-Modified` of every output: outputs change only when the asset or the
+    /// configuration is re-created.
+    modified: String,
+}
+
+type Resolution = Arc<Resolved>;
 
 /// What egress handlers need beyond the API state.
 pub struct Egress {
@@ -171,7 +184,21 @@ async fn resolve(state: &AppState, asset: &str, config: &str) -> Result<Resoluti
         .await
         .map_err(storage_error)?;
     let playable = asset.status == "PLAYABLE";
-    let r = Arc::new((asset, config, group));
+    let manifests = config
+        .package
+        .manifest_names()
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| (manifest_id(&config.egress_id, i), name))
+        .collect();
+    let modified = http_date(asset.created_at.as_str().max(config.created_at.as_str()));
+    let r = Arc::new(Resolved {
+        asset,
+        config,
+        group,
+        manifests,
+        modified,
+    });
     let unchanged = state
         .egress
         .generation
@@ -206,10 +233,11 @@ async fn serve_inner(
     headers: &HeaderMap,
 ) -> Result<(Rendered, String), EgressError> {
     let r = resolve(state, asset, config).await?;
-    let (asset_rec, config_rec, group) = (&r.0, &r.1, &r.2);
-    let names = config_rec.package.manifest_names();
-    let position = (0..names.len())
-        .find(|i| manifest_id(&config_rec.egress_id, *i) == manifest)
+    let (asset_rec, config_rec, group) = (&r.asset, &r.config, &r.group);
+    let position = r
+        .manifests
+        .iter()
+        .position(|(id, _)| id == manifest)
         .ok_or_else(|| not_found("no such manifest"))?;
     if let Some(secret) = group
         .as_ref()
@@ -230,13 +258,7 @@ async fn serve_inner(
             asset_rec.id, asset_rec.status
         )));
     }
-    // Outputs change only when the asset or the configuration is re-created.
-    let modified = http_date(
-        asset_rec
-            .created_at
-            .as_str()
-            .max(config_rec.created_at.as_str()),
-    );
+    let modified = r.modified.clone();
     let cache_key = format!("{asset}/{config}/{manifest}/{file}");
     if let Some((content_type, body)) = state.egress.manifests.get(&cache_key).await {
         return Ok((Rendered::manifest(content_type, body), modified));
@@ -263,7 +285,7 @@ async fn serve_inner(
         created_at: asset_rec.created_at.clone(),
         package: config_rec.package.clone(),
         manifest: position,
-        manifest_name: names[position].clone(),
+        manifest_name: r.manifests[position].1.clone(),
     };
     let out = render(&job, file).await?;
     if out.caching == Caching::Manifest {
