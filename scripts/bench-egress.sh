@@ -7,7 +7,8 @@
 #
 # Environment: BENCH_SECONDS (each timed warm run, default 10), BENCH_ROUNDS (warm runs per
 # server and format, alternating, default 3), BENCH_CONNECTIONS (default 16),
-# BENCH_RSS_REQUESTS (segment requests of the memory check, default 100000), CARGO_TARGET_DIR,
+# BENCH_RSS_REQUESTS (segment requests of the memory check, default 100000; 0 skips it),
+# BENCH_FORMATS (default "hls dash"), BENCH_COLD (0 skips the cold passes), CARGO_TARGET_DIR,
 # VODPACK_BIN (a vodpack binary to measure instead of building this tree).
 #
 # What it does:
@@ -44,6 +45,8 @@ seconds="${BENCH_SECONDS:-10}"
 rounds="${BENCH_ROUNDS:-3}"
 conns="${BENCH_CONNECTIONS:-16}"
 rss_requests="${BENCH_RSS_REQUESTS:-100000}"
+formats="${BENCH_FORMATS:-hls dash}"
+with_cold="${BENCH_COLD:-1}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -280,9 +283,10 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 results="$tmp/results"
 : > "$results"
-for fmt in hls dash; do
+for fmt in $formats; do
   # cold: a fresh vodpack and an empty page cache, one pass over the list, one connection.
   for server in vodpack nginx; do
+    [ "$with_cold" = 1 ] || continue
     if [ "$server" = vodpack ]; then
       stop_vodpack
       start_vodpack
@@ -314,7 +318,7 @@ v = sorted(float(x) * 1000 for x in open(sys.argv[1]) if x.strip())
 print(f"{v[len(v) // 2]:.3f} {v[min(len(v) - 1, int(len(v) * 0.99))]:.3f} {len(v)}")
 PY
 }
-for fmt in hls dash; do
+for fmt in $formats; do
   echo "vodpack $fmt ttfb $(ttfb "$api" "$tmp/vodpack-$fmt.paths")" >> "$results"
   echo "nginx $fmt ttfb $(ttfb "http://127.0.0.1:$nport" "$tmp/nginx-$fmt.paths")" >> "$results"
 done
@@ -325,7 +329,7 @@ rss_line="vodpack rss 0:$(rss_kib "$vodpack_pid")"
 done_requests=0
 next=$((rss_requests / 4))
 while [ "$done_requests" -lt "$rss_requests" ]; do
-  for fmt in hls dash; do
+  for fmt in $formats; do
     r=$(run_wrk "$api" "$tmp/vodpack-$fmt.paths" -t1 -c"$conns" -d5s)
     done_requests=$((done_requests + ${r%% *}))
   done

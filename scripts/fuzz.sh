@@ -19,6 +19,10 @@ cp "$media"/ladder/ladder.smil "$media"/two_audio.smil "$media"/broken/misaligne
 cp "$media"/ladder/subs_en.srt "$corpus/srt/"
 head -c $((188 * 400)) "$media/hls/360p_000.ts" > "$corpus/ts/360p-head.ts"
 cp "$media"/hls/*.m3u8 "$corpus/playlist/"
+# Inputs that once crashed or exhausted a target stay in its corpus (fuzz/regressions/TARGET).
+for dir in fuzz/regressions/*/; do
+  cp "$dir"* "$corpus/$(basename "$dir")/"
+done
 cargo build --quiet -p vodpack
 "$CARGO_TARGET_DIR/debug/vodpack" inspect "$media/two_audio.smil" --write-index "$corpus/index/two_audio.idx" > /dev/null
 "$CARGO_TARGET_DIR/debug/vodpack" inspect "$media/ladder/ladder.smil" --write-index "$corpus/index/ladder.idx" > /dev/null

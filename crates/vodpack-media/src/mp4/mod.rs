@@ -8,8 +8,9 @@
 //! and hands the bytes to [`parse_moov`].
 
 pub mod codec_string;
+mod tree;
 
-use mp4_atom::{Codec as Entry, Decode, Encode, Moov, Trak};
+use mp4_atom::{Codec as Entry, Encode, Trak};
 
 use crate::error::MediaError;
 use crate::index::{Codec, Samples, Track};
@@ -293,7 +294,9 @@ fn codec_info(entry: &Entry, label: &str) -> Result<CodecInfo, MediaError> {
                     "{label} has a protected sample entry ('{name}')"
                 )));
             }
-            return Err(MediaError::Unsupported(format!("{label}: codec '{name}'")));
+            return Err(MediaError::Unsupported(format!(
+                "{label}: codec '{name}' (supported: H.264, H.265, AAC, AC-3, E-AC-3)"
+            )));
         }
         other => {
             let name = format!("{other:?}");
@@ -519,13 +522,7 @@ pub fn parse_moov(
     file_size: u64,
     limits: &Limits,
 ) -> Result<Mp4Tracks, MediaError> {
-    let moov = Moov::decode(&mut &moov[..])
-        .map_err(|e| MediaError::Corrupt(format!("cannot parse the moov box: {e}")))?;
-    if moov.mvex.is_some() {
-        return Err(MediaError::Unsupported(
-            "fragmented MP4 (moov has mvex); provide a progressive MP4".into(),
-        ));
-    }
+    let moov = tree::decode_moov(moov)?;
     let mut out = Mp4Tracks::default();
     for trak in &moov.trak {
         let handler: [u8; 4] = trak.mdia.hdlr.handler.into();
