@@ -8,7 +8,9 @@
 # Environment: BENCH_SECONDS (each timed warm run, default 10), BENCH_ROUNDS (warm runs per
 # server and format, alternating, default 3), BENCH_CONNECTIONS (default 16),
 # BENCH_RSS_REQUESTS (segment requests of the memory check, default 100000; 0 skips it),
-# BENCH_FORMATS (default "hls dash"), BENCH_COLD (0 skips the cold passes), CARGO_TARGET_DIR,
+# BENCH_FORMATS (default "hls dash"), BENCH_COLD (0 skips the cold passes), BENCH_PERF (a path
+# prefix: `perf record` of vodpack's first warm round per format into PREFIX.FORMAT.data),
+# CARGO_TARGET_DIR,
 # VODPACK_BIN (a vodpack binary to measure instead of building this tree).
 #
 # What it does:
@@ -300,7 +302,14 @@ for fmt in $formats; do
   for server in vodpack nginx; do one_pass "${host[$server]}" "$tmp/$server-$fmt.paths" > /dev/null; done
   for round in $(seq "$rounds"); do
     for server in vodpack nginx; do
+      perf_pid=""
+      if [ -n "${BENCH_PERF:-}" ] && [ "$server" = vodpack ] && [ "$round" = 1 ]; then
+        perf record -q -F 999 -g -p "$vodpack_pid" -o "$BENCH_PERF.$fmt.data" -- sleep "$seconds" \
+          > /dev/null 2>&1 &
+        perf_pid=$!
+      fi
       r=$(run_wrk "${host[$server]}" "$tmp/$server-$fmt.paths" -t1 -c"$conns" -d"${seconds}s")
+      [ -z "$perf_pid" ] || wait "$perf_pid" || true
       echo "$server $fmt warm $r $round" >> "$results"
     done
   done

@@ -686,11 +686,26 @@ fn damaged_input_is_an_error_not_a_panic() {
     };
     assert!(Fmp4Track::new(&t, zero).is_err());
 
-    // A sample shorter than its NAL lengths; a truncated length field.
+    // Passthrough (MP4 source, no parameter sets in band): the sample goes out as stored,
+    // even with NAL lengths that do not add up, without being read.
     let w = Fmp4Track::new(&t, Fmp4Options::default()).unwrap();
-    assert!(w.sample(&[0, 0, 0, 9, 0x65, 1], true).is_err());
-    assert!(w.sample(&[0, 0, 0, 2, 0x65, 1, 0, 0], true).is_err());
-    assert!(w.sample(&[0, 0, 0, 2, 0x65, 1], true).is_ok());
+    let odd = [0, 0, 0, 9, 0x65, 1];
+    let passed = w.sample(&odd, true).unwrap();
+    assert_eq!(passed.parts.len(), 1);
+    assert!(
+        std::ptr::eq(passed.parts[0].as_ptr(), odd.as_ptr()),
+        "borrowed, not copied"
+    );
+    // In band, the NAL lengths are walked (to find an SPS): a sample shorter than its NAL
+    // lengths and a truncated length field are refused.
+    let in_band = Fmp4Options {
+        in_band_parameter_sets: true,
+        ..Default::default()
+    };
+    let wb = Fmp4Track::new(&t, in_band).unwrap();
+    assert!(wb.sample(&[0, 0, 0, 9, 0x65, 1], true).is_err());
+    assert!(wb.sample(&[0, 0, 0, 2, 0x65, 1, 0, 0], true).is_err());
+    assert!(wb.sample(&[0, 0, 0, 2, 0x65, 1], true).is_ok());
     // Fragments: wrong payload count, empty or out-of-range sample ranges.
     let p = w.sample(&[0, 0, 0, 2, 0x65, 1], true).unwrap();
     assert!(

@@ -146,6 +146,27 @@ impl TsWriter {
         self.section_packet(PMT_PID, cc, &pmt);
     }
 
+    /// Bytes [`TsWriter::write_pes`] writes for a unit of `unit_len` bytes with these
+    /// timestamps: a segment's length is known before it is muxed (and sent as it is).
+    pub fn pes_size(&self, index: usize, pts: i64, dts: i64, key: bool, unit_len: usize) -> usize {
+        let header_len = if dts != pts { 19 } else { 14 };
+        let total = header_len + unit_len;
+        let first_af = if index == self.pcr_stream {
+            1 + 7
+        } else if key {
+            1 + 1
+        } else {
+            0
+        };
+        let first_room = PACKET - 4 - first_af;
+        let packets = if total <= first_room {
+            1
+        } else {
+            1 + (total - first_room).div_ceil(PACKET - 4)
+        };
+        packets * PACKET
+    }
+
     /// Writes one access unit / audio frame of stream `index` as a PES. Times are 90 kHz.
     pub fn write_pes(
         &mut self,
@@ -306,7 +327,20 @@ mod tests {
                 ],
             };
             for (k, key) in [(0usize, true), (1, false)] {
+                let before = w.out.len();
                 w.write_pes(k, 90_000, 87_000, key, &unit).unwrap();
+                assert_eq!(
+                    w.out.len() - before,
+                    w.pes_size(k, 90_000, 87_000, key, size),
+                    "size {size} stream {k}"
+                );
+                // Without DTS, and a key frame off the PCR stream.
+                let mut other = TsWriter::new(&[Codec::H264, Codec::Aac]).unwrap();
+                other.write_pes(1, 90_000, 90_000, true, &unit).unwrap();
+                assert_eq!(
+                    other.out.len(),
+                    other.pes_size(1, 90_000, 90_000, true, size)
+                );
             }
             assert_eq!(w.out.len() % PACKET, 0, "size {size}");
             for pid in [FIRST_PID, FIRST_PID + 1] {

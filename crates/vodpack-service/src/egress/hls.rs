@@ -239,9 +239,9 @@ pub async fn render(job: &Job, file: &str) -> Result<Rendered, EgressError> {
         (Id::Text(_), _, _) => Err(not_found("no such file")),
         (_, "ts", Container::Ts) => {
             let s = segment(seg)?;
-            Ok(Rendered::media(
+            Ok(Rendered::media_stream(
                 "video/MP2T",
-                segments::ts(job, &tracks, s, false).await?,
+                segments::ts_segment(job, &tracks, s, false).await?,
             ))
         }
         (_, "mp4", Container::Fmp4(style)) => {

@@ -8,6 +8,8 @@ use bytes::Bytes;
 use vodpack_media::index::{MediaIndex, TrackKind};
 use vodpack_media::plan::Segmentation;
 
+use super::EgressError;
+use super::segments::TsSegment;
 use crate::model::{Package, StreamOrder, StreamSelection};
 use crate::storage::Storage;
 
@@ -41,9 +43,16 @@ pub enum Caching {
 pub struct Rendered {
     pub content_type: &'static str,
     pub caching: Caching,
-    /// The file's bytes in one or more pieces, in order: segment payloads stay in the buffers
-    /// the source reads filled and go to the socket from there.
-    pub body: Vec<Bytes>,
+    pub body: Body,
+}
+
+/// An output file's bytes.
+pub enum Body {
+    /// In one or more pieces, in order: segment payloads stay in the buffers (or source
+    /// mappings) they were read into and go to the socket from there.
+    Parts(Vec<Bytes>),
+    /// Made as it is sent (MPEG-TS segments), its length known in advance.
+    Stream(Box<TsSegment>),
 }
 
 impl Rendered {
@@ -51,7 +60,7 @@ impl Rendered {
         Rendered {
             content_type,
             caching: Caching::Manifest,
-            body: vec![body.into()],
+            body: Body::Parts(vec![body.into()]),
         }
     }
     pub fn media(content_type: &'static str, body: impl Into<Bytes>) -> Rendered {
@@ -61,18 +70,37 @@ impl Rendered {
         Rendered {
             content_type,
             caching: Caching::Media,
-            body,
+            body: Body::Parts(body),
         }
     }
-    pub fn len(&self) -> usize {
-        self.body.iter().map(Bytes::len).sum()
+    pub fn media_stream(content_type: &'static str, body: TsSegment) -> Rendered {
+        Rendered {
+            content_type,
+            caching: Caching::Media,
+            body: Body::Stream(Box::new(body)),
+        }
+    }
+    pub fn len(&self) -> u64 {
+        match &self.body {
+            Body::Parts(parts) => parts.iter().map(|p| p.len() as u64).sum(),
+            Body::Stream(s) => s.len,
+        }
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
     /// The whole file as one buffer (copies only when it is in several pieces).
-    pub fn bytes(&self) -> Bytes {
-        concat(&self.body)
+    pub fn into_bytes(self) -> Result<Bytes, EgressError> {
+        match self.body {
+            Body::Parts(parts) => Ok(concat(&parts)),
+            Body::Stream(mut s) => {
+                let mut out = Vec::with_capacity(s.len as usize);
+                while let Some(chunk) = s.next_chunk(super::segments::TS_CHUNK) {
+                    out.extend_from_slice(&chunk?);
+                }
+                Ok(Bytes::from(out))
+            }
+        }
     }
 }
 

@@ -288,11 +288,13 @@ async fn serve_inner(
         manifest_name: r.manifests[position].1.clone(),
     };
     let out = render(&job, file).await?;
-    if out.caching == Caching::Manifest {
+    if out.caching == Caching::Manifest
+        && let job::Body::Parts(parts) = &out.body
+    {
         state
             .egress
             .manifests
-            .insert(cache_key, (out.content_type, out.bytes()))
+            .insert(cache_key, (out.content_type, job::concat(parts)))
             .await;
     }
     Ok((out, modified))
@@ -386,6 +388,45 @@ impl http_body::Body for Pieces {
     }
 }
 
+/// A body muxed as it is sent (an MPEG-TS segment), its exact length known up front. An error
+/// mid-way (the source truncated under it) ends the body early, and the connection with it,
+/// since the length was promised.
+struct Streamed {
+    stream: Box<segments::TsSegment>,
+    remaining: u64,
+}
+
+impl http_body::Body for Streamed {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let next = match self.stream.next_chunk(segments::TS_CHUNK) {
+            None => None,
+            Some(Ok(b)) => {
+                self.remaining = self.remaining.saturating_sub(b.len() as u64);
+                Some(Ok(http_body::Frame::data(b)))
+            }
+            Some(Err(e)) => {
+                tracing::warn!(error = %e.1, "segment cut off");
+                Some(Err(std::io::Error::other(e.1)))
+            }
+        };
+        std::task::Poll::Ready(next)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.remaining)
+    }
+}
+
 /// Identifies this build's outputs in ETags: a hash of the running executable, so a new
 /// muxer or manifest writer never answers 304 to a validator of the old one's bytes.
 fn build_id() -> &'static str {
@@ -417,13 +458,20 @@ async fn respond(
     file: &str,
 ) -> Response {
     let compress = out.caching == Caching::Manifest && out.len() > 256 && accepts_gzip(req);
-    let parts: Vec<Bytes> = if compress {
-        let whole = out.bytes();
-        vec![gzip(&whole).unwrap_or(whole)]
+    let content_type = out.content_type;
+    let caching = out.caching;
+    let body = if compress {
+        match out.into_bytes() {
+            Ok(whole) => job::Body::Parts(vec![gzip(&whole).unwrap_or(whole)]),
+            Err(e) => return e.into_response(),
+        }
     } else {
         out.body
     };
-    let len: u64 = parts.iter().map(|p| p.len() as u64).sum();
+    let len: u64 = match &body {
+        job::Body::Parts(parts) => parts.iter().map(|p| p.len() as u64).sum(),
+        job::Body::Stream(s) => s.len,
+    };
     // Outputs are deterministic for an asset incarnation × configuration × file × build, so
     // the strong ETag is derived from those names, not from the bytes.
     let tag = {
@@ -439,18 +487,15 @@ async fn respond(
         format!("\"{}\"", hex::encode(&d[..12]))
     };
     let mut h = HeaderMap::new();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(out.content_type),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static(match out.caching {
+        HeaderValue::from_static(match caching {
             Caching::Manifest => MANIFEST_CACHE,
             Caching::Media => MEDIA_CACHE,
         }),
     );
-    if out.caching == Caching::Manifest {
+    if caching == Caching::Manifest {
         h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     }
     if compress {
@@ -495,16 +540,31 @@ async fn respond(
         .and_then(|v| v.trim().strip_prefix("bytes="))
         .filter(|spec| !spec.contains(','));
     let Some(spec) = range else {
-        let mut r = Response::new(Body::new(Pieces {
-            parts: parts.into(),
-            remaining: len,
-        }));
+        let mut r = match body {
+            job::Body::Parts(parts) => Response::new(Body::new(Pieces {
+                parts: parts.into(),
+                remaining: len,
+            })),
+            job::Body::Stream(stream) => Response::new(Body::new(Streamed {
+                stream,
+                remaining: len,
+            })),
+        };
         *r.headers_mut() = h;
         return r;
     };
     match parse_range(spec, len) {
         Some((start, end)) => {
-            let whole = job::concat(&parts);
+            let whole = match (Rendered {
+                content_type,
+                caching,
+                body,
+            })
+            .into_bytes()
+            {
+                Ok(whole) => whole,
+                Err(e) => return e.into_response(),
+            };
             let mut r = Response::new(Body::from(whole.slice(start as usize..=end as usize)));
             *r.status_mut() = StatusCode::PARTIAL_CONTENT;
             *r.headers_mut() = h;

@@ -73,8 +73,8 @@ pub async fn write_all(
             }
             let body = super::render(&job, &file)
                 .await
-                .map_err(|e| fail(&rel, e))?
-                .bytes();
+                .and_then(|r| r.into_bytes())
+                .map_err(|e| fail(&rel, e))?;
             let path = out.join(&rel);
             let write = |path: &Path| -> std::io::Result<()> {
                 if let Some(dir) = path.parent() {

@@ -1,17 +1,23 @@
-//! Source bytes of the samples an output needs, in as few ranged reads as possible: samples of
+//! Source bytes of the samples an output needs. From a local file whose bytes are in the page
+//! cache, they are slices of its mapping ([`SourceFile`]): nothing is copied or read ahead of
+//! use. Otherwise (S3, or a cold local file) in as few ranged reads as possible: samples of
 //! one object closer than [`MAX_GAP`] share a read (a SMIL rendition's video and audio sit in
 //! one MP4; an HLS-TS variant's video and audio in the same TS segment), farther ones get their
 //! own, so an audio fragment does not read the video interleaved between its samples.
+//!
+//! Whoever uses the bytes calls [`SampleBytes::intact`] once done with them: a mapped file
+//! truncated meanwhile reads as zeros, and what was made from them must be thrown away.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use vodpack_media::index::{MediaIndex, Track};
 
 use super::EgressError;
-use crate::storage::{ObjectRef, Storage};
+use crate::storage::{ObjectRef, SourceFile, Storage};
 
 /// A TS sample's payload may continue in the packet that holds the next sample's start.
 const TS_PACKET: u64 = 188;
@@ -23,6 +29,8 @@ const MAX_GAP: u64 = 64 << 10;
 /// The bytes read for some samples: per object, (start offset, bytes) runs sorted by offset.
 pub struct SampleBytes {
     buffers: HashMap<u32, Vec<(u64, Bytes)>>,
+    /// The mapped files some buffers are slices of.
+    mapped: Vec<Arc<SourceFile>>,
 }
 
 pub fn unavailable(e: impl std::fmt::Display) -> EgressError {
@@ -64,7 +72,32 @@ impl SampleBytes {
             }
         }
         let mut reads = Vec::new();
+        let mut buffers: HashMap<u32, Vec<(u64, Bytes)>> = HashMap::new();
+        let mut mapped = Vec::new();
         for (o, mut spans) in wanted {
+            let key = index
+                .objects
+                .get(o as usize)
+                .ok_or_else(|| unavailable("index names no such object"))?;
+            let obj = ObjectRef::new(bucket, key).map_err(unavailable)?;
+            // The whole span as one slice of the mapping, when it is there and cached.
+            if let Some(file) = storage.local_file(&obj) {
+                let lo = spans.iter().map(|s| s.0).min().unwrap_or(0);
+                let hi = spans
+                    .iter()
+                    .map(|s| s.1)
+                    .max()
+                    .unwrap_or(0)
+                    .min(file.mapped_len());
+                if lo < hi
+                    && file.in_page_cache(&(lo..hi))
+                    && let Some(bytes) = file.slice(lo..hi)
+                {
+                    buffers.insert(o, vec![(lo, bytes)]);
+                    mapped.push(file);
+                    continue;
+                }
+            }
             spans.sort_unstable();
             let mut runs: Vec<(u64, u64)> = Vec::new();
             for (start, end) in spans {
@@ -75,11 +108,6 @@ impl SampleBytes {
                     _ => runs.push((start, end)),
                 }
             }
-            let key = index
-                .objects
-                .get(o as usize)
-                .ok_or_else(|| unavailable("index names no such object"))?;
-            let obj = ObjectRef::new(bucket, key).map_err(unavailable)?;
             for (start, end) in runs {
                 let obj = obj.clone();
                 reads.push(async move {
@@ -96,14 +124,25 @@ impl SampleBytes {
                 });
             }
         }
-        let mut buffers: HashMap<u32, Vec<(u64, Bytes)>> = HashMap::new();
         for (o, start, bytes) in futures::future::try_join_all(reads).await? {
             buffers.entry(o).or_default().push((start, bytes));
         }
         for runs in buffers.values_mut() {
             runs.sort_unstable_by_key(|r| r.0);
         }
-        Ok(SampleBytes { buffers })
+        Ok(SampleBytes { buffers, mapped })
+    }
+
+    /// Fails when a mapped file lost bytes while they were in use (truncated in place): what
+    /// was made from them must not be served.
+    pub fn intact(&self) -> Result<(), EgressError> {
+        if self.mapped.iter().all(|f| f.intact()) {
+            Ok(())
+        } else {
+            Err(unavailable(
+                "the source file was truncated while being read; try again",
+            ))
+        }
     }
 
     /// The bytes at addresses `start..end` as a shared slice of the read buffer holding them.
@@ -132,6 +171,25 @@ impl SampleBytes {
             return None;
         }
         self.slice_at(a_start, b.as_ptr() as usize + b.len())
+    }
+
+    /// Bytes `start..end` of object `o` as a shared slice of the buffer holding them.
+    pub fn range(&self, o: u32, start: u64, end: u64) -> Result<Bytes, EgressError> {
+        let runs = self
+            .buffers
+            .get(&o)
+            .ok_or_else(|| unavailable("sample outside the bytes read"))?;
+        let at = runs.partition_point(|r| r.0 <= start);
+        let (base, buf) = at
+            .checked_sub(1)
+            .and_then(|k| runs.get(k))
+            .ok_or_else(|| unavailable("sample outside the bytes read"))?;
+        let from = (start - base) as usize;
+        let to = usize::try_from(end - base).unwrap_or(usize::MAX);
+        if from > to || to > buf.len() {
+            return Err(unavailable("short read"));
+        }
+        Ok(buf.slice(from..to))
     }
 
     /// The stored bytes of sample `i` of `track` (borrowed for MP4 and text sources; TS

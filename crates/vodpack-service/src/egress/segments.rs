@@ -4,10 +4,11 @@
 //! ([`SampleBytes`]) → the container's access-unit filter → (encryption, later) → writer.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
-use vodpack_media::index::{Codec, Track, TrackKind};
+use vodpack_media::index::{Codec, MediaIndex, Track, TrackKind};
 use vodpack_media::mux::access_unit::{Parts, TsPrep};
 use vodpack_media::mux::fmp4::{Fmp4Options, Fmp4Track, FragmentKind, time_shift_us};
 use vodpack_media::mux::ts::TsWriter;
@@ -124,14 +125,55 @@ pub fn iframe_bitrate(
         .unwrap_or(0)
 }
 
-/// An MPEG-TS segment `s` muxing `tracks`. With `until_key`, stops right after the first video
-/// key frame (the byte range an I-frame playlist points at).
+/// An MPEG-TS segment `s` muxing `tracks`, whole. With `until_key`, stops right after the
+/// first video key frame (the byte range an I-frame playlist points at).
 pub async fn ts(
     job: &Job,
     tracks: &[usize],
     s: usize,
     until_key: bool,
 ) -> Result<Vec<u8>, EgressError> {
+    let mut seg = ts_segment(job, tracks, s, until_key).await?;
+    let have = seg.w.out.len();
+    seg.w
+        .out
+        .reserve_exact((seg.len as usize).saturating_sub(have));
+    match seg.next_chunk(usize::MAX) {
+        Some(chunk) => Ok(Vec::from(chunk?)),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Bytes muxed per chunk of a streamed TS segment: small enough that the packets are still in
+/// the CPU's cache when the socket copies them, large enough to keep system calls few.
+pub const TS_CHUNK: usize = 64 << 10;
+
+/// An MPEG-TS segment ready to be muxed: its samples in decode order, their bytes and the
+/// writer, with its exact length worked out first. [`TsSegment::next_chunk`] muxes it a chunk
+/// at a time as the response goes out, so a segment's packets are never all in memory (and
+/// out of the cache) at once, and the first bytes leave before the last are written.
+pub struct TsSegment {
+    index: Arc<MediaIndex>,
+    bytes: SampleBytes,
+    /// Output stream k's track.
+    tracks: Vec<usize>,
+    /// (DTS at 90 kHz, output stream, sample) in decode order.
+    order: Vec<(i64, usize, usize)>,
+    preps: Vec<TsPrep>,
+    offset: i64,
+    w: TsWriter,
+    next: usize,
+    pub len: u64,
+}
+
+/// Prepares segment `s` of `tracks` (see [`ts`]); fails before any byte is muxed when a
+/// sample cannot be written.
+pub async fn ts_segment(
+    job: &Job,
+    tracks: &[usize],
+    s: usize,
+    until_key: bool,
+) -> Result<TsSegment, EgressError> {
     let index = &job.index;
     let mut ranges: Vec<(usize, Range<usize>)> = tracks
         .iter()
@@ -166,6 +208,7 @@ pub async fn ts(
     let bytes = SampleBytes::read(job.storage.as_ref(), &job.bucket, index, &ranges).await?;
     let codecs: Vec<_> = ranges.iter().map(|(t, _)| index.tracks[*t].codec).collect();
     let mut w = TsWriter::new(&codecs).map_err(media_error)?;
+    w.out.reserve(TS_CHUNK + TS_CHUNK / 4);
     w.write_tables();
     let mut order: Vec<(i64, usize, usize)> = Vec::new();
     for (k, (t, r)) in ranges.iter().enumerate() {
@@ -180,16 +223,62 @@ pub async fn ts(
         .map(|(t, _)| TsPrep::new(&index.tracks[*t]))
         .collect::<Result<Vec<_>, _>>()
         .map_err(media_error)?;
-    for (dts, k, i) in order {
+    // The length: every unit is filtered once here (which also finds bad samples before the
+    // response starts) and again when muxed; filtering only slices the source.
+    let mut len = w.out.len() as u64;
+    for &(dts, k, i) in &order {
         let track = &index.tracks[ranges[k].0];
         let sample = bytes.get(track, i)?;
         let key = track.samples.keyframe[i];
         let unit = preps[k].unit(&sample, key).map_err(media_error)?;
         let pts = to_90k(track.pts(i), track.timescale) + offset;
-        w.write_pes(k, pts, dts + offset, key, &unit)
-            .map_err(media_error)?;
+        len += w.pes_size(k, pts, dts + offset, key, unit.len()) as u64;
     }
-    Ok(w.out)
+    Ok(TsSegment {
+        index: index.clone(),
+        bytes,
+        tracks: ranges.iter().map(|(t, _)| *t).collect(),
+        order,
+        preps,
+        offset,
+        w,
+        next: 0,
+        len,
+    })
+}
+
+impl TsSegment {
+    /// The next bytes of the segment (about `max`, whole PES packets), `None` after the last.
+    /// An error means the source changed under the segment: the response must be cut off.
+    pub fn next_chunk(&mut self, max: usize) -> Option<Result<Bytes, EgressError>> {
+        if self.next >= self.order.len() && self.w.out.is_empty() {
+            return None;
+        }
+        while self.next < self.order.len() && self.w.out.len() < max {
+            let (dts, k, i) = self.order[self.next];
+            self.next += 1;
+            let track = &self.index.tracks[self.tracks[k]];
+            let key = track.samples.keyframe[i];
+            let pts = to_90k(track.pts(i), track.timescale) + self.offset;
+            let written = self.bytes.get(track, i).and_then(|sample| {
+                let unit = self.preps[k].unit(&sample, key).map_err(media_error)?;
+                self.w
+                    .write_pes(k, pts, dts + self.offset, key, &unit)
+                    .map_err(media_error)
+            });
+            if let Err(e) = written {
+                return Some(Err(e));
+            }
+        }
+        if let Err(e) = self.bytes.intact() {
+            return Some(Err(e));
+        }
+        let room = if max == usize::MAX { 0 } else { max + max / 4 };
+        Some(Ok(Bytes::from(std::mem::replace(
+            &mut self.w.out,
+            Vec::with_capacity(room),
+        ))))
+    }
 }
 
 /// How fMP4 output of a job is written.
@@ -248,6 +337,34 @@ pub async fn fmp4_fragment(
         &[(t, range.clone())],
     )
     .await?;
+    if track.ts_pid == 0 && out.passes_through() {
+        // The samples as stored: sizes from the index, data as slices of the source bytes,
+        // one per run of adjacent samples, no per-sample work.
+        let samples = &track.samples;
+        let sizes: Vec<usize> = range.clone().map(|i| samples.size[i] as usize).collect();
+        let header = out
+            .fragment_header(track, s as u32 + 1, range.clone(), &sizes, kind)
+            .map_err(media_error)?;
+        let mut body: Vec<Bytes> = vec![Bytes::from(header)];
+        let mut run: Option<(u32, u64, u64)> = None;
+        for i in range {
+            let (o, start) = (samples.object[i], samples.offset[i]);
+            let end = start + u64::from(samples.size[i]);
+            match &mut run {
+                Some((ro, _, re)) if *ro == o && *re == start => *re = end,
+                _ => {
+                    if let Some((ro, rs, re)) = run.replace((o, start, end)) {
+                        body.push(bytes.range(ro, rs, re)?);
+                    }
+                }
+            }
+        }
+        if let Some((ro, rs, re)) = run {
+            body.push(bytes.range(ro, rs, re)?);
+        }
+        bytes.intact()?;
+        return Ok(body);
+    }
     let samples = range
         .clone()
         .map(|i| bytes.get(track, i))
@@ -274,6 +391,7 @@ pub async fn fmp4_fragment(
         }
         body.push(piece);
     }
+    bytes.intact()?;
     Ok(body)
 }
 
@@ -447,6 +565,7 @@ pub async fn webvtt(job: &Job, t: usize, s: usize, mpegts: i64) -> Result<String
             text
         ));
     }
+    bytes.intact()?;
     Ok(out)
 }
 

@@ -1,19 +1,20 @@
 //! The embedded default: each bucket is a folder, `<root>/<bucket>/<key>`. A newcomer copies
 //! files in and creates an asset. Written on `std::fs` (ranged reads on a blocking thread)
-//! rather than object_store's LocalFileSystem so that the symlink-escape check and the error
-//! mapping are ours.
+//! rather than object_store's LocalFileSystem so that the symlink-escape check, the error
+//! mapping, page-cache reads on the async worker and open files for `sendfile` are ours.
 
 use std::collections::HashMap;
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{ObjectRef, Storage, StorageError};
+use super::{ObjectRef, SourceFile, Storage, StorageError};
 
 /// How long a checked file path is reused. Resolving one follows every path component twice
 /// (`canonicalize` of the file and of the bucket folder: a `readlink` per component), which
@@ -27,6 +28,11 @@ const RESOLVED_MAX: usize = 4096;
 pub struct LocalStorage {
     root: PathBuf,
     resolved: Mutex<HashMap<ObjectRef, (PathBuf, Instant)>>,
+    /// Open (and mapped) files of checked paths, reused for [`RESOLVED_TTL`] too: an `open`
+    /// per read was a path walk per request. A file replaced or changed under its name is
+    /// reopened after at most twice that (path check, then file); one truncated in place fails
+    /// the reads and sends that need the missing bytes.
+    files: Mutex<HashMap<ObjectRef, (Arc<SourceFile>, Instant)>>,
 }
 
 impl LocalStorage {
@@ -36,6 +42,7 @@ impl LocalStorage {
         Ok(LocalStorage {
             root: root.to_path_buf(),
             resolved: Mutex::new(HashMap::new()),
+            files: Mutex::new(HashMap::new()),
         })
     }
 
@@ -59,9 +66,49 @@ impl LocalStorage {
         Ok(real)
     }
 
-    /// Forgets a checked path (its file went away).
+    /// The object's file, open and mapped (checked at most [`RESOLVED_TTL`] ago). After that
+    /// the same open file is kept if its path still names it unchanged, so its mapping (and
+    /// the page-table entries the kernel filled in) lives on.
+    fn open(&self, obj: &ObjectRef) -> Result<Arc<SourceFile>, StorageError> {
+        let now = Instant::now();
+        let previous = match self.files.lock() {
+            Ok(map) => match map.get(obj) {
+                Some((file, at)) if now.duration_since(*at) < RESOLVED_TTL => {
+                    return Ok(file.clone());
+                }
+                Some((file, _)) => Some(file.clone()),
+                None => None,
+            },
+            Err(_) => None,
+        };
+        let path = self.path(obj)?;
+        let unchanged = previous.filter(|old| {
+            std::fs::metadata(&path)
+                .map(|meta| old.is(&meta))
+                .unwrap_or(false)
+        });
+        let file = match unchanged {
+            Some(old) => old,
+            None => Arc::new(SourceFile::new(File::open(&path).map_err(|e| {
+                self.forget(obj);
+                io_error(obj, e)
+            })?)),
+        };
+        if let Ok(mut map) = self.files.lock() {
+            if map.len() >= RESOLVED_MAX {
+                map.clear();
+            }
+            map.insert(obj.clone(), (file.clone(), now));
+        }
+        Ok(file)
+    }
+
+    /// Forgets a checked path and its open file (the file went away).
     fn forget(&self, obj: &ObjectRef) {
         if let Ok(mut map) = self.resolved.lock() {
+            map.remove(obj);
+        }
+        if let Ok(mut map) = self.files.lock() {
             map.remove(obj);
         }
     }
@@ -123,12 +170,11 @@ fn backend(obj: &ObjectRef, e: impl std::fmt::Display) -> StorageError {
 /// `RWF_NOWAIT`, Linux 4.14+): never waits for the disk, so it can run on an async worker.
 /// `None` means "go the blocking way" (not cached, short, or not supported).
 #[cfg(target_os = "linux")]
-fn read_cached(path: &Path, offset: u64, len: usize) -> Option<Bytes> {
+fn read_cached(file: &File, offset: u64, len: usize) -> Option<Bytes> {
     use std::os::fd::AsRawFd;
     if len == 0 || len > 64 << 20 {
         return None;
     }
-    let file = std::fs::File::open(path).ok()?;
     let mut buf: Vec<u8> = Vec::with_capacity(len);
     let iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
@@ -155,7 +201,7 @@ fn read_cached(path: &Path, offset: u64, len: usize) -> Option<Bytes> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn read_cached(_path: &Path, _offset: u64, _len: usize) -> Option<Bytes> {
+fn read_cached(_file: &File, _offset: u64, _len: usize) -> Option<Bytes> {
     None
 }
 
@@ -171,14 +217,14 @@ impl Storage for LocalStorage {
     }
 
     async fn read(&self, obj: &ObjectRef, range: Range<u64>) -> Result<Bytes, StorageError> {
-        let path = self.path(obj)?;
         let len = usize::try_from(range.end.saturating_sub(range.start))
             .map_err(|_| backend(obj, "range too large"))?;
         // Fast path: bytes already in the page cache (a warm origin's usual case) are read on
         // this task, without the thread hand-off of `spawn_blocking`.
-        if let Some(bytes) = read_cached(&path, range.start, len) {
+        if let Some(bytes) = read_cached(&self.open(obj)?.file, range.start, len) {
             return Ok(bytes);
         }
+        let path = self.path(obj)?;
         let o = obj.clone();
         let read = tokio::task::spawn_blocking(move || {
             let mut file = std::fs::File::open(&path).map_err(|e| io_error(&o, e))?;
@@ -206,6 +252,10 @@ impl Storage for LocalStorage {
             self.forget(obj);
         }
         read
+    }
+
+    fn local_file(&self, obj: &ObjectRef) -> Option<Arc<SourceFile>> {
+        self.open(obj).ok()
     }
 
     fn describe(&self) -> String {

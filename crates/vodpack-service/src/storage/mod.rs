@@ -9,9 +9,14 @@
 //! under the bucket's folder.
 
 pub mod local;
+pub mod mapped;
 pub mod s3;
 
 use std::ops::Range;
+
+use std::sync::Arc;
+
+pub use mapped::SourceFile;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -120,6 +125,13 @@ pub trait Storage: Send + Sync + 'static {
     async fn read(&self, obj: &ObjectRef, range: Range<u64>) -> Result<Bytes, StorageError>;
     /// Human description for logs and start-up output.
     fn describe(&self) -> String;
+
+    /// The object as an open, mapped local file, when this backend has one (`None` otherwise,
+    /// errors included: the caller falls back to [`Storage::read`], which reports them).
+    /// Egress reads sample bytes from the mapping instead of copying them into buffers.
+    fn local_file(&self, _obj: &ObjectRef) -> Option<Arc<SourceFile>> {
+        None
+    }
 
     /// A whole small object (manifests, subtitles), refused past `limit` bytes.
     async fn read_small(&self, obj: &ObjectRef, limit: u64) -> Result<Bytes, StorageError> {

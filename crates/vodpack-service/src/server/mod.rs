@@ -1,5 +1,8 @@
 //! Start-up and shutdown of `vodpack serve`: open the data directory and the database, resolve
-//! credentials, bind the listener, serve until told to stop.
+//! credentials, bind the listener, serve until told to stop. Each accepted connection is
+//! carried by [`conn`] (egress with `sendfile`, the rest by hyper).
+
+mod conn;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -243,17 +246,49 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
-        use axum::serve::ListenerExt;
-        // No Nagle: a segment goes out as a header plus slices of the source buffers, and
-        // delaying the small writes behind the peer's delayed ACK costs tens of milliseconds.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        // Resolves once every connection task has dropped its clone.
+        let (done_tx, done_rx) = tokio::sync::watch::channel(());
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                a = self.listener.accept() => a,
+                _ = &mut shutdown => break,
+            };
+            let stream = match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) if is_connection_error(&e) => continue,
+                Err(e) => {
+                    // Out of descriptors and the like: wait rather than spin.
+                    tracing::error!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            // No Nagle: a response goes out as a header and then file or buffer pieces, and
+            // delaying a small write behind the peer's delayed ACK costs tens of milliseconds.
+            if let Err(e) = stream.set_nodelay(true) {
                 tracing::debug!(error = %e, "cannot set TCP_NODELAY");
             }
-        });
-        axum::serve(listener, self.app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(StartError::Serve)
+            let (app, stop, done) = (self.app.clone(), stop_rx.clone(), done_rx.clone());
+            tokio::spawn(async move {
+                conn::serve(stream, app, stop).await;
+                drop(done);
+            });
+        }
+        drop(self.listener);
+        let _ = stop_tx.send(true);
+        drop(done_rx);
+        done_tx.closed().await;
+        Ok(())
     }
+}
+
+fn is_connection_error(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
 }
