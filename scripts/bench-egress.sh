@@ -38,7 +38,8 @@
 #   (the cold pass uses curl with every URL on one connection: wrk cannot stop after N requests);
 # - time to first byte of a segment at low load: 200 segment requests on one keep-alive
 #   connection (curl -w %{time_starttransfer}), median and p99, warm;
-# - vodpack RSS after the warm-up and after BENCH_RSS_REQUESTS more segment requests.
+# - vodpack's resident memory after the warm-up and after BENCH_RSS_REQUESTS more segment
+#   requests: anonymous (what would leak) and mapped source pages (page cache) apart.
 # Prints a table and the vodpack/nginx ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -281,7 +282,9 @@ drop_caches() {
   if sync && { echo 3 > /proc/sys/vm/drop_caches; } 2> /dev/null; then return 0; fi
   cold_ok=0
 }
-rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+# Anonymous memory (heap, stacks: what would grow with requests) and mapped file pages (the
+# sources' page cache, shared with the kernel's cache and reclaimable), in KiB, as "anon:file".
+rss_kib() { awk '/^RssAnon/ {a = $2} /^RssFile/ {f = $2} END {print a ":" f}' "/proc/$1/status"; }
 
 results="$tmp/results"
 : > "$results"
@@ -369,7 +372,7 @@ for line in open(sys.argv[1]):
     elif f[2] == "ttfb":
         ttfb[(f[0], f[1])] = (float(f[3]), float(f[4]), int(f[5]))
     elif f[1] == "rss":
-        rss = [tuple(int(y) for y in x.split(":")) for x in f[2:]]
+        rss = [tuple(int(y or 0) for y in x.split(":")) for x in f[2:]]
 warm_runs = {k: sorted(v) for k, v in rows.items()}
 # One row per server x format x cache: the median run (by requests/s).
 rows = {k: v[len(v) // 2] for k, v in warm_runs.items()}
@@ -402,7 +405,9 @@ for fmt in ("hls", "dash"):
             print(f"  {server:8} {fmt:4} median {t[0]:.3f}  p99 {t[1]:.3f}  ({t[2]} requests)")
 if rss:
     print()
-    print("vodpack RSS (MiB) after N more segment requests: "
-          + ", ".join(f"{n}: {kib / 1024:.1f}" for n, kib in rss)
+    print("vodpack anonymous RSS (MiB) after N more segment requests: "
+          + ", ".join(f"{n}: {a / 1024:.1f}" for n, a, _ in rss)
           + f"; last - first {(rss[-1][1] - rss[0][1]) / 1024:+.1f} MiB")
+    print("  mapped source pages (page cache, shared): "
+          + ", ".join(f"{f / 1024:.0f}" for _, _, f in rss) + " MiB")
 PY

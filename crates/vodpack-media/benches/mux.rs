@@ -37,7 +37,7 @@ fn sample<'a>(data: &'a [u8], t: &Track, i: usize) -> &'a [u8] {
     &data[off..off + t.samples.size[i] as usize]
 }
 
-/// One TS segment of `tracks`, as `egress::segments::ts` builds it.
+/// One TS segment of `tracks`, as `egress::segments::ts_segment` muxes it.
 fn ts_segment(index: &MediaIndex, seg: &Segmentation, data: &[u8], s: usize) -> Vec<u8> {
     let tracks: Vec<&Track> = index.tracks.iter().collect();
     let ranges: Vec<_> = tracks.iter().map(|t| seg.samples(t, s)).collect();

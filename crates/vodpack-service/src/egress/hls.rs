@@ -312,10 +312,10 @@ async fn iframe_playlist(job: &Job, l: &Layout) -> Result<m3u8::MediaPlaylist, E
     let list = listed(job, l, Id::Variant(0));
     let segments = match l.container {
         Container::Ts => {
-            // Each range ends after the key frame: mux that prefix of every segment, a few at
-            // a time (one ranged read each), in order.
+            // Each range ends after the key frame: the length of that prefix of every
+            // segment (worked out without muxing it), a few at a time, in order.
             futures::stream::iter(list.into_iter().map(|s| async move {
-                let len = segments::ts(job, tracks, s, true).await?.len() as u64;
+                let len = segments::ts_segment(job, tracks, s, true).await?.len;
                 Ok::<_, EgressError>(m3u8::Segment {
                     duration: job.seg.duration_seconds(s),
                     uri: format!("{n}_0_{s}.ts"),

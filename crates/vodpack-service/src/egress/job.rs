@@ -95,7 +95,7 @@ impl Rendered {
             Body::Parts(parts) => Ok(concat(&parts)),
             Body::Stream(mut s) => {
                 let mut out = Vec::with_capacity(s.len as usize);
-                while let Some(chunk) = s.next_chunk(super::segments::TS_CHUNK) {
+                while let Some(chunk) = s.next_chunk() {
                     out.extend_from_slice(&chunk?);
                 }
                 Ok(Bytes::from(out))

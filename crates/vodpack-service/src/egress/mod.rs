@@ -404,7 +404,7 @@ impl http_body::Body for Streamed {
         mut self: std::pin::Pin<&mut Self>,
         _cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-        let next = match self.stream.next_chunk(segments::TS_CHUNK) {
+        let next = match self.stream.next_chunk() {
             None => None,
             Some(Ok(b)) => {
                 self.remaining = self.remaining.saturating_sub(b.len() as u64);

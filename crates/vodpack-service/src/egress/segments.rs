@@ -125,28 +125,9 @@ pub fn iframe_bitrate(
         .unwrap_or(0)
 }
 
-/// An MPEG-TS segment `s` muxing `tracks`, whole. With `until_key`, stops right after the
-/// first video key frame (the byte range an I-frame playlist points at).
-pub async fn ts(
-    job: &Job,
-    tracks: &[usize],
-    s: usize,
-    until_key: bool,
-) -> Result<Vec<u8>, EgressError> {
-    let mut seg = ts_segment(job, tracks, s, until_key).await?;
-    let have = seg.w.out.len();
-    seg.w
-        .out
-        .reserve_exact((seg.len as usize).saturating_sub(have));
-    match seg.next_chunk(usize::MAX) {
-        Some(chunk) => Ok(Vec::from(chunk?)),
-        None => Ok(Vec::new()),
-    }
-}
-
 /// Bytes muxed per chunk of a streamed TS segment: small enough that the packets are still in
 /// the CPU's cache when the socket copies them, large enough to keep system calls few.
-pub const TS_CHUNK: usize = 64 << 10;
+const TS_CHUNK: usize = 64 << 10;
 
 /// An MPEG-TS segment ready to be muxed: its samples in decode order, their bytes and the
 /// writer, with its exact length worked out first. [`TsSegment::next_chunk`] muxes it a chunk
@@ -166,8 +147,9 @@ pub struct TsSegment {
     pub len: u64,
 }
 
-/// Prepares segment `s` of `tracks` (see [`ts`]); fails before any byte is muxed when a
-/// sample cannot be written.
+/// Prepares MPEG-TS segment `s` muxing `tracks`; with `until_key`, only through the first
+/// video key frame (the byte range an I-frame playlist points at). Fails before any byte is
+/// muxed when a sample cannot be written.
 pub async fn ts_segment(
     job: &Job,
     tracks: &[usize],
@@ -248,13 +230,14 @@ pub async fn ts_segment(
 }
 
 impl TsSegment {
-    /// The next bytes of the segment (about `max`, whole PES packets), `None` after the last.
-    /// An error means the source changed under the segment: the response must be cut off.
-    pub fn next_chunk(&mut self, max: usize) -> Option<Result<Bytes, EgressError>> {
+    /// The next bytes of the segment (whole PES packets, about [`TS_CHUNK`]), `None` after
+    /// the last. An error means the source changed under the segment: the response must be
+    /// cut off.
+    pub fn next_chunk(&mut self) -> Option<Result<Bytes, EgressError>> {
         if self.next >= self.order.len() && self.w.out.is_empty() {
             return None;
         }
-        while self.next < self.order.len() && self.w.out.len() < max {
+        while self.next < self.order.len() && self.w.out.len() < TS_CHUNK {
             let (dts, k, i) = self.order[self.next];
             self.next += 1;
             let track = &self.index.tracks[self.tracks[k]];
@@ -273,10 +256,9 @@ impl TsSegment {
         if let Err(e) = self.bytes.intact() {
             return Some(Err(e));
         }
-        let room = if max == usize::MAX { 0 } else { max + max / 4 };
         Some(Ok(Bytes::from(std::mem::replace(
             &mut self.w.out,
-            Vec::with_capacity(room),
+            Vec::with_capacity(TS_CHUNK + TS_CHUNK / 4),
         ))))
     }
 }
