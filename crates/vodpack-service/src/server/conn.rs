@@ -1,18 +1,21 @@
-//! One accepted HTTP/1.1 connection: egress requests answered here with `sendfile`, everything
+//! One accepted HTTP/1.1 connection: egress requests answered by our own writer, everything
 //! else by hyper.
 //!
-//! Why this exists: hyper writes bodies only from memory it owns (hyperium/hyper#3026), so
-//! every media byte was copied from the page cache into a buffer and from there into the
-//! socket; in a warm DASH profile those copies, the buffers and the reads were over a third of
-//! the server's CPU. So a connection starts here. Each request
-//! head is parsed with `httparse`; a plain `GET`/`HEAD` under `/out/` (HTTP/1.1, no body, no
-//! `Expect` or `Upgrade`) goes through the same axum router as always, marked
-//! [`FileRanges`], and its response is written here with `sendmsg`: bytes we made, and the
-//! source-file ranges of a [`FileBody`] straight from their mappings (one copy, page cache to
-//! socket, instead of two). The first request that is anything else (API
-//! calls, HTTP/1.0, a head `httparse` refuses, a bigger head than [`MAX_HEAD`]) hands the
-//! connection, with the bytes already read, to hyper, which serves it to the end. What to
-//! answer is decided by the router in both cases; this module only carries bytes.
+//! Why this exists: hyper hands a body to the socket at most 16 buffers per `writev` and needs
+//! each piece as a frame of its own; a DASH fragment is a header and a hundred or more runs of
+//! samples (sources interleave audio and video sample by sample), which egress keeps as slices
+//! of the source's mapping so the kernel copies them straight from the page cache. Written here
+//! they go out in one or two `sendmsg` calls (up to 256 buffers each, `MSG_MORE` while more
+//! follows), and a TS segment leaves 64 KiB at a time while it is still in the CPU's cache.
+//! Measured on the egress benchmark: 15% more DASH requests per second than through hyper.
+//!
+//! Each request head is parsed with `httparse`. A plain `GET`/`HEAD` under `/out/` (HTTP/1.1,
+//! no body, no `Expect` or `Upgrade`) goes through the same axum router as everything else and
+//! its response is written here. The first request that is anything else (API calls,
+//! HTTP/1.0, a head `httparse` refuses, a head over [`MAX_HEAD`]) hands the connection, with
+//! the bytes already read, to hyper, which serves it to the end. What to answer is decided by
+//! the router in both cases (tests check both answers are identical); this module only parses
+//! heads it fully understands and carries bytes.
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -46,30 +49,30 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 pub async fn serve(stream: TcpStream, app: Router, mut shutdown: watch::Receiver<bool>) {
     let mut buf = BytesMut::with_capacity(4096);
     loop {
-        let step = match parse(&buf) {
-            Ok(step) => step,
-            Err(()) => return hand_over(stream, buf, app, shutdown).await,
-        };
-        let Some((req, used, close)) = step else {
-            if buf.len() > MAX_HEAD {
-                return hand_over(stream, buf, app, shutdown).await;
-            }
-            // Wait for more of the head: forever between requests (as hyper does), at most
-            // HEAD_TIMEOUT once one has started.
-            let idle = buf.is_empty();
-            let read = async {
-                if idle {
-                    Ok(stream_read(&stream, &mut buf).await)
-                } else {
-                    tokio::time::timeout(HEAD_TIMEOUT, stream_read(&stream, &mut buf)).await
+        let (req, used, close) = match parse(&buf) {
+            Head::Complete { req, used, close } => (req, used, close),
+            Head::HandOver => return hand_over(stream, buf, app, shutdown).await,
+            Head::Partial => {
+                if buf.len() > MAX_HEAD {
+                    return hand_over(stream, buf, app, shutdown).await;
                 }
-            };
-            tokio::select! {
-                r = read => match r {
-                    Ok(Ok(n)) if n > 0 => continue,
-                    _ => return,
-                },
-                _ = shutdown.changed(), if idle => return,
+                // Wait for more of the head: forever between requests (as hyper does), at most
+                // HEAD_TIMEOUT once one has started.
+                let idle = buf.is_empty();
+                let read = async {
+                    if idle {
+                        Ok(stream_read(&stream, &mut buf).await)
+                    } else {
+                        tokio::time::timeout(HEAD_TIMEOUT, stream_read(&stream, &mut buf)).await
+                    }
+                };
+                tokio::select! {
+                    r = read => match r {
+                        Ok(Ok(n)) if n > 0 => continue,
+                        _ => return,
+                    },
+                    _ = shutdown.changed(), if idle => return,
+                }
             }
         };
         buf.advance(used);
@@ -100,10 +103,32 @@ async fn stream_read(stream: &TcpStream, buf: &mut BytesMut) -> io::Result<usize
     }
 }
 
-/// The request at the start of `buf`, if it is complete and one for this path: `Ok(None)` when
-/// more bytes are needed, `Err` when hyper should take the connection over.
-#[allow(clippy::result_unit_err)]
-pub fn parse(buf: &[u8]) -> Result<Option<(Request<Body>, usize, bool)>, ()> {
+/// What the bytes at the start of a connection's buffer are.
+#[derive(Debug)]
+pub enum Head {
+    /// A request for this path, its head `used` bytes long; `close` if it asked for
+    /// `Connection: close`.
+    Complete {
+        req: Request<Body>,
+        used: usize,
+        close: bool,
+    },
+    /// The head is not complete yet.
+    Partial,
+    /// Anything else: hyper takes the connection.
+    HandOver,
+}
+
+/// Classifies the request at the start of `buf`.
+pub fn parse(buf: &[u8]) -> Head {
+    match parse_head(buf) {
+        Ok(Some((req, used, close))) => Head::Complete { req, used, close },
+        Ok(None) => Head::Partial,
+        Err(()) => Head::HandOver,
+    }
+}
+
+fn parse_head(buf: &[u8]) -> Result<Option<(Request<Body>, usize, bool)>, ()> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut headers);
     let used = match parsed.parse(buf) {
@@ -449,7 +474,11 @@ mod tests {
     use super::*;
 
     fn path_of(buf: &[u8]) -> Result<Option<String>, ()> {
-        parse(buf).map(|r| r.map(|(req, _, _)| req.uri().to_string()))
+        match parse(buf) {
+            Head::Complete { req, .. } => Ok(Some(req.uri().to_string())),
+            Head::Partial => Ok(None),
+            Head::HandOver => Err(()),
+        }
     }
 
     #[test]
@@ -485,7 +514,9 @@ mod tests {
     #[test]
     fn connection_close_is_noticed_and_the_head_length_counted() {
         let raw = b"HEAD /out/v1/a HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\nGET /next";
-        let (req, used, close) = parse(raw).expect("taken").expect("complete");
+        let Head::Complete { req, used, close } = parse(raw) else {
+            panic!("a complete egress request")
+        };
         assert_eq!(req.method(), Method::HEAD);
         assert!(close);
         assert_eq!(&raw[used..], b"GET /next");
