@@ -77,7 +77,7 @@ pub async fn serve(stream: TcpStream, app: Router, mut shutdown: watch::Receiver
         };
         buf.advance(used);
         let head = req.method() == Method::HEAD;
-        let resp = match app.clone().oneshot(req).await {
+        let resp = match app.clone().oneshot(*req).await {
             Ok(r) => r,
             Err(never) => match never {},
         };
@@ -109,7 +109,7 @@ pub enum Head {
     /// A request for this path, its head `used` bytes long; `close` if it asked for
     /// `Connection: close`.
     Complete {
-        req: Request<Body>,
+        req: Box<Request<Body>>,
         used: usize,
         close: bool,
     },
@@ -122,7 +122,11 @@ pub enum Head {
 /// Classifies the request at the start of `buf`.
 pub fn parse(buf: &[u8]) -> Head {
     match parse_head(buf) {
-        Ok(Some((req, used, close))) => Head::Complete { req, used, close },
+        Ok(Some((req, used, close))) => Head::Complete {
+            req: Box::new(req),
+            used,
+            close,
+        },
         Ok(None) => Head::Partial,
         Err(()) => Head::HandOver,
     }
