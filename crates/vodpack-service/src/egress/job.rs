@@ -25,6 +25,9 @@ pub struct Job {
     /// Asset creation time (RFC 3339): the origin of `EXT-X-PROGRAM-DATE-TIME`.
     pub created_at: String,
     pub package: Package,
+    /// Lengths of TS segments already worked out for this asset incarnation (its egress id):
+    /// a repeat request muxes without the sizing pass.
+    pub ts_lengths: Option<(super::segments::TsLengths, String)>,
     /// Position of the manifest in the configuration's list, and its name.
     pub manifest: usize,
     pub manifest_name: String,

@@ -71,6 +71,8 @@ pub struct Egress {
     /// Rendered manifests by asset × configuration × manifest × file: deterministic for an
     /// asset incarnation, and some (I-frame playlists) read media to be written.
     manifests: moka::future::Cache<String, (&'static str, Bytes)>,
+    /// Lengths of MPEG-TS segments (see [`segments::TsLengths`]).
+    ts_lengths: segments::TsLengths,
 }
 
 impl Egress {
@@ -84,6 +86,7 @@ impl Egress {
                 .max_capacity(100_000)
                 .time_to_live(RESOLUTION_TTL)
                 .build(),
+            ts_lengths: moka::future::Cache::builder().max_capacity(200_000).build(),
             manifests: moka::future::Cache::builder()
                 .max_capacity(64 << 20)
                 .weigher(|k: &String, v: &(&'static str, Bytes)| {
@@ -259,8 +262,11 @@ async fn serve_inner(
         )));
     }
     let modified = r.modified.clone();
-    let cache_key = format!("{asset}/{config}/{manifest}/{file}");
-    if let Some((content_type, body)) = state.egress.manifests.get(&cache_key).await {
+    // Only manifests are cached (segments are the bulk of requests: no key, no lookup).
+    let cache_key = is_manifest_name(file).then(|| format!("{asset}/{config}/{manifest}/{file}"));
+    if let Some(key) = &cache_key
+        && let Some((content_type, body)) = state.egress.manifests.get(key).await
+    {
         return Ok((Rendered::manifest(content_type, body), modified));
     }
     let index = state
@@ -284,11 +290,13 @@ async fn serve_inner(
         seg,
         created_at: asset_rec.created_at.clone(),
         package: config_rec.package.clone(),
+        ts_lengths: Some((state.egress.ts_lengths.clone(), asset_rec.egress_id.clone())),
         manifest: position,
         manifest_name: r.manifests[position].1.clone(),
     };
     let out = render(&job, file).await?;
     if out.caching == Caching::Manifest
+        && let Some(cache_key) = cache_key
         && let job::Body::Parts(parts) = &out.body
     {
         state
@@ -298,6 +306,11 @@ async fn serve_inner(
             .await;
     }
     Ok((out, modified))
+}
+
+/// Whether a file name is one of a manifest (HLS playlist, MPD, Smooth client manifest).
+fn is_manifest_name(file: &str) -> bool {
+    file.ends_with(".m3u8") || file.ends_with(".mpd") || file.ends_with("/Manifest")
 }
 
 /// Renders one file of a job with its format module.

@@ -55,6 +55,7 @@ pub async fn write_all(
             seg: seg.clone(),
             created_at: created_at.to_string(),
             package: package.clone(),
+            ts_lengths: None,
             manifest: position,
             manifest_name: name.clone(),
         };

@@ -28,7 +28,8 @@ const MAX_GAP: u64 = 64 << 10;
 
 /// The bytes read for some samples: per object, (start offset, bytes) runs sorted by offset.
 pub struct SampleBytes {
-    buffers: HashMap<u32, Vec<(u64, Bytes)>>,
+    /// Indexed by object number (the index's `objects`).
+    buffers: Vec<Vec<(u64, Bytes)>>,
     /// The mapped files some buffers are slices of.
     mapped: Vec<Arc<SourceFile>>,
 }
@@ -72,7 +73,7 @@ impl SampleBytes {
             }
         }
         let mut reads = Vec::new();
-        let mut buffers: HashMap<u32, Vec<(u64, Bytes)>> = HashMap::new();
+        let mut buffers: Vec<Vec<(u64, Bytes)>> = vec![Vec::new(); index.objects.len()];
         let mut mapped = Vec::new();
         for (o, mut spans) in wanted {
             let key = index
@@ -93,7 +94,7 @@ impl SampleBytes {
                     && file.in_page_cache(&(lo..hi))
                     && let Some(bytes) = file.slice(lo..hi)
                 {
-                    buffers.insert(o, vec![(lo, bytes)]);
+                    buffers[o as usize] = vec![(lo, bytes)];
                     mapped.push(file);
                     continue;
                 }
@@ -125,9 +126,9 @@ impl SampleBytes {
             }
         }
         for (o, start, bytes) in futures::future::try_join_all(reads).await? {
-            buffers.entry(o).or_default().push((start, bytes));
+            buffers[o as usize].push((start, bytes));
         }
-        for runs in buffers.values_mut() {
+        for runs in buffers.iter_mut() {
             runs.sort_unstable_by_key(|r| r.0);
         }
         Ok(SampleBytes { buffers, mapped })
@@ -147,7 +148,7 @@ impl SampleBytes {
 
     /// The bytes at addresses `start..end` as a shared slice of the read buffer holding them.
     fn slice_at(&self, start: usize, end: usize) -> Option<Bytes> {
-        self.buffers.values().flatten().find_map(|(_, buf)| {
+        self.buffers.iter().flatten().find_map(|(_, buf)| {
             let base = buf.as_ptr() as usize;
             (start >= base && end <= base + buf.len()).then(|| buf.slice(start - base..end - base))
         })
@@ -177,7 +178,7 @@ impl SampleBytes {
     pub fn range(&self, o: u32, start: u64, end: u64) -> Result<Bytes, EgressError> {
         let runs = self
             .buffers
-            .get(&o)
+            .get(o as usize)
             .ok_or_else(|| unavailable("sample outside the bytes read"))?;
         let at = runs.partition_point(|r| r.0 <= start);
         let (base, buf) = at
@@ -200,7 +201,7 @@ impl SampleBytes {
         // The run that starts at or before the sample.
         let runs = self
             .buffers
-            .get(&s.object[i])
+            .get(s.object[i] as usize)
             .ok_or_else(|| unavailable("sample outside the bytes read"))?;
         let at = runs.partition_point(|r| r.0 <= off);
         let (base, buf) = at

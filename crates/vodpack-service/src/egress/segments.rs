@@ -125,6 +125,11 @@ pub fn iframe_bitrate(
         .unwrap_or(0)
 }
 
+/// Lengths of TS segments by asset incarnation, segment duration, tracks, segment and cut:
+/// outputs are deterministic, so the sizing pass (which walks every sample once more, a cache
+/// miss or more each) runs once per segment, not per request.
+pub type TsLengths = moka::future::Cache<String, u64>;
+
 /// Bytes muxed per chunk of a streamed TS segment: small enough that the packets are still in
 /// the CPU's cache when the socket copies them, large enough to keep system calls few.
 const TS_CHUNK: usize = 64 << 10;
@@ -205,17 +210,38 @@ pub async fn ts_segment(
         .map(|(t, _)| TsPrep::new(&index.tracks[*t]))
         .collect::<Result<Vec<_>, _>>()
         .map_err(media_error)?;
-    // The length: every unit is filtered once here (which also finds bad samples before the
-    // response starts) and again when muxed; filtering only slices the source.
-    let mut len = w.out.len() as u64;
-    for &(dts, k, i) in &order {
-        let track = &index.tracks[ranges[k].0];
-        let sample = bytes.get(track, i)?;
-        let key = track.samples.keyframe[i];
-        let unit = preps[k].unit(&sample, key).map_err(media_error)?;
-        let pts = to_90k(track.pts(i), track.timescale) + offset;
-        len += w.pes_size(k, pts, dts + offset, key, unit.len()) as u64;
-    }
+    // The length: the first time, every unit is filtered once here (which also finds bad
+    // samples before the response starts) and again when muxed; filtering only slices the
+    // source. A source changed since would make the body differ from the length sent: the
+    // connection is cut rather than a wrong segment served.
+    let key = job.ts_lengths.as_ref().map(|(_, asset)| {
+        format!(
+            "{asset}/{}/{tracks:?}/{s}/{until_key}",
+            super::job::segment_seconds(&job.package)
+        )
+    });
+    let known = match (&job.ts_lengths, &key) {
+        (Some((cache, _)), Some(key)) => cache.get(key).await,
+        _ => None,
+    };
+    let len = match known {
+        Some(len) => len,
+        None => {
+            let mut len = w.out.len() as u64;
+            for &(dts, k, i) in &order {
+                let track = &index.tracks[ranges[k].0];
+                let sample = bytes.get(track, i)?;
+                let key = track.samples.keyframe[i];
+                let unit = preps[k].unit(&sample, key).map_err(media_error)?;
+                let pts = to_90k(track.pts(i), track.timescale) + offset;
+                len += w.pes_size(k, pts, dts + offset, key, unit.len()) as u64;
+            }
+            if let (Some((cache, _)), Some(key)) = (&job.ts_lengths, key) {
+                cache.insert(key, len).await;
+            }
+            len
+        }
+    };
     Ok(TsSegment {
         index: index.clone(),
         bytes,
