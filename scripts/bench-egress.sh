@@ -284,6 +284,15 @@ drop_caches() {
 }
 # Anonymous memory (heap, stacks: what would grow with requests) and mapped file pages (the
 # sources' page cache, shared with the kernel's cache and reclaimable), in KiB, as "anon:file".
+# CPU time (clock ticks, user + system) used so far by a server's processes (nginx: master
+# and workers).
+server_ticks() {
+  local pids
+  if [ "$1" = vodpack ]; then pids="$vodpack_pid"; else pids="$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')"; fi
+  local t=0 p
+  for p in $pids; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2> /dev/null || echo 0))); done
+  echo "$t"
+}
 rss_kib() { awk '/^RssAnon/ {a = $2} /^RssFile/ {f = $2} END {print a ":" f}' "/proc/$1/status"; }
 
 results="$tmp/results"
@@ -311,9 +320,12 @@ for fmt in $formats; do
           > /dev/null 2>&1 &
         perf_pid=$!
       fi
+      cpu0=$(server_ticks "$server")
       r=$(run_wrk "${host[$server]}" "$tmp/$server-$fmt.paths" -t1 -c"$conns" -d"${seconds}s")
+      cpu1=$(server_ticks "$server")
       [ -z "$perf_pid" ] || wait "$perf_pid" || true
       echo "$server $fmt warm $r $round" >> "$results"
+      echo "$server $fmt cpu $((cpu1 - cpu0)) ${r%% *}" >> "$results"
     done
   done
   echo "  measured $fmt" >&2
@@ -361,7 +373,7 @@ echo "egress benchmark: ${minutes} min 3-rendition ladder, $(wc -l < "$tmp/hls.f
 [ "$cold_ok" = 1 ] || echo "NOTE: could not drop the page cache (not root): 'cold' runs had a warm page cache"
 python3 - "$results" <<'PY'
 import sys
-rows, ttfb, rss = {}, {}, None
+rows, ttfb, rss, in_order = {}, {}, None, {}
 for line in open(sys.argv[1]):
     f = line.split()
     if f[2] in ("cold", "warm"):
@@ -369,10 +381,17 @@ for line in open(sys.argv[1]):
         p50, p90, p99 = (float(x) / 1000 for x in f[7:10])
         rows.setdefault((f[0], f[1], f[2]), []).append(
             (req / (dur / 1e6), byt / (dur / 1e6) / 1e6, p50, p90, p99, err, req))
+        in_order.setdefault((f[0], f[1], f[2]), []).append(req / (dur / 1e6))
+    elif f[2] == "cpu":
+        cpu = rows.setdefault(("cpu", f[0], f[1]), [0, 0])
+        cpu[0] += int(f[3])
+        cpu[1] += int(f[4])
     elif f[2] == "ttfb":
         ttfb[(f[0], f[1])] = (float(f[3]), float(f[4]), int(f[5]))
     elif f[1] == "rss":
         rss = [tuple(int(y or 0) for y in x.split(":")) for x in f[2:]]
+cpu = {k[1:]: v for k, v in rows.items() if k[0] == "cpu"}
+rows = {k: v for k, v in rows.items() if k[0] != "cpu"}
 warm_runs = {k: sorted(v) for k, v in rows.items()}
 # One row per server x format x cache: the median run (by requests/s).
 rows = {k: v[len(v) // 2] for k, v in warm_runs.items()}
@@ -384,11 +403,16 @@ for fmt in ("hls", "dash"):
             if r:
                 print(f"{server:8} {fmt:6} {cache:5} {r[0]:9.0f} {r[1]:8.0f} {r[2]:8.2f} {r[3]:8.2f} {r[4]:8.2f} {r[6]:7d} {r[5]:6d}")
 print()
-print("warm runs, requests/s (vodpack / nginx, alternating):")
+print("warm rounds in order, requests/s, vodpack / nginx (each pair run back to back) = ratio:")
+paired = {}
 for fmt in ("hls", "dash"):
-    v = [round(r[0]) for r in warm_runs.get(("vodpack", fmt, "warm"), [])]
-    n = [round(r[0]) for r in warm_runs.get(("nginx", fmt, "warm"), [])]
-    print(f"  {fmt:4} vodpack {v}  nginx {n}")
+    v = in_order.get(("vodpack", fmt, "warm"), [])
+    n = in_order.get(("nginx", fmt, "warm"), [])
+    pairs = [(a, b, a / b) for a, b in zip(v, n) if b > 0]
+    if pairs:
+        paired[fmt] = sorted(p[2] for p in pairs)[len(pairs) // 2]
+        print(f"  {fmt:4} " + ", ".join(f"{a:.0f}/{b:.0f}={r:.2f}" for a, b, r in pairs)
+              + f"; median of the pair ratios {paired[fmt]:.2f}x")
 print()
 print("ratios vodpack/nginx (throughput: higher is better; latency: lower is better)")
 for fmt in ("hls", "dash"):
@@ -396,6 +420,18 @@ for fmt in ("hls", "dash"):
         v, n = rows.get(("vodpack", fmt, cache)), rows.get(("nginx", fmt, cache))
         if v and n:
             print(f"  {fmt:4} {cache}: req/s {v[0] / n[0]:.2f}x  MB/s {v[1] / n[1]:.2f}x  p50 {v[2] / n[2]:.2f}x  p99 {v[4] / n[4]:.2f}x")
+print()
+import os
+tick = os.sysconf("SC_CLK_TCK")
+print("server CPU per warm request (µs, all rounds; the rest of the 2 cores goes to wrk):")
+for fmt in ("hls", "dash"):
+    parts = []
+    for server in ("vodpack", "nginx"):
+        c = cpu.get((server, fmt))
+        if c and c[1]:
+            parts.append(f"{server} {c[0] / tick / c[1] * 1e6:.0f}")
+    if parts:
+        print(f"  {fmt:4} " + ", ".join(parts))
 print()
 print("time to first byte, warm, one keep-alive connection (ms):")
 for fmt in ("hls", "dash"):
