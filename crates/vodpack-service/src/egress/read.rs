@@ -174,17 +174,21 @@ impl SampleBytes {
         self.slice_at(a_start, b.as_ptr() as usize + b.len())
     }
 
-    /// Bytes `start..end` of object `o` as a shared slice of the buffer holding them.
-    pub fn range(&self, o: u32, start: u64, end: u64) -> Result<Bytes, EgressError> {
-        let runs = self
-            .buffers
-            .get(o as usize)
-            .ok_or_else(|| unavailable("sample outside the bytes read"))?;
-        let at = runs.partition_point(|r| r.0 <= start);
+    /// The buffer of object `o` that starts at or before byte `off`, and where it starts.
+    fn run_at(&self, o: u32, off: u64) -> Result<(u64, &Bytes), EgressError> {
+        let outside = || unavailable("sample outside the bytes read");
+        let runs = self.buffers.get(o as usize).ok_or_else(outside)?;
+        let at = runs.partition_point(|r| r.0 <= off);
         let (base, buf) = at
             .checked_sub(1)
             .and_then(|k| runs.get(k))
-            .ok_or_else(|| unavailable("sample outside the bytes read"))?;
+            .ok_or_else(outside)?;
+        Ok((*base, buf))
+    }
+
+    /// Bytes `start..end` of object `o` as a shared slice of the buffer holding them.
+    pub fn range(&self, o: u32, start: u64, end: u64) -> Result<Bytes, EgressError> {
+        let (base, buf) = self.run_at(o, start)?;
         let from = (start - base) as usize;
         let to = usize::try_from(end - base).unwrap_or(usize::MAX);
         if from > to || to > buf.len() {
@@ -198,20 +202,11 @@ impl SampleBytes {
     pub fn get<'a>(&'a self, track: &Track, i: usize) -> Result<Cow<'a, [u8]>, EgressError> {
         let s = &track.samples;
         let off = s.offset[i];
-        // The run that starts at or before the sample.
-        let runs = self
-            .buffers
-            .get(s.object[i] as usize)
-            .ok_or_else(|| unavailable("sample outside the bytes read"))?;
-        let at = runs.partition_point(|r| r.0 <= off);
-        let (base, buf) = at
-            .checked_sub(1)
-            .and_then(|k| runs.get(k))
-            .ok_or_else(|| unavailable("sample outside the bytes read"))?;
+        let (base, buf) = self.run_at(s.object[i], off)?;
         let size = s.size[i];
         if track.ts_pid == 0 {
             let from = off
-                .checked_sub(*base)
+                .checked_sub(base)
                 .ok_or_else(|| unavailable("sample outside the bytes read"))?
                 as usize;
             return buf
@@ -219,7 +214,7 @@ impl SampleBytes {
                 .map(Cow::Borrowed)
                 .ok_or_else(|| unavailable("short read"));
         }
-        vodpack_media::ts::read_sample(buf, *base, track.ts_pid, off, s.skip[i], size)
+        vodpack_media::ts::read_sample(buf, base, track.ts_pid, off, s.skip[i], size)
             .map(Cow::Owned)
             .ok_or_else(|| unavailable("TS sample runs past its segment"))
     }
