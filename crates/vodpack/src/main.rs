@@ -300,12 +300,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// mimalloc rather than glibc's allocator: egress allocates and frees many short-lived
-/// buffers per request from two threads, and glibc's arenas (consolidation, chunk unlinking)
-/// took several percent of a warm origin's CPU.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = tokio::runtime::Builder::new_multi_thread()

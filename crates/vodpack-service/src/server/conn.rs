@@ -6,7 +6,7 @@
 //! samples (sources interleave audio and video sample by sample), which egress keeps as slices
 //! of the source's mapping so the kernel copies them straight from the page cache. Written here
 //! they go out in one or two `sendmsg` calls (up to 256 buffers each, `MSG_MORE` while more
-//! follows), and a TS segment leaves 64 KiB at a time while it is still in the CPU's cache.
+//! follows), and a TS segment leaves 256 KiB at a time while it is still in the CPU's cache.
 //! Measured on the egress benchmark: 15% more DASH requests per second than through hyper.
 //!
 //! Each request head is parsed with `httparse`. A plain `GET`/`HEAD` under `/out/` (HTTP/1.1,
@@ -287,8 +287,8 @@ async fn write_response(
     Ok(keep_alive)
 }
 
-/// Bytes of ready body pieces gathered before a send.
-const SEND_BATCH: usize = 64 << 10;
+/// Bytes of ready body pieces gathered before a send (fewer, larger sends cost less CPU).
+const SEND_BATCH: usize = 256 << 10;
 
 /// `date` header value, formatted once per second.
 fn http_date() -> String {
