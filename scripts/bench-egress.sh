@@ -11,7 +11,10 @@
 # BENCH_FORMATS (default "hls dash"), BENCH_COLD (0 skips the cold passes), BENCH_PERF (a path
 # prefix: `perf record` of vodpack's first warm round per format into PREFIX.FORMAT.data),
 # CARGO_TARGET_DIR,
-# VODPACK_BIN (a vodpack binary to measure instead of building this tree).
+# VODPACK_BIN (a vodpack binary to measure instead of building this tree),
+# BENCH_NGINX_VOD (an nginx binary built with nginx-vod-module, see scripts/build-nginx-vod.sh:
+# measured as a third server, `nvod`, in local mode over the same MP4 files with the module's
+# recommended settings; its segments are its own muxer's, so they are not compared by bytes).
 #
 # What it does:
 # - installs wrk and nginx from apt when missing (nginx runs as a foreground process of this
@@ -34,13 +37,17 @@
 #     warm: after one more full pass (index, plan and page cache warm), timed wrk runs with
 #           BENCH_CONNECTIONS connections cycling through the list, vodpack and nginx
 #           alternately (BENCH_ROUNDS each; the median is reported: the machine may be shared);
-#   each gives requests/s, MB/s (wrk's bytes: bodies and headers) and latency p50/p90/p99;
+#   each gives requests/s, MB/s (wrk's bytes: bodies and headers) and latency p50/p90/p99,
+#   the CPU time of the server and of wrk, and the whole machine's (/proc/stat: user, system,
+#   softirq, idle and steal, the time the host gave to other guests): busy CPU per request
+#   is what a request costs whatever the host takes, and its ratio is the throughput ratio on
+#   cores of our own (this VM's throughput swings with steal, round to round);
 #   (the cold pass uses curl with every URL on one connection: wrk cannot stop after N requests);
 # - time to first byte of a segment at low load: 200 segment requests on one keep-alive
 #   connection (curl -w %{time_starttransfer}), median and p99, warm;
 # - vodpack's resident memory after the warm-up and after BENCH_RSS_REQUESTS more segment
 #   requests: anonymous (what would leak) and mapped source pages (page cache) apart.
-# Prints a table and the vodpack/nginx ratios.
+# Prints a table and the vodpack/nginx (and nvod/nginx) ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes="${1:-10}"
@@ -90,9 +97,13 @@ tmp="$(mktemp -d /tmp/vodpack-bench-egress.XXXXXX)"
 chmod 755 "$tmp"
 vodpack_pid=""
 nginx_pid=""
+nvod_pid=""
+servers="vodpack nginx"
+[ -z "${BENCH_NGINX_VOD:-}" ] || servers="vodpack nginx nvod"
 cleanup() {
   [ -n "$vodpack_pid" ] && kill "$vodpack_pid" 2> /dev/null || true
   [ -n "$nginx_pid" ] && kill "$nginx_pid" 2> /dev/null || true
+  [ -n "$nvod_pid" ] && kill "$nvod_pid" 2> /dev/null || true
   wait 2> /dev/null || true
   rm -rf "$tmp"
 }
@@ -100,6 +111,7 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 vport=$(free_port)
 nport=$(free_port)
+mport=$(free_port)
 api="http://127.0.0.1:$vport"
 
 # The bucket `bench` is the ladder folder itself (the local backend follows the bucket symlink
@@ -228,6 +240,99 @@ for f in hls dash; do
 done
 echo "byte-identical: $checked sampled segment URLs (vodpack vs nginx)"
 
+# nginx-vod-module (optional): local mode over the ladder's MP4 files, one URL per file (each
+# 540p/720p segment muxes that file's own audio where vodpack muxes the 360p file's: the same
+# bytes per second), with the module's recommended settings: metadata and response caches,
+# open file cache, aio and file opens in a thread pool, frames interleaved, not aligned.
+start_nvod() {
+  "$BENCH_NGINX_VOD" -p "$tmp/nvod" -c "$tmp/nvod/nginx.conf" -e "$tmp/nvod/error.log" \
+    -g 'daemon off;' &
+  nvod_pid=$!
+  for _ in $(seq 100); do
+    curl -fs -o /dev/null "http://127.0.0.1:$mport/hls/long_360p.mp4/index.m3u8" && return 0
+    sleep 0.1
+  done
+  echo "nginx-vod-module did not start:" >&2
+  cat "$tmp/nvod/error.log" >&2
+  exit 1
+}
+stop_nvod() {
+  kill "$nvod_pid"
+  wait "$nvod_pid" 2> /dev/null || true
+  nvod_pid=""
+}
+if [ -n "${BENCH_NGINX_VOD:-}" ]; then
+  mkdir -p "$tmp/nvod"
+  cat > "$tmp/nvod/nginx.conf" <<NGINX
+$user_line
+worker_processes 2;
+pid $tmp/nvod/nginx.pid;
+error_log $tmp/nvod/error.log warn;
+events { worker_connections 4096; }
+thread_pool vod_pool threads=4 max_queue=65536;
+http {
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_requests 1000000;
+  access_log $tmp/nvod/access.log;
+  client_body_temp_path $tmp/nvod/body;
+  proxy_temp_path $tmp/nvod/proxy;
+  fastcgi_temp_path $tmp/nvod/fastcgi;
+  uwsgi_temp_path $tmp/nvod/uwsgi;
+  scgi_temp_path $tmp/nvod/scgi;
+  open_file_cache max=1000 inactive=5m;
+  open_file_cache_valid 2m;
+  aio threads=vod_pool;
+  vod_metadata_cache metadata_cache 512m;
+  vod_response_cache response_cache 64m;
+  vod_open_file_thread_pool vod_pool;
+  vod_segment_duration 6000;
+  vod_align_segments_to_key_frames on;
+  vod_hls_mpegts_align_frames off;
+  vod_hls_mpegts_interleave_frames on;
+  server {
+    listen 127.0.0.1:$mport;
+    location /hls/ { alias $work/; vod hls; vod_mode local; }
+    location /dash/ { alias $work/; vod dash; vod_mode local; }
+  }
+}
+NGINX
+  start_nvod
+  # Every segment the module's own manifests list (HLS: each file's media playlist; DASH:
+  # each file's MPD, init segments included), by URL path.
+  for h in 360p 540p 720p; do
+    curl -fsS "http://127.0.0.1:$mport/hls/long_$h.mp4/index.m3u8" | grep -v '^#' \
+      | sed -E 's|^https?://[^/]+||'
+  done > "$tmp/nvod-hls.paths"
+  for h in 360p 540p 720p; do
+    curl -fsS "http://127.0.0.1:$mport/dash/long_$h.mp4/manifest.mpd" > "$tmp/nvod.mpd"
+    python3 - "$tmp/nvod.mpd" "$h" <<'PY'
+import re, sys, xml.etree.ElementTree as ET
+ns = {"m": "urn:mpeg:dash:schema:mpd:2011"}
+root = ET.parse(sys.argv[1]).getroot()
+strip = lambda u: re.sub(r"^https?://[^/]+", "", u)
+for aset in root.iter("{urn:mpeg:dash:schema:mpd:2011}AdaptationSet"):
+    t = aset.find("m:SegmentTemplate", ns)
+    count = sum(1 + int(s.get("r", "0")) for s in t.find("m:SegmentTimeline", ns))
+    start = int(t.get("startNumber", "1"))
+    for rep in aset.findall("m:Representation", ns):
+        # vodpack lists one audio track for the ladder (the 360p file's); so does this list.
+        if rep.get("mimeType", "").startswith("audio") and sys.argv[2] != "360p":
+            continue
+        rid = rep.get("id")
+        print(strip(t.get("initialization").replace("$RepresentationID$", rid)))
+        for n in range(start, start + count):
+            print(strip(t.get("media").replace("$RepresentationID$", rid).replace("$Number$", str(n))))
+PY
+  done > "$tmp/nvod-dash.paths"
+  for f in hls dash; do
+    p="$(sed -n '2p' "$tmp/nvod-$f.paths")"
+    curl -fsS -o /dev/null "http://127.0.0.1:$mport$p" || { echo "nginx-vod-module: $p fails" >&2; exit 1; }
+  done
+  echo "nginx-vod-module: $(wc -l < "$tmp/nvod-hls.paths") HLS-TS segments, $(wc -l < "$tmp/nvod-dash.paths") DASH files"
+fi
+
 # wrk: cycles through a path list, each thread from its own offset. done() prints one
 # machine-readable line.
 cat > "$tmp/cycle.lua" <<'LUA'
@@ -276,7 +381,7 @@ errs = sum(r[0] != "200" for r in rows)
 print(len(rows), sum(int(r[1]) for r in rows), sys.argv[2], errs, pct(50), pct(90), pct(99))
 PY
 }
-declare -A host=([vodpack]="$api" [nginx]="http://127.0.0.1:$nport")
+declare -A host=([vodpack]="$api" [nginx]="http://127.0.0.1:$nport" [nvod]="http://127.0.0.1:$mport")
 cold_ok=1
 drop_caches() {
   if sync && { echo 3 > /proc/sys/vm/drop_caches; } 2> /dev/null; then return 0; fi
@@ -288,7 +393,11 @@ drop_caches() {
 # and workers).
 server_ticks() {
   local pids
-  if [ "$1" = vodpack ]; then pids="$vodpack_pid"; else pids="$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')"; fi
+  case "$1" in
+    vodpack) pids="$vodpack_pid" ;;
+    nginx) pids="$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')" ;;
+    nvod) pids="$nvod_pid $(pgrep -P "$nvod_pid" | tr '\n' ' ')" ;;
+  esac
   local t=0 p
   for p in $pids; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2> /dev/null || echo 0))); done
   echo "$t"
@@ -299,11 +408,14 @@ results="$tmp/results"
 : > "$results"
 for fmt in $formats; do
   # cold: a fresh vodpack and an empty page cache, one pass over the list, one connection.
-  for server in vodpack nginx; do
+  for server in $servers; do
     [ "$with_cold" = 1 ] || continue
     if [ "$server" = vodpack ]; then
       stop_vodpack
       start_vodpack
+    elif [ "$server" = nvod ]; then
+      stop_nvod # its metadata cache is shared memory: gone with the process
+      start_nvod
     fi
     drop_caches
     echo "$server $fmt cold $(one_pass "${host[$server]}" "$tmp/$server-$fmt.paths")" >> "$results"
@@ -311,9 +423,9 @@ for fmt in $formats; do
   # warm: one more pass each (the nginx cold run emptied the page cache vodpack had filled),
   # then saturating timed runs, vodpack and nginx alternately, so that both see the same
   # background load of a shared machine; the median round is reported.
-  for server in vodpack nginx; do one_pass "${host[$server]}" "$tmp/$server-$fmt.paths" > /dev/null; done
+  for server in $servers; do one_pass "${host[$server]}" "$tmp/$server-$fmt.paths" > /dev/null; done
   for round in $(seq "$rounds"); do
-    for server in vodpack nginx; do
+    for server in $servers; do
       perf_pid=""
       if [ -n "${BENCH_PERF:-}" ] && [ "$server" = vodpack ] && [ "$round" = 1 ]; then
         perf record -q -F 999 -g -p "$vodpack_pid" -o "$BENCH_PERF.$fmt.data" -- sleep "$seconds" \
@@ -321,11 +433,17 @@ for fmt in $formats; do
         perf_pid=$!
       fi
       cpu0=$(server_ticks "$server")
-      r=$(run_wrk "${host[$server]}" "$tmp/$server-$fmt.paths" -t1 -c"$conns" -d"${seconds}s")
+      stat0=$(head -1 /proc/stat)
+      # wrk's own CPU time (user + system, ms), from bash's `time` of the run.
+      TIMEFORMAT='%3U %3S'
+      { time r=$(run_wrk "${host[$server]}" "$tmp/$server-$fmt.paths" -t1 -c"$conns" -d"${seconds}s"); } 2> "$tmp/wrk.time"
       cpu1=$(server_ticks "$server")
+      wrk_ms=$(awk '{printf "%d", ($1 + $2) * 1000}' "$tmp/wrk.time")
+      stat1=$(head -1 /proc/stat)
       [ -z "$perf_pid" ] || wait "$perf_pid" || true
       echo "$server $fmt warm $r $round" >> "$results"
-      echo "$server $fmt cpu $((cpu1 - cpu0)) ${r%% *}" >> "$results"
+      echo "$server $fmt cpu $((cpu1 - cpu0)) ${r%% *} $wrk_ms" >> "$results"
+      echo "$server $fmt machine $stat0 $stat1" >> "$results"
     done
   done
   echo "  measured $fmt" >&2
@@ -345,6 +463,7 @@ PY
 for fmt in $formats; do
   echo "vodpack $fmt ttfb $(ttfb "$api" "$tmp/vodpack-$fmt.paths")" >> "$results"
   echo "nginx $fmt ttfb $(ttfb "http://127.0.0.1:$nport" "$tmp/nginx-$fmt.paths")" >> "$results"
+  [ -z "$nvod_pid" ] || echo "nvod $fmt ttfb $(ttfb "http://127.0.0.1:$mport" "$tmp/nvod-$fmt.paths")" >> "$results"
 done
 
 # Memory: RSS after the runs above, then after every further BENCH_RSS_REQUESTS / 4 segment
@@ -383,59 +502,98 @@ for line in open(sys.argv[1]):
             (req / (dur / 1e6), byt / (dur / 1e6) / 1e6, p50, p90, p99, err, req))
         in_order.setdefault((f[0], f[1], f[2]), []).append(req / (dur / 1e6))
     elif f[2] == "cpu":
-        cpu = rows.setdefault(("cpu", f[0], f[1]), [0, 0])
+        cpu = rows.setdefault(("cpu", f[0], f[1]), [0, 0, 0])
         cpu[0] += int(f[3])
         cpu[1] += int(f[4])
+        cpu[2] += int(f[5])
+    elif f[2] == "machine":
+        # Two /proc/stat "cpu" lines: user nice system idle iowait irq softirq steal ...
+        a, b = [int(x) for x in f[4:12]], [int(x) for x in f[15:23]]
+        m = rows.setdefault(("machine", f[0], f[1]), [0] * 8)
+        for j in range(8):
+            m[j] += b[j] - a[j]
     elif f[2] == "ttfb":
         ttfb[(f[0], f[1])] = (float(f[3]), float(f[4]), int(f[5]))
     elif f[1] == "rss":
         rss = [tuple(int(y or 0) for y in x.split(":")) for x in f[2:]]
 cpu = {k[1:]: v for k, v in rows.items() if k[0] == "cpu"}
-rows = {k: v for k, v in rows.items() if k[0] != "cpu"}
+machine = {k[1:]: v for k, v in rows.items() if k[0] == "machine"}
+rows = {k: v for k, v in rows.items() if k[0] not in ("cpu", "machine")}
 warm_runs = {k: sorted(v) for k, v in rows.items()}
 # One row per server x format x cache: the median run (by requests/s).
 rows = {k: v[len(v) // 2] for k, v in warm_runs.items()}
 print(f"{'server':8} {'format':6} {'cache':5} {'req/s':>9} {'MB/s':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'reqs':>7} {'errors':>6}")
 for fmt in ("hls", "dash"):
     for cache in ("warm", "cold"):
-        for server in ("vodpack", "nginx"):
+        for server in ("vodpack", "nginx", "nvod"):
             r = rows.get((server, fmt, cache))
             if r:
                 print(f"{server:8} {fmt:6} {cache:5} {r[0]:9.0f} {r[1]:8.0f} {r[2]:8.2f} {r[3]:8.2f} {r[4]:8.2f} {r[6]:7d} {r[5]:6d}")
 print()
-print("warm rounds in order, requests/s, vodpack / nginx (each pair run back to back) = ratio:")
-paired = {}
-for fmt in ("hls", "dash"):
-    v = in_order.get(("vodpack", fmt, "warm"), [])
-    n = in_order.get(("nginx", fmt, "warm"), [])
-    pairs = [(a, b, a / b) for a, b in zip(v, n) if b > 0]
-    if pairs:
-        paired[fmt] = sorted(p[2] for p in pairs)[len(pairs) // 2]
-        print(f"  {fmt:4} " + ", ".join(f"{a:.0f}/{b:.0f}={r:.2f}" for a, b, r in pairs)
-              + f"; median of the pair ratios {paired[fmt]:.2f}x")
+for who in ("vodpack", "nvod"):
+    if not any(k[0] == who for k in in_order):
+        continue
+    print(f"warm rounds in order, {who} / nginx (static files), requests/s (each pair run back to back) = ratio:")
+    for fmt in ("hls", "dash"):
+        v = in_order.get((who, fmt, "warm"), [])
+        n = in_order.get(("nginx", fmt, "warm"), [])
+        pairs = [(a, b, a / b) for a, b in zip(v, n) if b > 0]
+        if pairs:
+            med = sorted(p[2] for p in pairs)[len(pairs) // 2]
+            print(f"  {fmt:4} " + ", ".join(f"{a:.0f}/{b:.0f}={r:.2f}" for a, b, r in pairs)
+                  + f"; median of the pair ratios {med:.2f}x")
 print()
-print("ratios vodpack/nginx (throughput: higher is better; latency: lower is better)")
-for fmt in ("hls", "dash"):
-    for cache in ("warm", "cold"):
-        v, n = rows.get(("vodpack", fmt, cache)), rows.get(("nginx", fmt, cache))
-        if v and n:
-            print(f"  {fmt:4} {cache}: req/s {v[0] / n[0]:.2f}x  MB/s {v[1] / n[1]:.2f}x  p50 {v[2] / n[2]:.2f}x  p99 {v[4] / n[4]:.2f}x")
+for who in ("vodpack", "nvod"):
+    if not any(k[0] == who for k in rows):
+        continue
+    print(f"ratios {who}/nginx (throughput: higher is better; latency: lower is better)")
+    for fmt in ("hls", "dash"):
+        for cache in ("warm", "cold"):
+            v, n = rows.get((who, fmt, cache)), rows.get(("nginx", fmt, cache))
+            if v and n:
+                print(f"  {fmt:4} {cache}: req/s {v[0] / n[0]:.2f}x  MB/s {v[1] / n[1]:.2f}x  p50 {v[2] / n[2]:.2f}x  p99 {v[4] / n[4]:.2f}x")
 print()
 import os
 tick = os.sysconf("SC_CLK_TCK")
-print("server CPU per warm request (µs, all rounds; the rest of the 2 cores goes to wrk):")
+print("CPU per warm request (µs, all rounds), server + client (wrk, one thread: at most one")
+print("core; near 1e6 / req/s it is what limits the run):")
 for fmt in ("hls", "dash"):
     parts = []
-    for server in ("vodpack", "nginx"):
+    for server in ("vodpack", "nginx", "nvod"):
         c = cpu.get((server, fmt))
         if c and c[1]:
-            parts.append(f"{server} {c[0] / tick / c[1] * 1e6:.0f}")
+            parts.append(f"{server} {c[0] / tick / c[1] * 1e6:.0f} + {c[2] * 1e3 / c[1]:.0f}")
     if parts:
         print(f"  {fmt:4} " + ", ".join(parts))
+print("the machine's CPU time during the warm runs (% of all cores; steal: taken by the host):")
+for fmt in ("hls", "dash"):
+    for server in ("vodpack", "nginx", "nvod"):
+        m = machine.get((server, fmt))
+        if m and sum(m):
+            t = sum(m) / 100
+            print(f"  {fmt:4} {server:8} user {(m[0] + m[1]) / t:4.1f}  system {m[2] / t:4.1f}  softirq"
+                  f" {(m[5] + m[6]) / t:4.1f}  idle {(m[3] + m[4]) / t:4.1f}  steal {m[7] / t:4.1f}")
+# Busy CPU of the whole machine (both servers' and wrk's processes, kernel and softirq work;
+# not idle, not steal) per request: what a request costs wherever it is counted. Its ratio
+# is the throughput ratio the two would have on cores of their own, whatever the host takes.
+busy = {}
+for (server, fmt), m in machine.items():
+    c = cpu.get((server, fmt))
+    if c and c[1]:
+        busy[(server, fmt)] = (m[0] + m[1] + m[2] + m[5] + m[6]) / tick / c[1] * 1e6
+if busy:
+    print("busy CPU of the whole machine per warm request (µs; user + system + softirq of every")
+    print("process), and nginx's / the server's: the throughput ratio without idle and steal:")
+    for fmt in ("hls", "dash"):
+        n = busy.get(("nginx", fmt))
+        for server in ("vodpack", "nginx", "nvod"):
+            b = busy.get((server, fmt))
+            if b:
+                print(f"  {fmt:4} {server:8} {b:5.0f}" + (f"  ratio {n / b:.2f}x" if n and server != "nginx" else ""))
 print()
 print("time to first byte, warm, one keep-alive connection (ms):")
 for fmt in ("hls", "dash"):
-    for server in ("vodpack", "nginx"):
+    for server in ("vodpack", "nginx", "nvod"):
         t = ttfb.get((server, fmt))
         if t:
             print(f"  {server:8} {fmt:4} median {t[0]:.3f}  p99 {t[1]:.3f}  ({t[2]} requests)")

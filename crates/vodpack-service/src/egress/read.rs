@@ -9,7 +9,6 @@
 //! truncated meanwhile reads as zeros, and what was made from them must be thrown away.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -49,8 +48,9 @@ impl SampleBytes {
         index: &MediaIndex,
         ranges: &[(usize, Range<usize>)],
     ) -> Result<SampleBytes, EgressError> {
-        // The byte spans each object must supply; u64::MAX = up to the end of the object.
-        let mut wanted: HashMap<u32, Vec<(u64, u64)>> = HashMap::new();
+        // The byte spans each object must supply, by object number (a few objects, hundreds
+        // of samples: no hashing per sample); u64::MAX = up to the end of the object.
+        let mut wanted: Vec<Vec<(u64, u64)>> = vec![Vec::new(); index.objects.len()];
         for (t, r) in ranges {
             let track = &index.tracks[*t];
             let s = &track.samples;
@@ -69,17 +69,20 @@ impl SampleBytes {
                         _ => u64::MAX,
                     }
                 };
-                wanted.entry(o).or_default().push((start, end));
+                wanted
+                    .get_mut(o as usize)
+                    .ok_or_else(|| unavailable("index names no such object"))?
+                    .push((start, end));
             }
         }
         let mut reads = Vec::new();
         let mut buffers: Vec<Vec<(u64, Bytes)>> = vec![Vec::new(); index.objects.len()];
         let mut mapped = Vec::new();
-        for (o, mut spans) in wanted {
-            let key = index
-                .objects
-                .get(o as usize)
-                .ok_or_else(|| unavailable("index names no such object"))?;
+        for (o, (key, mut spans)) in index.objects.iter().zip(wanted).enumerate() {
+            if spans.is_empty() {
+                continue;
+            }
+            let o = o as u32;
             let obj = ObjectRef::new(bucket, key).map_err(unavailable)?;
             // The whole span as one slice of the mapping, when it is there and cached.
             if let Some(file) = storage.local_file(&obj) {

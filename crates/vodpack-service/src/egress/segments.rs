@@ -199,14 +199,7 @@ pub async fn ts_segment(
     let mut w = TsWriter::new(&codecs).map_err(media_error)?;
     w.out.reserve(TS_CHUNK + TS_CHUNK / 4);
     w.write_tables();
-    let mut order: Vec<(i64, usize, usize)> = Vec::new();
-    for (k, (t, r)) in ranges.iter().enumerate() {
-        let track = &index.tracks[*t];
-        for i in r.clone() {
-            order.push((dts90(track, i), k, i));
-        }
-    }
-    order.sort_unstable();
+    let order = decode_order(&ranges, |k, i| dts90(&index.tracks[ranges[k].0], i));
     let preps = ranges
         .iter()
         .map(|(t, _)| TsPrep::new(&index.tracks[*t]))
@@ -255,6 +248,39 @@ pub async fn ts_segment(
         next: 0,
         len,
     })
+}
+
+/// (DTS, output stream, sample) of every sample of `ranges`, by DTS then stream: each track's
+/// samples are already in decode order, so this merges them rather than sorting.
+fn decode_order(
+    ranges: &[(usize, Range<usize>)],
+    dts: impl Fn(usize, usize) -> i64,
+) -> Vec<(i64, usize, usize)> {
+    let mut order = Vec::with_capacity(ranges.iter().map(|(_, r)| r.len()).sum());
+    let mut heads: Vec<Range<usize>> = ranges.iter().map(|(_, r)| r.clone()).collect();
+    let mut next: Vec<Option<i64>> = heads
+        .iter()
+        .enumerate()
+        .map(|(k, r)| (!r.is_empty()).then(|| dts(k, r.start)))
+        .collect();
+    loop {
+        // The earliest head; the lowest stream on a tie (a handful of streams: a linear scan).
+        let mut best: Option<(i64, usize)> = None;
+        for (k, d) in next.iter().enumerate() {
+            if let Some(d) = *d
+                && best.is_none_or(|(b, _)| d < b)
+            {
+                best = Some((d, k));
+            }
+        }
+        let Some((d, k)) = best else {
+            return order;
+        };
+        let i = heads[k].start;
+        order.push((d, k, i));
+        heads[k].start += 1;
+        next[k] = (!heads[k].is_empty()).then(|| dts(k, heads[k].start));
+    }
 }
 
 impl TsSegment {
@@ -596,7 +622,7 @@ pub fn codec_string(track: &Track, style: Fmp4Style) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::vtt_text;
+    use super::{decode_order, vtt_text};
 
     #[test]
     fn cue_text_is_escaped_for_webvtt() {
@@ -608,5 +634,27 @@ mod tests {
             vtt_text("a &amp; b\r\n\n<c.x>d</c>", false),
             "a &amp; b\n<c.x>d</c>"
         );
+    }
+
+    #[test]
+    fn decode_order_merges_tracks_like_a_sort() {
+        // Video at 40 ms steps, audio at 20 ms steps: every video DTS ties with an audio one.
+        let video: Vec<i64> = (0..50).map(|i| i * 3600).collect();
+        let audio: Vec<i64> = (0..90).map(|i| i * 1800).collect();
+        let ranges = vec![(7, 5..45), (3, 2..80), (9, 0..0)];
+        let dts = |k: usize, i: usize| if k == 0 { video[i] } else { audio[i] };
+        let mut sorted: Vec<(i64, usize, usize)> = ranges
+            .iter()
+            .enumerate()
+            .flat_map(|(k, (_, r))| r.clone().map(move |i| (k, i)))
+            .map(|(k, i)| (dts(k, i), k, i))
+            .collect();
+        sorted.sort_unstable();
+        assert!(
+            sorted.windows(2).any(|w| w[0].0 == w[1].0),
+            "the data has a tie"
+        );
+        assert_eq!(decode_order(&ranges, dts), sorted);
+        assert!(decode_order(&[(0, 0..0)], dts).is_empty());
     }
 }
