@@ -183,47 +183,62 @@ sed "s|^|$(url_path "$dash_base")/|" "$tmp/dash.files" > "$tmp/vodpack-dash.path
 sed "s|^|/hls/index/|" "$tmp/hls.files" > "$tmp/nginx-hls.paths"
 sed "s|^|/dash/index/|" "$tmp/dash.files" > "$tmp/nginx-dash.paths"
 
-# nginx: static files, sendfile, 2 workers (one per core, as vodpack's runtime), access log on.
-mkdir -p "$tmp/nginx"
+# What both nginx configurations (static files; nginx-vod-module) share, for the one whose files
+# are under DIR: 2 workers (one per core, as vodpack's runtime), sendfile, keep-alive, access
+# log on; MAIN: more lines for the main context; the `http` block is left open.
 user_line=""
 [ "$(id -u)" = 0 ] && user_line="user nobody nogroup;"
-cat > "$tmp/nginx/nginx.conf" <<NGINX
+nginx_conf_head() {
+  local d="$1" main="${2:-}"
+  cat <<NGINX
 $user_line
+$main
 worker_processes 2;
-pid $tmp/nginx/nginx.pid;
-error_log $tmp/nginx/error.log warn;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
 events { worker_connections 4096; }
 http {
-  types { video/MP2T ts; video/mp4 mp4; application/dash+xml mpd; application/vnd.apple.mpegurl m3u8; }
-  default_type application/octet-stream;
   sendfile on;
   tcp_nopush on;
   keepalive_requests 1000000;
-  access_log $tmp/nginx/access.log;
-  client_body_temp_path $tmp/nginx/body;
-  proxy_temp_path $tmp/nginx/proxy;
-  fastcgi_temp_path $tmp/nginx/fastcgi;
-  uwsgi_temp_path $tmp/nginx/uwsgi;
-  scgi_temp_path $tmp/nginx/scgi;
+  access_log $d/access.log;
+  client_body_temp_path $d/body;
+  proxy_temp_path $d/proxy;
+  fastcgi_temp_path $d/fastcgi;
+  uwsgi_temp_path $d/uwsgi;
+  scgi_temp_path $d/scgi;
+NGINX
+}
+# run_nginx BINARY DIR PROBE-URL: starts nginx in the foreground of this script (its pid in
+# $started) and waits until PROBE-URL answers.
+run_nginx() {
+  "$1" -p "$2" -c "$2/nginx.conf" -e "$2/error.log" -g 'daemon off;' &
+  started=$!
+  for _ in $(seq 100); do
+    curl -fs -o /dev/null "$3" && return 0
+    sleep 0.1
+  done
+  echo "$1 did not start:" >&2
+  cat "$2/error.log" >&2
+  exit 1
+}
+
+# nginx: the static files.
+mkdir -p "$tmp/nginx"
+{
+  nginx_conf_head "$tmp/nginx"
+  cat <<NGINX
+  types { video/MP2T ts; video/mp4 mp4; application/dash+xml mpd; application/vnd.apple.mpegurl m3u8; }
+  default_type application/octet-stream;
   server {
     listen 127.0.0.1:$nport;
     root $www;
   }
 }
 NGINX
-start_nginx() {
-  "$nginx_bin" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" \
-    -g 'daemon off;' &
-  nginx_pid=$!
-  for _ in $(seq 100); do
-    curl -fs -o /dev/null "http://127.0.0.1:$nport/hls/index/$(head -1 "$tmp/hls.files")" && return 0
-    sleep 0.1
-  done
-  echo "nginx did not start:" >&2
-  cat "$tmp/nginx/error.log" >&2
-  exit 1
-}
-start_nginx
+} > "$tmp/nginx/nginx.conf"
+run_nginx "$nginx_bin" "$tmp/nginx" "http://127.0.0.1:$nport/hls/index/$(head -1 "$tmp/hls.files")"
+nginx_pid=$started
 
 # Byte equality on a sample of URLs: every 7th segment of each list, the first and the last.
 checked=0
@@ -245,16 +260,8 @@ echo "byte-identical: $checked sampled segment URLs (vodpack vs nginx)"
 # bytes per second), with the module's recommended settings: metadata and response caches,
 # open file cache, aio and file opens in a thread pool, frames interleaved, not aligned.
 start_nvod() {
-  "$BENCH_NGINX_VOD" -p "$tmp/nvod" -c "$tmp/nvod/nginx.conf" -e "$tmp/nvod/error.log" \
-    -g 'daemon off;' &
-  nvod_pid=$!
-  for _ in $(seq 100); do
-    curl -fs -o /dev/null "http://127.0.0.1:$mport/hls/long_360p.mp4/index.m3u8" && return 0
-    sleep 0.1
-  done
-  echo "nginx-vod-module did not start:" >&2
-  cat "$tmp/nvod/error.log" >&2
-  exit 1
+  run_nginx "$BENCH_NGINX_VOD" "$tmp/nvod" "http://127.0.0.1:$mport/hls/long_360p.mp4/index.m3u8"
+  nvod_pid=$started
 }
 stop_nvod() {
   kill "$nvod_pid"
@@ -263,24 +270,10 @@ stop_nvod() {
 }
 if [ -n "${BENCH_NGINX_VOD:-}" ]; then
   mkdir -p "$tmp/nvod"
-  cat > "$tmp/nvod/nginx.conf" <<NGINX
-$user_line
-worker_processes 2;
-pid $tmp/nvod/nginx.pid;
-error_log $tmp/nvod/error.log warn;
-events { worker_connections 4096; }
-thread_pool vod_pool threads=4 max_queue=65536;
-http {
-  sendfile on;
-  tcp_nopush on;
+  {
+    nginx_conf_head "$tmp/nvod" "thread_pool vod_pool threads=4 max_queue=65536;"
+    cat <<NGINX
   tcp_nodelay on;
-  keepalive_requests 1000000;
-  access_log $tmp/nvod/access.log;
-  client_body_temp_path $tmp/nvod/body;
-  proxy_temp_path $tmp/nvod/proxy;
-  fastcgi_temp_path $tmp/nvod/fastcgi;
-  uwsgi_temp_path $tmp/nvod/uwsgi;
-  scgi_temp_path $tmp/nvod/scgi;
   open_file_cache max=1000 inactive=5m;
   open_file_cache_valid 2m;
   aio threads=vod_pool;
@@ -298,6 +291,7 @@ http {
   }
 }
 NGINX
+  } > "$tmp/nvod/nginx.conf"
   start_nvod
   # Every segment the module's own manifests list (HLS: each file's media playlist; DASH:
   # each file's MPD, init segments included), by URL path.
