@@ -539,23 +539,23 @@ impl<'t> Fmp4Track<'t> {
         Ok(out)
     }
 
-    /// Sample filter: the stored source bytes of a sample → the fMP4 sample as byte parts
-    /// (borrowing the source where possible). MP4 sources pass through untouched; with
-    /// parameter sets in band, those are put in front of key frames (unless the sample has an
-    /// SPS already), after checking the sample's NAL lengths. TS sources: Annex B → 4-byte length-prefixed NAL units
-    /// without access unit delimiters (and without VPS/SPS/PPS unless in band); one ADTS frame
-    /// → the raw AAC frame; AC-3/E-AC-3 frames pass through.
     /// Whether [`Fmp4Track::sample`] returns every sample as it is stored (MP4 sources
     /// without parameter sets in band): the fragment's sample data is then the source bytes
     /// themselves, sized by the index, and can be sent from wherever they lie.
     pub fn passes_through(&self) -> bool {
         match &self.prep {
-            Prep::Video(v) => !v.annexb && !self.opts.in_band_parameter_sets,
+            Prep::Video(v) => v.passes_through(self.opts.in_band_parameter_sets),
             Prep::Adts => false,
             Prep::Raw => true,
         }
     }
 
+    /// Sample filter: the stored source bytes of a sample → the fMP4 sample as byte parts
+    /// (borrowing the source where possible). MP4 sources pass through untouched; with
+    /// parameter sets in band, those are put in front of key frames (unless the sample has an
+    /// SPS already), after checking the sample's NAL lengths. TS sources: Annex B → 4-byte
+    /// length-prefixed NAL units without access unit delimiters (and without VPS/SPS/PPS
+    /// unless in band); one ADTS frame → the raw AAC frame; AC-3/E-AC-3 frames pass through.
     pub fn sample<'a>(&self, bytes: &'a [u8], key: bool) -> Result<Parts<'a>, MediaError> {
         let mut out = Parts::default();
         match &self.prep {
@@ -837,6 +837,11 @@ impl VideoPrep {
         }
     }
 
+    /// Length-prefixed samples (MP4 sources) without parameter sets to add go out as stored.
+    fn passes_through(&self, in_band: bool) -> bool {
+        !self.annexb && !in_band
+    }
+
     fn filter<'a>(
         &self,
         sample: &'a [u8],
@@ -844,7 +849,7 @@ impl VideoPrep {
         in_band: bool,
         out: &mut Parts<'a>,
     ) -> Result<(), MediaError> {
-        if !self.annexb && !in_band {
+        if self.passes_through(in_band) {
             // Passed through as stored, as a static copy of the file would send it: walking
             // the NAL lengths touches every sample (a cache miss or more each, an eighth of a
             // warm DASH origin's CPU) only to refuse the segment when they are wrong.

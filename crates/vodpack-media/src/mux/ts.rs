@@ -41,6 +41,11 @@ pub struct TsWriter {
     pub out: Vec<u8>,
 }
 
+/// PES header bytes: 9 fixed, and PTS, or PTS and DTS when they differ.
+fn pes_header_len(pts: i64, dts: i64) -> usize {
+    if dts != pts { 19 } else { 14 }
+}
+
 /// A 33-bit PES timestamp with its 4-bit prefix and marker bits.
 fn ts_timestamp(prefix: u8, t: i64) -> [u8; 5] {
     let t = t.rem_euclid(1 << 33) as u64;
@@ -149,14 +154,10 @@ impl TsWriter {
     /// Bytes [`TsWriter::write_pes`] writes for a unit of `unit_len` bytes with these
     /// timestamps: a segment's length is known before it is muxed (and sent as it is).
     pub fn pes_size(&self, index: usize, pts: i64, dts: i64, key: bool, unit_len: usize) -> usize {
-        let header_len = if dts != pts { 19 } else { 14 };
-        let total = header_len + unit_len;
-        let first_af = if index == self.pcr_stream {
-            1 + 7
-        } else if key {
-            1 + 1
-        } else {
-            0
+        let total = pes_header_len(pts, dts) + unit_len;
+        let first_af = match self.first_af_len(index, key) {
+            0 => 0,
+            n => 1 + n, // and its length byte
         };
         let first_room = PACKET - 4 - first_af;
         let packets = if total <= first_room {
@@ -165,6 +166,18 @@ impl TsWriter {
             1 + (total - first_room).div_ceil(PACKET - 4)
         };
         packets * PACKET
+    }
+
+    /// Adaptation-field bytes (after its length byte) in the first packet of a PES of stream
+    /// `index`: the flags on key frames and on the PCR stream, the PCR on the PCR stream.
+    fn first_af_len(&self, index: usize, key: bool) -> usize {
+        if index == self.pcr_stream {
+            7
+        } else if key {
+            1
+        } else {
+            0
+        }
     }
 
     /// Writes one access unit / audio frame of stream `index` as a PES. Times are 90 kHz.
@@ -177,6 +190,7 @@ impl TsWriter {
         unit: &Parts<'_>,
     ) -> Result<(), MediaError> {
         let pcr_stream = self.pcr_stream;
+        let first_af_len = self.first_af_len(index, key);
         let stream = self
             .streams
             .get_mut(index)
@@ -197,12 +211,10 @@ impl TsWriter {
             if with_dts { 10 } else { 5 },
         ]);
         header[9..14].copy_from_slice(&ts_timestamp(if with_dts { 3 } else { 2 }, pts));
-        let header_len = if with_dts {
+        if with_dts {
             header[14..19].copy_from_slice(&ts_timestamp(1, dts));
-            19
-        } else {
-            14
-        };
+        }
+        let header_len = pes_header_len(pts, dts);
         let total = header_len + unit.len();
         let pes_len = total - 6;
         // Video PES may exceed 65535 bytes: length 0 means "unbounded" for video streams.
@@ -216,10 +228,8 @@ impl TsWriter {
 
         // Adaptation-field content of the first packet: flags, and the PCR on the PCR stream.
         let mut first_af = [0u8; 7];
-        let mut first_af_len = 0usize;
-        if key || index == pcr_stream {
+        if first_af_len > 0 {
             first_af[0] = if key { 0x40 } else { 0 }; // random_access_indicator
-            first_af_len = 1;
             if index == pcr_stream {
                 first_af[0] |= 0x10; // PCR flag
                 let pcr = (dts - PCR_LEAD).rem_euclid(1 << 33) as u64;
@@ -231,7 +241,6 @@ impl TsWriter {
                     ((pcr as u8 & 1) << 7) | 0x7e,
                     0,
                 ]);
-                first_af_len = 7;
             }
         }
 
