@@ -84,7 +84,20 @@ impl Rendered {
         }
     }
     pub fn len(&self) -> u64 {
-        match &self.body {
+        self.body.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn into_bytes(self) -> Result<Bytes, EgressError> {
+        self.body.into_bytes()
+    }
+}
+
+impl Body {
+    /// Bytes in the file.
+    pub fn len(&self) -> u64 {
+        match self {
             Body::Parts(parts) => parts.iter().map(|p| p.len() as u64).sum(),
             Body::Stream(s) => s.len,
         }
@@ -94,7 +107,7 @@ impl Rendered {
     }
     /// The whole file as one buffer (copies only when it is in several pieces).
     pub fn into_bytes(self) -> Result<Bytes, EgressError> {
-        match self.body {
+        match self {
             Body::Parts(parts) => Ok(concat(&parts)),
             Body::Stream(mut s) => {
                 let mut out = Vec::with_capacity(s.len as usize);

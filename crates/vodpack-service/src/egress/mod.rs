@@ -368,48 +368,32 @@ fn gzip(body: &[u8]) -> Option<Bytes> {
     e.finish().ok().map(Bytes::from)
 }
 
-/// A response body sent from several buffers in order, with its exact length known (so it
-/// goes out with `Content-Length`, not chunked).
-struct Pieces {
-    parts: std::collections::VecDeque<Bytes>,
+/// A response body with its exact length known (so it goes out with `Content-Length`, not
+/// chunked): an output's buffers in order, or an MPEG-TS segment muxed as it is sent. An error
+/// mid-way (the source truncated under a streamed segment) ends the body early, and the
+/// connection with it, since the length was promised.
+struct Sending {
+    source: Source,
     remaining: u64,
 }
 
-impl http_body::Body for Pieces {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
+enum Source {
+    Parts(std::vec::IntoIter<Bytes>),
+    Stream(Box<segments::TsSegment>),
+}
 
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-        match self.parts.pop_front() {
-            Some(b) => {
-                self.remaining -= b.len() as u64;
-                std::task::Poll::Ready(Some(Ok(http_body::Frame::data(b))))
-            }
-            None => std::task::Poll::Ready(None),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.parts.is_empty()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        http_body::SizeHint::with_exact(self.remaining)
+impl Sending {
+    fn new(body: job::Body) -> Sending {
+        let remaining = body.len();
+        let source = match body {
+            job::Body::Parts(parts) => Source::Parts(parts.into_iter()),
+            job::Body::Stream(stream) => Source::Stream(stream),
+        };
+        Sending { source, remaining }
     }
 }
 
-/// A body muxed as it is sent (an MPEG-TS segment), its exact length known up front. An error
-/// mid-way (the source truncated under it) ends the body early, and the connection with it,
-/// since the length was promised.
-struct Streamed {
-    stream: Box<segments::TsSegment>,
-    remaining: u64,
-}
-
-impl http_body::Body for Streamed {
+impl http_body::Body for Sending {
     type Data = Bytes;
     type Error = std::io::Error;
 
@@ -417,18 +401,20 @@ impl http_body::Body for Streamed {
         mut self: std::pin::Pin<&mut Self>,
         _cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-        let next = match self.stream.next_chunk() {
-            None => None,
-            Some(Ok(b)) => {
-                self.remaining = self.remaining.saturating_sub(b.len() as u64);
-                Some(Ok(http_body::Frame::data(b)))
-            }
-            Some(Err(e)) => {
-                tracing::warn!(error = %e.1, "segment cut off");
-                Some(Err(std::io::Error::other(e.1)))
-            }
+        let next = match &mut self.source {
+            Source::Parts(parts) => parts.next().map(Ok),
+            Source::Stream(stream) => stream.next_chunk(),
         };
-        std::task::Poll::Ready(next)
+        std::task::Poll::Ready(next.map(|piece| match piece {
+            Ok(b) => {
+                self.remaining = self.remaining.saturating_sub(b.len() as u64);
+                Ok(http_body::Frame::data(b))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e.1, "segment cut off");
+                Err(std::io::Error::other(e.1))
+            }
+        }))
     }
 
     fn is_end_stream(&self) -> bool {
@@ -481,10 +467,7 @@ async fn respond(
     } else {
         out.body
     };
-    let len: u64 = match &body {
-        job::Body::Parts(parts) => parts.iter().map(|p| p.len() as u64).sum(),
-        job::Body::Stream(s) => s.len,
-    };
+    let len = body.len();
     // Outputs are deterministic for an asset incarnation × configuration × file × build, so
     // the strong ETag is derived from those names, not from the bytes.
     let tag = {
@@ -553,28 +536,13 @@ async fn respond(
         .and_then(|v| v.trim().strip_prefix("bytes="))
         .filter(|spec| !spec.contains(','));
     let Some(spec) = range else {
-        let mut r = match body {
-            job::Body::Parts(parts) => Response::new(Body::new(Pieces {
-                parts: parts.into(),
-                remaining: len,
-            })),
-            job::Body::Stream(stream) => Response::new(Body::new(Streamed {
-                stream,
-                remaining: len,
-            })),
-        };
+        let mut r = Response::new(Body::new(Sending::new(body)));
         *r.headers_mut() = h;
         return r;
     };
     match parse_range(spec, len) {
         Some((start, end)) => {
-            let whole = match (Rendered {
-                content_type,
-                caching,
-                body,
-            })
-            .into_bytes()
-            {
+            let whole = match body.into_bytes() {
                 Ok(whole) => whole,
                 Err(e) => return e.into_response(),
             };

@@ -1,7 +1,7 @@
 //! The embedded default: each bucket is a folder, `<root>/<bucket>/<key>`. A newcomer copies
 //! files in and creates an asset. Written on `std::fs` (ranged reads on a blocking thread)
 //! rather than object_store's LocalFileSystem so that the symlink-escape check, the error
-//! mapping, page-cache reads on the async worker and open files for `sendfile` are ours.
+//! mapping, page-cache reads on the async worker and open, mapped files for egress are ours.
 
 use std::collections::HashMap;
 use std::fs::File;
