@@ -29,6 +29,7 @@ fn mp4_index(data: &[u8]) -> MediaIndex {
     MediaIndex {
         source: SourceKind::Mp4,
         objects: vec!["ladder_720p.mp4".into()],
+        versions: Vec::new(),
         tracks: common::mp4_tracks(data),
         warnings: Vec::new(),
     }

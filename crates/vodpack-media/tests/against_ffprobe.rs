@@ -419,6 +419,7 @@ fn segmentation_covers_every_sample_once() {
     let index = MediaIndex {
         source: SourceKind::Smil,
         objects: vec![],
+        versions: Vec::new(),
         tracks,
         warnings: vec![],
     };

@@ -31,6 +31,7 @@ fn mp4_source(dir: &Path, file: &str) -> Source {
         index: MediaIndex {
             source: SourceKind::Mp4,
             objects: vec![file.to_string()],
+            versions: Vec::new(),
             tracks,
             warnings: Vec::new(),
         },
@@ -64,6 +65,7 @@ fn ts_source(dir: &Path, prefix: &str) -> Source {
                 .iter()
                 .map(|f| f.to_string_lossy().to_string())
                 .collect(),
+            versions: Vec::new(),
             tracks,
             warnings: Vec::new(),
         },

@@ -60,7 +60,7 @@ pub fn open_source(
             },
         };
         return Ok((
-            Box::new(S3Storage::new(settings)),
+            Box::new(S3Storage::new(settings, Default::default())),
             ObjectRef::new(bucket, key)?,
         ));
     }

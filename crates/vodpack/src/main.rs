@@ -90,6 +90,61 @@ impl LimitArgs {
     }
 }
 
+/// A positive number of seconds (fractions allowed).
+fn seconds(s: &str) -> Result<std::time::Duration, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !(v.is_finite() && v > 0.0 && v <= 86_400.0 * 7.0) {
+        return Err(format!(
+            "'{s}' must be more than 0 and at most a week of seconds"
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(v))
+}
+
+/// How long storage may take, on the egress path and in ingest.
+#[derive(Args, Clone)]
+pub struct DeadlineArgs {
+    /// Seconds to connect to the S3 store, per attempt.
+    #[arg(long, env = "VODPACK_STORAGE_CONNECT_TIMEOUT", default_value = "2", value_parser = seconds)]
+    storage_connect_timeout: std::time::Duration,
+    /// Longest silence, in seconds, while waiting for or reading an S3 response, per attempt.
+    #[arg(long, env = "VODPACK_STORAGE_READ_TIMEOUT", default_value = "3", value_parser = seconds)]
+    storage_read_timeout: std::time::Duration,
+    /// Retries of a failed S3 request (within the deadlines).
+    #[arg(long, env = "VODPACK_STORAGE_RETRIES", default_value_t = 2)]
+    storage_retries: usize,
+    /// Seconds an egress request may spend reading the store before it answers 503 with
+    /// Retry-After.
+    #[arg(long, env = "VODPACK_EGRESS_READ_DEADLINE", default_value = "5", value_parser = seconds)]
+    egress_read_deadline: std::time::Duration,
+    /// Seconds one read of an ingest may take.
+    #[arg(long, env = "VODPACK_INGEST_READ_TIMEOUT", default_value = "30", value_parser = seconds)]
+    ingest_read_timeout: std::time::Duration,
+    /// Seconds one whole ingest may take.
+    #[arg(long, env = "VODPACK_INGEST_DEADLINE", default_value = "3600", value_parser = seconds)]
+    ingest_deadline: std::time::Duration,
+    /// Times an ingest that failed because the store timed out or failed is tried again.
+    #[arg(long, env = "VODPACK_INGEST_RETRIES", default_value_t = 5)]
+    ingest_retries: u32,
+    /// Seconds before the first retry of such an ingest (doubled for each later one).
+    #[arg(long, env = "VODPACK_INGEST_RETRY_DELAY", default_value = "30", value_parser = seconds)]
+    ingest_retry_delay: std::time::Duration,
+}
+
+impl DeadlineArgs {
+    pub fn timeouts(&self) -> vodpack_service::storage::Timeouts {
+        vodpack_service::storage::Timeouts {
+            connect: self.storage_connect_timeout,
+            read: self.storage_read_timeout,
+            retries: self.storage_retries,
+            egress: self.egress_read_deadline,
+        }
+    }
+}
+
 #[derive(Args)]
 struct ServeArgs {
     /// Address and port to listen on (port 0 picks a free one).
@@ -155,9 +210,11 @@ struct ServeArgs {
     )]
     index_cache_samples: u64,
     /// URL that receives every ingest event (IngestStart, IngestComplete, IngestError,
-    /// VodAssetPlayable) as a JSON POST, with retries.
+    /// VodAssetPlayable, SourceChanged) as a JSON POST, with retries.
     #[arg(long, env = "VODPACK_EVENTS_WEBHOOK")]
     events_webhook: Option<String>,
+    #[command(flatten)]
+    deadlines: DeadlineArgs,
 }
 
 pub fn init_logging(format: &str) {
@@ -239,9 +296,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             concurrency: args.ingest_concurrency,
             limits: args.limits.limits(),
             webhook: args.events_webhook,
+            deadline: args.deadlines.ingest_deadline,
+            read_timeout: args.deadlines.ingest_read_timeout,
+            retries: args.deadlines.ingest_retries,
+            retry_delay: args.deadlines.ingest_retry_delay,
         },
         index_cache_samples: args.index_cache_samples,
         cdn_secrets_file: args.cdn_secrets_file,
+        timeouts: args.deadlines.timeouts(),
     };
     let server = Server::bind(opts)
         .await

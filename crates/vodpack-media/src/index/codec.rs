@@ -7,7 +7,7 @@
 use super::*;
 
 /// Version of the binary layout. Bump on any change; old versions are re-ingested.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 const MAGIC: &[u8; 6] = b"VPKIDX";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -144,6 +144,11 @@ pub fn encode(index: &MediaIndex) -> Vec<u8> {
     for o in &index.objects {
         w.bytes(o.as_bytes());
     }
+    w.u(index.versions.len() as u64);
+    for v in &index.versions {
+        w.u(v.size);
+        w.bytes(v.tag.as_bytes());
+    }
     w.u(index.warnings.len() as u64);
     for m in &index.warnings {
         w.bytes(m.as_bytes());
@@ -232,6 +237,19 @@ pub fn decode(bytes: &[u8]) -> Result<MediaIndex, IndexError> {
     let mut objects = Vec::with_capacity(n);
     for _ in 0..n {
         objects.push(r.string()?);
+    }
+    let n = r.len()?;
+    if n != 0 && n != objects.len() {
+        return Err(IndexError::Corrupt(
+            "object versions do not match the objects",
+        ));
+    }
+    let mut versions = Vec::with_capacity(n);
+    for _ in 0..n {
+        versions.push(ObjectVersion {
+            size: r.u()?,
+            tag: r.string()?,
+        });
     }
     let n = r.len()?;
     let mut warnings = Vec::with_capacity(n);
@@ -352,6 +370,7 @@ pub fn decode(bytes: &[u8]) -> Result<MediaIndex, IndexError> {
     Ok(MediaIndex {
         source,
         objects,
+        versions,
         tracks,
         warnings,
     })
@@ -379,6 +398,16 @@ mod tests {
         MediaIndex {
             source: SourceKind::Smil,
             objects: vec!["a/one.mp4".into(), "a/two.mp4".into()],
+            versions: vec![
+                ObjectVersion {
+                    size: 123_456,
+                    tag: "1a2b-1700000000.5".into(),
+                },
+                ObjectVersion {
+                    size: 654_321,
+                    tag: "\"9b2cf535f27731c974343645a3985328\"".into(),
+                },
+            ],
             warnings: vec!["something".into()],
             tracks: vec![Track {
                 codec: Codec::H264,

@@ -221,12 +221,25 @@ impl Track {
     }
 }
 
+/// Which version of a source object an index describes: its size and a tag the storage
+/// backend gives it (local files: inode and modification time; S3: the ETag). Egress refuses
+/// to read an object whose version differs, so an index never cuts another file's bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectVersion {
+    pub size: u64,
+    pub tag: String,
+}
+
 /// The index of a whole asset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaIndex {
     pub source: SourceKind,
     /// Object keys (within the source bucket) that samples point into.
     pub objects: Vec<String>,
+    /// The version of each object when it was indexed, in the order of `objects`; empty when
+    /// not recorded (indexes built in memory, e.g. by tests and benches), which egress takes
+    /// as "do not check".
+    pub versions: Vec<ObjectVersion>,
     pub tracks: Vec<Track>,
     /// Things worth telling the operator that did not stop ingest.
     pub warnings: Vec<String>,

@@ -81,6 +81,9 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> ApiResult<Res
         egress_id: new_egress_id(),
         status: STATUS_QUEUED.to_string(),
         ingest_error: None,
+        incarnation: 1,
+        incarnated_at: None,
+        ingest_attempts: 0,
         tags,
     };
     state
@@ -133,12 +136,16 @@ pub async fn delete(
     State(state): State<AppState>,
     PathParam(id): PathParam,
 ) -> ApiResult<Response> {
-    let egress_id = state.repo.get_asset(&id).await?.map(|a| a.egress_id);
+    let incarnation = state
+        .repo
+        .get_asset(&id)
+        .await?
+        .map(|a| a.incarnation_key());
     state.repo.delete_asset(&id).await?;
     state.ingest.cancel(&id);
     state.egress.forget_resolutions();
-    if let Some(e) = egress_id {
-        state.egress.cache.invalidate(&e).await;
+    if let Some(key) = incarnation {
+        state.egress.cache.invalidate(&key).await;
     }
     tracing::info!(id = %id, "asset deleted");
     Ok(json(StatusCode::ACCEPTED, &serde_json::json!({})))

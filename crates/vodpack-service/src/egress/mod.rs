@@ -31,7 +31,7 @@ use vodpack_media::index::MediaIndex;
 use vodpack_media::plan::Segmentation;
 
 use crate::api::AppState;
-use crate::ingest::cache::IndexCache;
+use crate::ingest::cache::{CacheError, IndexCache};
 use crate::model::Package;
 use crate::repo::{AssetRecord, ConfigRecord, GroupRecord};
 use crate::resources::manifest_id;
@@ -121,26 +121,60 @@ impl Egress {
     }
 }
 
-/// An egress failure: status and a plain-text reason.
+/// An egress failure: status and a plain-text reason (never an internal endpoint or path:
+/// storage details go to the log).
 #[derive(Debug)]
-pub struct EgressError(pub StatusCode, pub String);
+pub struct EgressError {
+    pub status: StatusCode,
+    pub message: String,
+    /// Seconds after which trying again may succeed (`Retry-After`).
+    pub retry_after: Option<u32>,
+    /// The asset's source is not what its index describes: the asset must be ingested again.
+    pub source_changed: Option<String>,
+}
+
+impl EgressError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> EgressError {
+        EgressError {
+            status,
+            message: message.into(),
+            retry_after: None,
+            source_changed: None,
+        }
+    }
+
+    /// 503 with `Retry-After`.
+    pub fn unavailable(message: impl Into<String>, retry_after: u32) -> EgressError {
+        EgressError {
+            retry_after: Some(retry_after),
+            ..EgressError::new(StatusCode::SERVICE_UNAVAILABLE, message)
+        }
+    }
+}
 
 impl IntoResponse for EgressError {
     fn into_response(self) -> Response {
-        let mut r = (self.0, self.1).into_response();
+        let mut r = (self.status, self.message).into_response();
         r.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
         r.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(secs) = self.retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         r
     }
 }
 
 fn not_found(msg: impl Into<String>) -> EgressError {
-    EgressError(StatusCode::NOT_FOUND, msg.into())
+    EgressError::new(StatusCode::NOT_FOUND, msg)
 }
+
+/// Seconds a client is asked to wait while an asset is (re-)ingested or the store recovers.
+const RETRY_AFTER: u32 = 5;
 
 /// A non-negative decimal number without sign or leading zeros (one URL per file).
 pub(crate) fn number(s: &str) -> Option<usize> {
@@ -150,9 +184,10 @@ pub(crate) fn number(s: &str) -> Option<usize> {
 }
 
 fn storage_error(e: crate::repo::RepoError) -> EgressError {
-    EgressError(
-        StatusCode::SERVICE_UNAVAILABLE,
-        format!("storage error: {e}"),
+    tracing::warn!(error = %e, "egress cannot read the database");
+    EgressError::unavailable(
+        "the service cannot read its database; try again",
+        RETRY_AFTER,
     )
 }
 
@@ -194,7 +229,7 @@ async fn resolve(state: &AppState, asset: &str, config: &str) -> Result<Resoluti
         .enumerate()
         .map(|(i, name)| (manifest_id(&config.egress_id, i), name))
         .collect();
-    let modified = http_date(asset.created_at.as_str().max(config.created_at.as_str()));
+    let modified = http_date(asset.outputs_since().max(config.created_at.as_str()));
     let r = Arc::new(Resolved {
         asset,
         config,
@@ -220,8 +255,17 @@ pub async fn serve(
     headers: HeaderMap,
 ) -> Response {
     match serve_inner(&state, &asset, &config, &manifest, &file, &headers).await {
-        Ok((r, modified)) => {
-            respond(r, &modified, &headers, &asset, &config, &manifest, &file).await
+        Ok((r, modified, incarnation)) => {
+            respond(
+                r,
+                &modified,
+                &headers,
+                &incarnation,
+                &config,
+                &manifest,
+                &file,
+            )
+            .await
         }
         Err(e) => e.into_response(),
     }
@@ -234,7 +278,7 @@ async fn serve_inner(
     manifest: &str,
     file: &str,
     headers: &HeaderMap,
-) -> Result<(Rendered, String), EgressError> {
+) -> Result<(Rendered, String, String), EgressError> {
     let r = resolve(state, asset, config).await?;
     let (asset_rec, config_rec, group) = (&r.asset, &r.config, &r.group);
     let position = r
@@ -249,11 +293,27 @@ async fn serve_inner(
     {
         let presented = headers.get(cdn_auth::HEADER).and_then(|v| v.to_str().ok());
         if !state.egress.cdn_secrets.allows(secret, presented) {
-            return Err(EgressError(
+            return Err(EgressError::new(
                 StatusCode::FORBIDDEN,
-                "CDN authorization failed: missing or wrong X-MediaPackage-CDNIdentifier".into(),
+                "CDN authorization failed: missing or wrong X-MediaPackage-CDNIdentifier",
             ));
         }
+    }
+    if asset_rec.status != "PLAYABLE" && asset_rec.incarnation > 1 {
+        // It played before: its source changed, and it is being ingested again (or the new
+        // version could not be).
+        let message = if asset_rec.status == "FAILED" {
+            format!(
+                "the source of asset '{}' changed and the new version could not be ingested (see its IngestError event)",
+                asset_rec.id
+            )
+        } else {
+            format!(
+                "the source of asset '{}' changed; it is being ingested again, try again shortly",
+                asset_rec.id
+            )
+        };
+        return Err(EgressError::unavailable(message, RETRY_AFTER));
     }
     if asset_rec.status != "PLAYABLE" {
         return Err(not_found(format!(
@@ -263,23 +323,37 @@ async fn serve_inner(
     }
     let modified = r.modified.clone();
     // Only manifests are cached (segments are the bulk of requests: no key, no lookup).
-    let cache_key = is_manifest_name(file).then(|| format!("{asset}/{config}/{manifest}/{file}"));
+    let incarnation = asset_rec.incarnation_key();
+    let cache_key =
+        is_manifest_name(file).then(|| format!("{incarnation}/{config}/{manifest}/{file}"));
     if let Some(key) = &cache_key
         && let Some((content_type, body)) = state.egress.manifests.get(key).await
     {
-        return Ok((Rendered::manifest(content_type, body), modified));
+        return Ok((
+            Rendered::manifest(content_type, body),
+            modified,
+            incarnation,
+        ));
     }
-    let index = state
-        .egress
-        .cache
-        .get(asset_rec)
-        .await
-        .map_err(|e| EgressError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?
-        .ok_or_else(|| not_found("asset index not found"))?;
+    let index = match state.egress.cache.get(asset_rec).await {
+        Ok(Some(index)) => index,
+        Ok(None) => return Err(not_found("asset index not found")),
+        // Written by another build (older format) or damaged: ingest again.
+        Err(CacheError::Decode(detail)) => {
+            return Err(reingest(state, asset_rec, &format!("stored index: {detail}")).await);
+        }
+        Err(e) => {
+            tracing::warn!(asset = %asset_rec.id, error = %e, "egress cannot load an index");
+            return Err(EgressError::unavailable(
+                "the asset's index cannot be read; try again",
+                RETRY_AFTER,
+            ));
+        }
+    };
     let seconds = job::segment_seconds(&config_rec.package);
     let seg = state
         .egress
-        .segmentation(&asset_rec.egress_id, seconds, &index)
+        .segmentation(&incarnation, seconds, &index)
         .await
         .ok_or_else(|| not_found("the asset has no segments"))?;
     let source = crate::ingest::source_object(&asset_rec.source_arn).map_err(read::unavailable)?;
@@ -290,11 +364,18 @@ async fn serve_inner(
         seg,
         created_at: asset_rec.created_at.clone(),
         package: config_rec.package.clone(),
-        ts_lengths: Some((state.egress.ts_lengths.clone(), asset_rec.egress_id.clone())),
+        ts_lengths: Some((state.egress.ts_lengths.clone(), incarnation.clone())),
         manifest: position,
         manifest_name: r.manifests[position].1.clone(),
     };
-    let out = render(&job, file).await?;
+    let out = match render(&job, file).await {
+        Ok(out) => out,
+        Err(EgressError {
+            source_changed: Some(detail),
+            ..
+        }) => return Err(reingest(state, asset_rec, &detail).await),
+        Err(e) => return Err(e),
+    };
     if out.caching == Caching::Manifest
         && let Some(cache_key) = cache_key
         && let job::Body::Parts(parts) = &out.body
@@ -305,7 +386,28 @@ async fn serve_inner(
             .insert(cache_key, (out.content_type, job::concat(parts)))
             .await;
     }
-    Ok((out, modified))
+    Ok((out, modified, incarnation))
+}
+
+/// The asset's index no longer describes its source: start a new incarnation (once, however
+/// many requests notice together), drop what was cached of the old one, and answer 503 with
+/// `Retry-After` until the new one is playable.
+async fn reingest(state: &AppState, asset: &AssetRecord, detail: &str) -> EgressError {
+    if state.ingest.source_changed(asset, detail).await.is_some() {
+        state.egress.forget_resolutions();
+        state
+            .egress
+            .cache
+            .invalidate(&asset.incarnation_key())
+            .await;
+    }
+    EgressError::unavailable(
+        format!(
+            "the source of asset '{}' changed since it was ingested; it is being ingested again, try again shortly",
+            asset.id
+        ),
+        RETRY_AFTER,
+    )
 }
 
 /// Whether a file name is one of a manifest (HLS playlist, MPD, Smooth client manifest).
@@ -411,8 +513,8 @@ impl http_body::Body for Sending {
                 Ok(http_body::Frame::data(b))
             }
             Err(e) => {
-                tracing::warn!(error = %e.1, "segment cut off");
-                Err(std::io::Error::other(e.1))
+                tracing::warn!(error = %e.message, "segment cut off");
+                Err(std::io::Error::other(e.message))
             }
         }))
     }
@@ -451,7 +553,7 @@ async fn respond(
     out: Rendered,
     modified: &str,
     req: &HeaderMap,
-    asset: &str,
+    incarnation: &str,
     config: &str,
     manifest: &str,
     file: &str,
@@ -474,7 +576,7 @@ async fn respond(
         use sha2::{Digest, Sha256};
         let d = Sha256::digest(
             format!(
-                "{}|{asset}|{config}|{manifest}/{file}|{}",
+                "{}|{incarnation}|{config}|{manifest}/{file}|{}",
                 build_id(),
                 if compress { "gzip" } else { "identity" }
             )

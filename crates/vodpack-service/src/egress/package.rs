@@ -61,7 +61,7 @@ pub async fn write_all(
         };
         let fail = |file: &str, e: super::EgressError| PackageError::Render {
             file: file.to_string(),
-            reason: e.1,
+            reason: e.message,
         };
         for file in super::files(&job).map_err(|e| fail(&name, e))? {
             let rel = format!("{name}/{file}");

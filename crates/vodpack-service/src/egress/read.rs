@@ -7,6 +7,11 @@
 //!
 //! Whoever uses the bytes calls [`SampleBytes::intact`] once done with them: a mapped file
 //! truncated meanwhile reads as zeros, and what was made from them must be thrown away.
+//!
+//! Every object is checked to be the version the index describes (the open file's inode,
+//! modification time and size; `If-Match` on S3) before any byte of it is used: an index
+//! never cuts another file's bytes. A mismatch fails the request with
+//! [`EgressError::source_changed`] set, which starts a re-ingest.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -16,7 +21,7 @@ use bytes::Bytes;
 use vodpack_media::index::{MediaIndex, Track};
 
 use super::EgressError;
-use crate::storage::{ObjectRef, SourceFile, Storage};
+use crate::storage::{ObjectRef, ObjectVersion, SourceFile, Storage, StorageError, check_version};
 
 /// A TS sample's payload may continue in the packet that holds the next sample's start.
 const TS_PACKET: u64 = 188;
@@ -34,10 +39,30 @@ pub struct SampleBytes {
 }
 
 pub fn unavailable(e: impl std::fmt::Display) -> EgressError {
-    EgressError(
+    tracing::warn!(error = %e, "egress cannot make a file from the source");
+    EgressError::new(
         axum::http::StatusCode::SERVICE_UNAVAILABLE,
         format!("cannot read the source: {e}"),
     )
+}
+
+/// A storage failure as a client sees it: 503 with the kind of failure (the details, which
+/// may name endpoints and paths, go to the log), `Retry-After` when waiting may help, and a
+/// re-ingest when the source changed.
+pub fn storage_failed(e: StorageError) -> EgressError {
+    tracing::warn!(error = %e, "egress cannot read a source object");
+    let mut out = EgressError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        format!("cannot read the source: {}", e.public_reason()),
+    );
+    if e.is_transient() {
+        out.retry_after = Some(super::RETRY_AFTER);
+    }
+    if let StorageError::Changed { .. } = &e {
+        out.retry_after = Some(super::RETRY_AFTER);
+        out.source_changed = Some(e.to_string());
+    }
+    out
 }
 
 impl SampleBytes {
@@ -84,8 +109,15 @@ impl SampleBytes {
             }
             let o = o as u32;
             let obj = ObjectRef::new(bucket, key).map_err(unavailable)?;
+            let expect: Option<&ObjectVersion> = index.versions.get(o as usize);
             // The whole span as one slice of the mapping, when it is there and cached.
             if let Some(file) = storage.local_file(&obj) {
+                if let Some(expected) = expect {
+                    let found = file
+                        .version()
+                        .map_err(|e| unavailable(format!("cannot check the source: {e}")))?;
+                    check_version(&obj, expected, &found).map_err(storage_failed)?;
+                }
                 let lo = spans.iter().map(|s| s.0).min().unwrap_or(0);
                 let hi = spans
                     .iter()
@@ -115,15 +147,15 @@ impl SampleBytes {
             for (start, end) in runs {
                 let obj = obj.clone();
                 reads.push(async move {
-                    let end = if end == u64::MAX {
-                        storage.size(&obj).await.map_err(unavailable)?
-                    } else {
-                        end
+                    let end = match (end, expect) {
+                        (u64::MAX, Some(v)) => v.size,
+                        (u64::MAX, None) => storage.size(&obj).await.map_err(storage_failed)?,
+                        _ => end,
                     };
                     let bytes = storage
-                        .read(&obj, start..end.max(start))
+                        .read_checked(&obj, start..end.max(start), expect)
                         .await
-                        .map_err(unavailable)?;
+                        .map_err(storage_failed)?;
                     Ok::<_, EgressError>((o, start, bytes))
                 });
             }

@@ -1,7 +1,8 @@
 //! Decoded indexes in memory for the egress path: loaded from the repository on first use,
 //! shared (`Arc`) by every request for the asset, bounded by the total number of samples held
 //! (moka's weigher), and loaded once when many requests miss together (`try_get_with`).
-//! Keyed by the asset's egress id, which is unique per incarnation of an asset.
+//! Keyed by the asset's incarnation key (egress id and incarnation): a re-ingested asset never
+//! sees its old index.
 
 use std::sync::Arc;
 
@@ -36,14 +37,15 @@ impl IndexCache {
 
     /// The index of a PLAYABLE asset; `None` when it has none (not ingested yet, or deleted).
     pub async fn get(&self, asset: &AssetRecord) -> Result<Option<Arc<MediaIndex>>, CacheError> {
-        if let Some(hit) = self.cache.get(&asset.egress_id).await {
+        let key = asset.incarnation_key();
+        if let Some(hit) = self.cache.get(&key).await {
             return Ok(Some(hit));
         }
         let repo = self.repo.clone();
         let id = asset.id.clone();
         let loaded = self
             .cache
-            .try_get_with(asset.egress_id.clone(), async move {
+            .try_get_with(key, async move {
                 let stored = repo
                     .get_index(&id)
                     .await
@@ -65,9 +67,10 @@ impl IndexCache {
         }
     }
 
-    /// Drops an asset's index (after DeleteAsset).
-    pub async fn invalidate(&self, egress_id: &str) {
-        self.cache.invalidate(egress_id).await;
+    /// Drops an asset's index (after DeleteAsset, or when it is ingested again), by
+    /// [`AssetRecord::incarnation_key`].
+    pub async fn invalidate(&self, incarnation_key: &str) {
+        self.cache.invalidate(incarnation_key).await;
     }
 
     /// Samples held, for metrics and tests.
@@ -92,6 +95,7 @@ mod tests {
         MediaIndex {
             source: SourceKind::Mp4,
             objects: vec!["k.mp4".into()],
+            versions: Vec::new(),
             warnings: vec![],
             tracks: vec![Track {
                 codec: Codec::Aac,
@@ -148,6 +152,9 @@ mod tests {
             egress_id: "e1".into(),
             status: "QUEUED".into(),
             ingest_error: None,
+            incarnation: 1,
+            incarnated_at: None,
+            ingest_attempts: 0,
             tags: Default::default(),
         };
         repo.create_asset(&asset, Quotas::default()).await.unwrap();
@@ -174,7 +181,7 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &b), "the second get is a hit");
         assert_eq!(*a, idx);
         assert_eq!(cache.weighted_size().await, 50);
-        cache.invalidate("e1").await;
+        cache.invalidate(&asset.incarnation_key()).await;
         assert_eq!(cache.weighted_size().await, 0);
         std::fs::remove_dir_all(&dir).ok();
     }

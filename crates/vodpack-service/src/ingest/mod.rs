@@ -6,6 +6,12 @@
 //! Each ingest runs in its own task, so a failure or even a bug in one asset's parsing never
 //! touches another. Deleting an asset aborts its ingest, and the final write is conditional on
 //! the asset (this incarnation of it) still being there.
+//!
+//! Storage is read under deadlines ([`crate::storage::Bounded`] per read, and one for the
+//! whole ingest): a store that goes silent ends the ingest FAILED with the reason, and such
+//! transient failures are queued again later (a few times, backing off). An asset whose source
+//! changed after it was ingested is ingested again as a new incarnation
+//! ([`Ingest::source_changed`]).
 
 pub mod cache;
 pub mod events;
@@ -22,8 +28,9 @@ use vodpack_media::mp4::Limits;
 use crate::config::ServiceConfig;
 use crate::repo::{AssetRecord, IngestOutcome, Repository, ResourceKind};
 use crate::resources::{arn, egress_endpoint_url};
-use crate::storage::{ObjectRef, Storage};
+use crate::storage::{Bounded, ObjectRef, Storage};
 use events::{Detail, EventSink};
+use source::IngestError;
 
 /// How ingest runs.
 #[derive(Debug, Clone)]
@@ -33,6 +40,15 @@ pub struct IngestSettings {
     pub limits: Limits,
     /// URL that receives every event as a JSON POST.
     pub webhook: Option<String>,
+    /// Longest one ingest may take, all reads included.
+    pub deadline: Duration,
+    /// Longest one read of the store may take.
+    pub read_timeout: Duration,
+    /// Times an ingest that failed for a transient reason (the store timed out or failed) is
+    /// tried again.
+    pub retries: u32,
+    /// Wait before the first retry; doubled for each later one.
+    pub retry_delay: Duration,
 }
 
 impl Default for IngestSettings {
@@ -41,6 +57,10 @@ impl Default for IngestSettings {
             concurrency: 2,
             limits: Limits::default(),
             webhook: None,
+            deadline: Duration::from_secs(3600),
+            read_timeout: Duration::from_secs(30),
+            retries: 5,
+            retry_delay: Duration::from_secs(30),
         }
     }
 }
@@ -118,8 +138,55 @@ impl Ingest {
         }
     }
 
+    /// The source of `asset` no longer is what its index describes (`detail` says how), or its
+    /// stored index is unreadable: starts a new incarnation and queues it. Returns the asset
+    /// as re-queued, `None` when another request already did (or it is being ingested).
+    pub async fn source_changed(&self, asset: &AssetRecord, detail: &str) -> Option<AssetRecord> {
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let restarted = match self
+            .repo
+            .restart_ingest(&asset.id, asset.incarnation, &now)
+            .await
+        {
+            Ok(r) => r?,
+            Err(e) => {
+                tracing::error!(asset = %asset.id, error = %e, "cannot queue the asset for re-ingest");
+                return None;
+            }
+        };
+        tracing::warn!(
+            asset = %asset.id,
+            incarnation = restarted.incarnation,
+            %detail,
+            "source changed since ingest: ingesting the asset again"
+        );
+        self.events.emit(
+            vec![self.asset_arn(&asset.id)],
+            Detail {
+                event: "SourceChanged",
+                message: format!(
+                    "The source of asset '{}' changed since it was ingested ({detail}); it is being ingested again",
+                    asset.id
+                ),
+                packaging_configuration_id: None,
+                manifest_urls: None,
+            },
+        );
+        self.wake();
+        Some(restarted)
+    }
+
     async fn work(self: Arc<Self>) {
         loop {
+            let now = chrono::Utc::now().timestamp();
+            match self.repo.requeue_due(now).await {
+                Ok(n) if n > 0 => tracing::info!(
+                    assets = n,
+                    "retrying ingests that failed for a transient reason"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "cannot requeue ingests due for a retry"),
+            }
             match self.repo.claim_next_queued().await {
                 Ok(Some(asset)) => self.run(asset).await,
                 Ok(None) => {
@@ -159,28 +226,40 @@ impl Ingest {
                 manifest_urls: None,
             },
         );
-        let storage = self.storage.clone();
+        let storage: Arc<dyn Storage> = Arc::new(Bounded::new(
+            self.storage.clone(),
+            self.settings.read_timeout,
+        ));
         let limits = self.settings.limits;
         let source = asset.source_arn.clone();
-        let task = tokio::spawn(async move {
-            let obj = source_object(&source)?;
-            source::index_source(storage.as_ref(), &obj, &limits)
-                .await
-                .map_err(|e| e.to_string())
+        let mut task = tokio::spawn(async move {
+            let obj = source_object(&source).map_err(IngestError::Source)?;
+            source::index_source(storage.as_ref(), &obj, &limits).await
         });
         if let Ok(mut running) = self.running.lock() {
             running.insert(asset.id.clone(), task.abort_handle());
         }
-        let result = task.await;
+        let deadline = self.settings.deadline;
+        let result = match tokio::time::timeout(deadline, &mut task).await {
+            Ok(r) => r,
+            Err(_) => {
+                task.abort();
+                Ok(Err(IngestError::Deadline {
+                    seconds: deadline.as_secs(),
+                }))
+            }
+        };
         if let Ok(mut running) = self.running.lock() {
             running.remove(&asset.id);
         }
-        let outcome: Result<MediaIndex, String> = match result {
+        let outcome: Result<MediaIndex, IngestError> = match result {
             Ok(r) => r,
             Err(e) if e.is_cancelled() => return,
             Err(e) => {
                 tracing::error!(asset = %asset.id, error = %e, "ingest task failed unexpectedly");
-                Err("internal error while reading the source; see the server log".to_string())
+                Err(IngestError::Source(
+                    "internal error while reading the source; see the server log".to_string(),
+                ))
             }
         };
         match outcome {
@@ -210,14 +289,37 @@ impl Ingest {
                     }
                 }
             }
-            Err(reason) => {
+            Err(error) => {
+                let transient = error.is_transient();
+                let attempt = asset.ingest_attempts + 1;
+                let (reason, outcome_retry_at) = if transient && attempt <= self.settings.retries {
+                    let wait = self
+                        .settings
+                        .retry_delay
+                        .saturating_mul(1u32 << (attempt - 1).min(16));
+                    (
+                        format!(
+                            "{error} (attempt {attempt} of {}; retrying in {} s)",
+                            self.settings.retries + 1,
+                            wait.as_secs()
+                        ),
+                        Some(chrono::Utc::now().timestamp() + wait.as_secs().max(1) as i64),
+                    )
+                } else if transient {
+                    (format!("{error} (gave up after {attempt} attempts)"), None)
+                } else {
+                    (error.to_string(), None)
+                };
+                let outcome = match outcome_retry_at {
+                    Some(retry_at) => IngestOutcome::Retry {
+                        reason: &reason,
+                        retry_at,
+                    },
+                    None => IngestOutcome::Failed { reason: &reason },
+                };
                 let recorded = self
                     .repo
-                    .finish_ingest(
-                        &asset.id,
-                        &asset.egress_id,
-                        IngestOutcome::Failed { reason: &reason },
-                    )
+                    .finish_ingest(&asset.id, &asset.egress_id, outcome)
                     .await;
                 if let Err(e) = recorded {
                     tracing::error!(asset = %asset.id, error = %e, "cannot record the ingest failure");

@@ -7,7 +7,7 @@ use vodpack_media::index::{MediaIndex, SourceKind, Track, TrackKind};
 use vodpack_media::mp4::{self, Limits, TOP_LEVEL_HEADER_BYTES, TopLevel};
 use vodpack_media::{MediaError, hls, plan, smil, srt, ts};
 
-use crate::storage::{ObjectRef, Storage, StorageError};
+use crate::storage::{ObjectRef, Pinned, Storage, StorageError};
 
 /// Largest manifest (SMIL, playlist) or subtitle file read.
 pub const MAX_TEXT_BYTES: u64 = 16 * 1024 * 1024;
@@ -25,6 +25,19 @@ pub enum IngestError {
     Media { object: String, error: MediaError },
     #[error("{0}")]
     Source(String),
+    #[error("the ingest did not finish within {seconds} s")]
+    Deadline { seconds: u64 },
+}
+
+impl IngestError {
+    /// Whether the same ingest may succeed later (the store was slow or failing).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            IngestError::Storage(e) => e.is_transient(),
+            IngestError::Deadline { .. } => true,
+            _ => false,
+        }
+    }
 }
 
 fn media(obj: &ObjectRef, error: MediaError) -> IngestError {
@@ -109,25 +122,33 @@ pub async fn index_source(
 }
 
 /// [`index_source`], reporting the bytes of TS scanned so far (HLS sources are read whole).
+///
+/// Every object is read at one version (the first it is seen at; a change half-way fails the
+/// ingest with [`StorageError::Changed`]), and the index records those versions.
 pub async fn index_source_with_progress(
     storage: &dyn Storage,
     obj: &ObjectRef,
     limits: &Limits,
     progress: Progress<'_>,
 ) -> Result<MediaIndex, IngestError> {
-    match ext(&obj.key).as_str() {
-        "smil" => index_smil(storage, obj, limits).await,
-        "m3u8" | "m3u" => index_hls(storage, obj, limits, progress).await,
+    let pinned = Pinned::new(storage);
+    let storage: &dyn Storage = &pinned;
+    let mut index = match ext(&obj.key).as_str() {
+        "smil" => index_smil(storage, obj, limits).await?,
+        "m3u8" | "m3u" => index_hls(storage, obj, limits, progress).await?,
         _ => {
             let t = index_mp4(storage, obj, 0, 0, limits).await?;
-            Ok(MediaIndex {
+            MediaIndex {
                 source: SourceKind::Mp4,
                 objects: vec![obj.key.clone()],
+                versions: Vec::new(),
                 tracks: t.tracks,
                 warnings: t.warnings,
-            })
+            }
         }
-    }
+    };
+    index.versions = pinned.versions(&obj.bucket, &index.objects).await?;
+    Ok(index)
 }
 
 async fn index_smil(
@@ -141,6 +162,7 @@ async fn index_smil(
     let mut index = MediaIndex {
         source: SourceKind::Smil,
         objects: Vec::new(),
+        versions: Vec::new(),
         tracks: Vec::new(),
         warnings: Vec::new(),
     };
@@ -211,6 +233,7 @@ pub async fn index_hls(
     let mut index = MediaIndex {
         source: SourceKind::HlsTs,
         objects: Vec::new(),
+        versions: Vec::new(),
         tracks: Vec::new(),
         warnings: parent.warnings.clone(),
     };

@@ -51,6 +51,26 @@ pub struct AssetRecord {
     /// Why ingest failed, when it did.
     pub ingest_error: Option<String>,
     pub tags: Tags,
+    /// Which ingest of the asset this is: 1 at creation, bumped when the asset is ingested
+    /// again (its source changed). Egress caches and validators are keyed by it.
+    pub incarnation: i64,
+    /// When the current incarnation began (RFC 3339); `None` for the first (`created_at`).
+    pub incarnated_at: Option<String>,
+    /// Ingest attempts of this incarnation that ended in a transient failure.
+    pub ingest_attempts: u32,
+}
+
+impl AssetRecord {
+    /// Names this incarnation of this asset (egress id and incarnation): the key of egress
+    /// caches, and part of every ETag.
+    pub fn incarnation_key(&self) -> String {
+        format!("{}.{}", self.egress_id, self.incarnation)
+    }
+
+    /// When the outputs of this incarnation began to exist (RFC 3339).
+    pub fn outputs_since(&self) -> &str {
+        self.incarnated_at.as_deref().unwrap_or(&self.created_at)
+    }
 }
 
 /// How an ingest ended.
@@ -63,6 +83,12 @@ pub enum IngestOutcome<'a> {
     },
     Failed {
         reason: &'a str,
+    },
+    /// A transient failure (the store did not answer): FAILED with the reason, and queued
+    /// again at `retry_at` (unix seconds) by [`Repository::requeue_due`].
+    Retry {
+        reason: &'a str,
+        retry_at: i64,
     },
 }
 
@@ -197,6 +223,20 @@ pub trait Repository: Send + Sync + 'static {
         egress_id: &str,
         outcome: IngestOutcome<'_>,
     ) -> RepoResult<bool>;
+    /// Starts a new incarnation of an asset whose index no longer describes its source (or is
+    /// of an older format): if the asset is at `incarnation` and PLAYABLE or FAILED, it goes
+    /// back to QUEUED with the incarnation bumped, `incarnated_at` = `now`, its index dropped.
+    /// Returns the updated asset, `None` when it was not at that incarnation (another request
+    /// already did it) or is being ingested.
+    async fn restart_ingest(
+        &self,
+        id: &str,
+        incarnation: i64,
+        now: &str,
+    ) -> RepoResult<Option<AssetRecord>>;
+    /// Queues again the assets whose transient failure is due for a retry (`retry_at` <=
+    /// `now`, unix seconds); returns how many.
+    async fn requeue_due(&self, now: i64) -> RepoResult<u64>;
     /// The stored index of a PLAYABLE asset, with its format version.
     async fn get_index(&self, id: &str) -> RepoResult<Option<(u16, Vec<u8>)>>;
 

@@ -119,6 +119,12 @@ fn asset_row(r: &SqliteRow) -> RepoResult<(i64, AssetRecord)> {
             status: r.try_get("status").map_err(backend)?,
             ingest_error: r.try_get("ingest_error").map_err(backend)?,
             tags: from_json(&tags)?,
+            incarnation: r.try_get("incarnation").map_err(backend)?,
+            incarnated_at: r.try_get("incarnated_at").map_err(backend)?,
+            ingest_attempts: u32::try_from(
+                r.try_get::<i64, _>("ingest_attempts").map_err(backend)?,
+            )
+            .unwrap_or(0),
         },
     ))
 }
@@ -594,15 +600,19 @@ impl Repository for SqliteRepository {
         outcome: IngestOutcome<'_>,
     ) -> RepoResult<bool> {
         let mut tx = self.write_tx().await?;
-        let (status, reason) = match outcome {
-            IngestOutcome::Playable { .. } => ("PLAYABLE", None),
-            IngestOutcome::Failed { reason } => ("FAILED", Some(reason)),
+        let (status, reason, retry_at) = match outcome {
+            IngestOutcome::Playable { .. } => ("PLAYABLE", None, None),
+            IngestOutcome::Failed { reason } => ("FAILED", Some(reason), None),
+            IngestOutcome::Retry { reason, retry_at } => ("FAILED", Some(reason), Some(retry_at)),
         };
+        // A transient failure counts an attempt; an ingest that ends for good resets them.
         let seq: Option<i64> = sqlx::query_scalar(
-            "UPDATE assets SET status = ?, ingest_error = ? WHERE id = ? AND egress_id = ? AND status = 'PROCESSING' RETURNING seq",
+            "UPDATE assets SET status = ?, ingest_error = ?, retry_at = ?, ingest_attempts = CASE WHEN ? IS NULL THEN 0 ELSE ingest_attempts + 1 END WHERE id = ? AND egress_id = ? AND status = 'PROCESSING' RETURNING seq",
         )
         .bind(status)
         .bind(reason)
+        .bind(retry_at)
+        .bind(retry_at)
         .bind(id)
         .bind(egress_id)
         .fetch_optional(&mut *tx)
@@ -628,6 +638,45 @@ impl Repository for SqliteRepository {
         }
         tx.commit().await.map_err(backend)?;
         Ok(true)
+    }
+
+    async fn restart_ingest(
+        &self,
+        id: &str,
+        incarnation: i64,
+        now: &str,
+    ) -> RepoResult<Option<AssetRecord>> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(
+            "UPDATE assets SET status = 'QUEUED', incarnation = incarnation + 1, incarnated_at = ?, ingest_error = NULL, ingest_attempts = 0, retry_at = NULL WHERE id = ? AND incarnation = ? AND status IN ('PLAYABLE', 'FAILED') RETURNING *",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(incarnation)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let Some((seq, asset)) = row.as_ref().map(asset_row).transpose()? else {
+            return Ok(None);
+        };
+        sqlx::query("DELETE FROM asset_indexes WHERE asset_seq = ?")
+            .bind(seq)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Some(asset))
+    }
+
+    async fn requeue_due(&self, now: i64) -> RepoResult<u64> {
+        let done = sqlx::query(
+            "UPDATE assets SET status = 'QUEUED', retry_at = NULL WHERE retry_at IS NOT NULL AND retry_at <= ? AND status = 'FAILED'",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(done.rows_affected())
     }
 
     async fn get_index(&self, id: &str) -> RepoResult<Option<(u16, Vec<u8>)>> {
@@ -734,6 +783,9 @@ mod tests {
             egress_id: egress.into(),
             status: "QUEUED".into(),
             ingest_error: None,
+            incarnation: 1,
+            incarnated_at: None,
+            ingest_attempts: 0,
             tags: Tags::new(),
         }
     }

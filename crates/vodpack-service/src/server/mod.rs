@@ -19,9 +19,9 @@ use crate::config::ServiceConfig;
 use crate::ingest::{Ingest, IngestSettings};
 use crate::repo::sqlite::SqliteRepository;
 use crate::repo::{Quotas, Repository};
-use crate::storage::Storage;
 use crate::storage::local::LocalStorage;
 use crate::storage::s3::{S3Settings, S3Storage};
+use crate::storage::{Bounded, Storage, Timeouts};
 
 /// Where source objects are read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +52,8 @@ pub struct ServeOptions {
     pub index_cache_samples: u64,
     /// Where CDN authorization secrets are (default `<data dir>/cdn-secrets.json`).
     pub cdn_secrets_file: Option<PathBuf>,
+    /// Connect and read timeouts of the store, and the egress read deadline.
+    pub timeouts: Timeouts,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,7 +152,7 @@ impl Server {
                     })?,
                 )
             }
-            StorageChoice::S3(s) => Arc::new(S3Storage::new(s.clone())),
+            StorageChoice::S3(s) => Arc::new(S3Storage::new(s.clone(), opts.timeouts)),
         };
         let credentials = if !opts.auth_enabled {
             None
@@ -217,7 +219,9 @@ impl Server {
             config,
             verifier,
             ingest,
-            storage: storage.clone(),
+            // Every egress read runs under the deadline: a silent store costs a request
+            // seconds (503 + Retry-After), not minutes.
+            storage: Arc::new(Bounded::new(storage.clone(), opts.timeouts.egress)),
             egress,
         };
         let app = api::router(state);

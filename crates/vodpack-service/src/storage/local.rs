@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{ObjectRef, SourceFile, Storage, StorageError};
+use super::mapped::version_of;
+use super::{ObjectRef, ObjectVersion, SourceFile, Storage, StorageError, check_version};
 
 /// How long a checked file path is reused. Resolving one follows every path component twice
 /// (`canonicalize` of the file and of the bucket folder: a `readlink` per component), which
@@ -207,27 +208,46 @@ fn read_cached(_file: &File, _offset: u64, _len: usize) -> Option<Bytes> {
 
 #[async_trait]
 impl Storage for LocalStorage {
-    async fn size(&self, obj: &ObjectRef) -> Result<u64, StorageError> {
+    async fn stat(&self, obj: &ObjectRef) -> Result<ObjectVersion, StorageError> {
         let path = self.path(obj)?;
         let meta = tokio::fs::metadata(&path).await.map_err(|e| {
             self.forget(obj);
             io_error(obj, e)
         })?;
-        Ok(meta.len())
+        Ok(version_of(&meta))
     }
 
-    async fn read(&self, obj: &ObjectRef, range: Range<u64>) -> Result<Bytes, StorageError> {
+    async fn read_checked(
+        &self,
+        obj: &ObjectRef,
+        range: Range<u64>,
+        expect: Option<&ObjectVersion>,
+    ) -> Result<Bytes, StorageError> {
         let len = usize::try_from(range.end.saturating_sub(range.start))
             .map_err(|_| backend(obj, "range too large"))?;
         // Fast path: bytes already in the page cache (a warm origin's usual case) are read on
         // this task, without the thread hand-off of `spawn_blocking`.
-        if let Some(bytes) = read_cached(&self.open(obj)?.file, range.start, len) {
+        let open = self.open(obj)?;
+        if let Some(expected) = expect {
+            check_version(
+                obj,
+                expected,
+                &open.version().map_err(|e| io_error(obj, e))?,
+            )?;
+        }
+        if let Some(bytes) = read_cached(&open.file, range.start, len) {
             return Ok(bytes);
         }
         let path = self.path(obj)?;
         let o = obj.clone();
+        let expect = expect.cloned();
         let read = tokio::task::spawn_blocking(move || {
             let mut file = std::fs::File::open(&path).map_err(|e| io_error(&o, e))?;
+            // The path may name another file than the one checked above by now.
+            if let Some(expected) = &expect {
+                let meta = file.metadata().map_err(|e| io_error(&o, e))?;
+                check_version(&o, expected, &version_of(&meta))?;
+            }
             let short = |e: std::io::Error| {
                 backend(
                     &o,

@@ -139,6 +139,18 @@ fn register(start: usize, len: usize) -> Option<usize> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FileIdentity(u64, u64, u64, i64, i64);
 
+/// The [`ObjectVersion`](super::ObjectVersion) of a local file: its size, and its inode and
+/// modification time as the tag. A file renamed over the original has another inode; one
+/// rewritten in place another modification time. (The device is left out: it can change when
+/// the same disk is mounted elsewhere, and the file is still the same.)
+pub fn version_of(meta: &std::fs::Metadata) -> super::ObjectVersion {
+    use std::os::unix::fs::MetadataExt;
+    super::ObjectVersion {
+        size: meta.size(),
+        tag: format!("{:x}-{}.{:09}", meta.ino(), meta.mtime(), meta.mtime_nsec()),
+    }
+}
+
 impl FileIdentity {
     fn of(meta: &std::fs::Metadata) -> FileIdentity {
         use std::os::unix::fs::MetadataExt;
@@ -184,6 +196,12 @@ impl SourceFile {
     /// Whether this is still the file at a path whose metadata is `meta`.
     pub fn is(&self, meta: &std::fs::Metadata) -> bool {
         self.identity == Some(FileIdentity::of(meta)) && self.intact()
+    }
+
+    /// The version of the open file now (`fstat`: one cheap system call), so a file rewritten
+    /// in place since it was opened is caught too.
+    pub fn version(&self) -> std::io::Result<super::ObjectVersion> {
+        self.file.metadata().map(|m| version_of(&m))
     }
 
     /// Bytes mapped (the file's size when it was opened), 0 when not mapped.

@@ -11,12 +11,15 @@
 pub mod local;
 pub mod mapped;
 pub mod s3;
+pub mod views;
 
 use std::ops::Range;
-
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use mapped::SourceFile;
+pub use views::{Bounded, Pinned};
+pub use vodpack_media::index::ObjectVersion;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -48,6 +51,111 @@ pub enum StorageError {
         key: String,
         detail: String,
     },
+    /// The object is not the version that was indexed (replaced, rewritten, resized).
+    #[error("object s3://{bucket}/{key} changed since it was indexed ({detail})")]
+    Changed {
+        bucket: String,
+        key: String,
+        detail: String,
+    },
+    /// The store did not answer in time.
+    #[error("the store did not answer for s3://{bucket}/{key} within {millis} ms")]
+    TimedOut {
+        bucket: String,
+        key: String,
+        millis: u128,
+    },
+}
+
+impl StorageError {
+    /// Whether trying again later may succeed (the store was slow or failing), as opposed to
+    /// an answer about the object itself (missing, refused, changed).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StorageError::TimedOut { .. } | StorageError::Backend { .. }
+        )
+    }
+
+    /// What a client may be told: the kind of failure, without endpoints, paths or backend
+    /// messages (those go to the log).
+    pub fn public_reason(&self) -> &'static str {
+        match self {
+            StorageError::NotFound { .. } => "a source object of this asset is missing",
+            StorageError::InvalidKey { .. } => "a source object name is invalid",
+            StorageError::TooLarge { .. } => "a source object is too large",
+            StorageError::Denied { .. } => "access to a source object was denied",
+            StorageError::Backend { .. } => "the media store failed",
+            StorageError::Changed { .. } => {
+                "the source of this asset changed since it was ingested; it is being ingested again"
+            }
+            StorageError::TimedOut { .. } => "the media store did not answer in time",
+        }
+    }
+}
+
+/// How long storage may take. Every read of the egress path and of ingest runs under these,
+/// so a store that goes silent (not refusing: silent) costs a request seconds, not minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Connecting to the store (S3), per attempt.
+    pub connect: Duration,
+    /// Longest silence while waiting for or reading a response (S3), per attempt.
+    pub read: Duration,
+    /// Attempts after the first for a failed S3 request (within the deadlines below).
+    pub retries: usize,
+    /// One read of an egress request (they run together: a segment's samples are read at
+    /// once): past it the request answers 503 with `Retry-After`. Ingest has its own
+    /// (`IngestSettings::read_timeout`).
+    pub egress: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(2),
+            read: Duration::from_secs(3),
+            retries: 2,
+            egress: Duration::from_secs(5),
+        }
+    }
+}
+
+/// `fut` (a storage call about `obj`), or [`StorageError::TimedOut`] after `limit`.
+pub async fn within<T>(
+    obj: &ObjectRef,
+    limit: Duration,
+    fut: impl std::future::Future<Output = Result<T, StorageError>>,
+) -> Result<T, StorageError> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(StorageError::TimedOut {
+            bucket: obj.bucket.clone(),
+            key: obj.key.clone(),
+            millis: limit.as_millis(),
+        }),
+    }
+}
+
+/// Fails with [`StorageError::Changed`] unless `found` is the version `expected`.
+pub fn check_version(
+    obj: &ObjectRef,
+    expected: &ObjectVersion,
+    found: &ObjectVersion,
+) -> Result<(), StorageError> {
+    if expected == found {
+        return Ok(());
+    }
+    let detail = if expected.size != found.size {
+        format!("{} bytes, indexed with {}", found.size, expected.size)
+    } else {
+        format!("version {}, indexed as {}", found.tag, expected.tag)
+    };
+    Err(StorageError::Changed {
+        bucket: obj.bucket.clone(),
+        key: obj.key.clone(),
+        detail,
+    })
 }
 
 impl ObjectRef {
@@ -118,11 +226,27 @@ fn normalize(key: &str, shown: &str) -> Result<String, StorageError> {
 
 /// Read access to source objects.
 #[async_trait]
-pub trait Storage: Send + Sync + 'static {
+pub trait Storage: Send + Sync {
+    /// The object's current version (size and backend tag).
+    async fn stat(&self, obj: &ObjectRef) -> Result<ObjectVersion, StorageError>;
+    /// The bytes in `range` (which must lie inside the object), refused with
+    /// [`StorageError::Changed`] unless the object is still version `expect` (when given):
+    /// checked on the open file for local sources, by `If-Match` on S3.
+    async fn read_checked(
+        &self,
+        obj: &ObjectRef,
+        range: Range<u64>,
+        expect: Option<&ObjectVersion>,
+    ) -> Result<Bytes, StorageError>;
+
     /// Size of the object in bytes.
-    async fn size(&self, obj: &ObjectRef) -> Result<u64, StorageError>;
-    /// The bytes in `range` (which must lie inside the object).
-    async fn read(&self, obj: &ObjectRef, range: Range<u64>) -> Result<Bytes, StorageError>;
+    async fn size(&self, obj: &ObjectRef) -> Result<u64, StorageError> {
+        Ok(self.stat(obj).await?.size)
+    }
+    /// The bytes in `range`, whatever the object's version.
+    async fn read(&self, obj: &ObjectRef, range: Range<u64>) -> Result<Bytes, StorageError> {
+        self.read_checked(obj, range, None).await
+    }
     /// Human description for logs and start-up output.
     fn describe(&self) -> String;
 
@@ -135,7 +259,8 @@ pub trait Storage: Send + Sync + 'static {
 
     /// A whole small object (manifests, subtitles), refused past `limit` bytes.
     async fn read_small(&self, obj: &ObjectRef, limit: u64) -> Result<Bytes, StorageError> {
-        let size = self.size(obj).await?;
+        let version = self.stat(obj).await?;
+        let size = version.size;
         if size > limit {
             return Err(StorageError::TooLarge {
                 bucket: obj.bucket.clone(),
@@ -146,7 +271,7 @@ pub trait Storage: Send + Sync + 'static {
         if size == 0 {
             return Ok(Bytes::new());
         }
-        self.read(obj, 0..size).await
+        self.read_checked(obj, 0..size, Some(&version)).await
     }
 }
 

@@ -1,5 +1,9 @@
 //! AWS S3 or any S3-compatible store, through object_store (signed ranged GETs, retries with
 //! backoff). Credentials and region come from the standard `AWS_*` variables.
+//!
+//! An object's version is its ETag; checked reads send it as `If-Match`, so a replaced object
+//! answers 412 instead of other bytes. Connect and read timeouts per attempt, and few retries,
+//! keep a silent store from holding a request for minutes ([`Timeouts`]).
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -7,11 +11,11 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use object_store::ObjectStoreExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as StorePath;
+use object_store::{ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt, RetryConfig};
 
-use super::{ObjectRef, Storage, StorageError};
+use super::{ObjectRef, ObjectVersion, Storage, StorageError, Timeouts, check_version};
 
 /// Where the S3 API is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,13 +30,15 @@ pub struct S3Settings {
 
 pub struct S3Storage {
     settings: S3Settings,
+    timeouts: Timeouts,
     buckets: Mutex<HashMap<String, Arc<AmazonS3>>>,
 }
 
 impl S3Storage {
-    pub fn new(settings: S3Settings) -> S3Storage {
+    pub fn new(settings: S3Settings, timeouts: Timeouts) -> S3Storage {
         S3Storage {
             settings,
+            timeouts,
             buckets: Mutex::new(HashMap::new()),
         }
     }
@@ -45,7 +51,20 @@ impl S3Storage {
         if let Some(s) = buckets.get(&obj.bucket) {
             return Ok(s.clone());
         }
-        let mut b = AmazonS3Builder::from_env().with_bucket_name(&obj.bucket);
+        // Client options first: `with_allow_http` below is one of them.
+        let t = &self.timeouts;
+        let mut b = AmazonS3Builder::from_env()
+            .with_bucket_name(&obj.bucket)
+            .with_client_options(
+                ClientOptions::new()
+                    .with_connect_timeout(t.connect)
+                    .with_read_timeout(t.read),
+            )
+            .with_retry(RetryConfig {
+                max_retries: t.retries,
+                retry_timeout: t.egress,
+                ..RetryConfig::default()
+            });
         if std::env::var_os("AWS_REGION").is_none()
             && std::env::var_os("AWS_DEFAULT_REGION").is_none()
         {
@@ -82,27 +101,73 @@ fn map_err(obj: &ObjectRef, e: object_store::Error) -> StorageError {
             bucket: obj.bucket.clone(),
             key: obj.key.clone(),
         },
+        object_store::Error::Precondition { .. } => StorageError::Changed {
+            bucket: obj.bucket.clone(),
+            key: obj.key.clone(),
+            detail: "its ETag is no longer the indexed one".to_string(),
+        },
         other => backend(obj, other),
     }
 }
 
 #[async_trait]
 impl Storage for S3Storage {
-    async fn size(&self, obj: &ObjectRef) -> Result<u64, StorageError> {
+    async fn stat(&self, obj: &ObjectRef) -> Result<ObjectVersion, StorageError> {
         let store = self.store(obj)?;
         let meta = store
             .head(&StorePath::from(obj.key.as_str()))
             .await
             .map_err(|e| map_err(obj, e))?;
-        Ok(meta.size)
+        Ok(ObjectVersion {
+            size: meta.size,
+            // Without an ETag (rare S3-compatible servers) only the size is checked.
+            tag: meta.e_tag.unwrap_or_default(),
+        })
     }
 
-    async fn read(&self, obj: &ObjectRef, range: Range<u64>) -> Result<Bytes, StorageError> {
+    async fn read_checked(
+        &self,
+        obj: &ObjectRef,
+        range: Range<u64>,
+        expect: Option<&ObjectVersion>,
+    ) -> Result<Bytes, StorageError> {
         let store = self.store(obj)?;
-        store
-            .get_range(&StorePath::from(obj.key.as_str()), range)
+        let path = StorePath::from(obj.key.as_str());
+        let Some(expected) = expect else {
+            return store
+                .get_range(&path, range)
+                .await
+                .map_err(|e| map_err(obj, e));
+        };
+        let options = GetOptions {
+            if_match: (!expected.tag.is_empty()).then(|| expected.tag.clone()),
+            range: Some(GetRange::Bounded(range)),
+            ..GetOptions::default()
+        };
+        let got = store
+            .get_opts(&path, options)
             .await
-            .map_err(|e| map_err(obj, e))
+            .map_err(|e| map_err(obj, e))?;
+        let found = ObjectVersion {
+            size: got.meta.size,
+            tag: got.meta.e_tag.clone().unwrap_or_default(),
+        };
+        // A server that ignores If-Match is caught by the ETag it answers with.
+        if !expected.tag.is_empty() || expected.size != found.size {
+            check_version(
+                obj,
+                expected,
+                &ObjectVersion {
+                    tag: if expected.tag.is_empty() {
+                        String::new()
+                    } else {
+                        found.tag
+                    },
+                    size: found.size,
+                },
+            )?;
+        }
+        got.bytes().await.map_err(|e| map_err(obj, e))
     }
 
     fn describe(&self) -> String {
