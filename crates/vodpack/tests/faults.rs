@@ -533,3 +533,44 @@ async fn silent_s3_fails_requests_and_ingests_fast_and_recovers() {
     }
     wait_status(&c, "later", "PLAYABLE", Duration::from_secs(30)).await;
 }
+
+/// An index stored by an older build (another format version) is not an error for ever: the
+/// first request that needs it starts a re-ingest, and the asset plays again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_of_an_older_format_is_rebuilt_on_first_use() {
+    let mut server = Server::start();
+    let bucket = server.data_dir.join("buckets/media");
+    std::fs::create_dir_all(&bucket).unwrap();
+    std::fs::copy(
+        media_dir().join("ladder/ladder_360p.mp4"),
+        bucket.join("title.mp4"),
+    )
+    .unwrap();
+    let c = server.client();
+    setup(&c).await;
+    let urls = create_asset(&c, "old", "arn:aws:s3:::media/title.mp4").await;
+    assert_eq!(wait_ingest(&c, "old").await, ["PLAYABLE"; 3]);
+    server.kill9();
+    // What an upgrade finds: the index bytes of format version 2 (bytes 6..8, big-endian).
+    let db = server.data_dir.join("vodpack.sqlite3");
+    let script = format!(
+        "import sqlite3; c = sqlite3.connect('{}'); \
+         n = c.execute(\"UPDATE asset_indexes SET format_version = 2, bytes = substr(bytes, 1, 6) || x'0002' || substr(bytes, 9)\").rowcount; \
+         c.commit(); assert n == 1, n",
+        db.display()
+    );
+    let ok = Command::new("python3")
+        .args(["-c", &script])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "rewrite the stored index");
+    let restarted = Server::spawn(&server.data_dir, &Options::default());
+    let url = urls["hls"].replace(&server.endpoint, &restarted.endpoint);
+    let r = reqwest::get(&url).await.unwrap();
+    assert_eq!(r.status(), 503, "{url}");
+    assert!(r.headers().get("retry-after").is_some());
+    let c = restarted.client();
+    wait_status(&c, "old", "PLAYABLE", Duration::from_secs(30)).await;
+    decode(&url);
+}
