@@ -2,7 +2,8 @@
 //! credentials, bind the listener, serve until told to stop. Each accepted connection is
 //! carried by [`conn`] (egress with `sendfile`, the rest by hyper).
 
-mod conn;
+/// Public for the fuzz target of the request-head parser ([`conn::parse`]).
+pub mod conn;
 
 use std::future::Future;
 use std::net::SocketAddr;
