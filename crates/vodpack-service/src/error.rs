@@ -21,6 +21,12 @@ pub enum ErrorKind {
     PayloadTooLarge,
     /// 405: a known resource path with a method it does not have.
     MethodNotAllowed,
+    /// 400: a request head that is not HTTP/1.1 (answered for the HTTP layer).
+    BadRequest,
+    /// 414: a request target longer than the HTTP layer takes.
+    UriTooLong,
+    /// 431: too many header lines, or a head too large.
+    RequestHeaderFieldsTooLarge,
 }
 
 impl ErrorKind {
@@ -34,6 +40,9 @@ impl ErrorKind {
             ErrorKind::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorKind::UriTooLong => StatusCode::URI_TOO_LONG,
+            ErrorKind::RequestHeaderFieldsTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
     }
 
@@ -47,6 +56,9 @@ impl ErrorKind {
             ErrorKind::ServiceUnavailable => "ServiceUnavailableException",
             ErrorKind::PayloadTooLarge => "PayloadTooLargeException",
             ErrorKind::MethodNotAllowed => "MethodNotAllowedException",
+            ErrorKind::BadRequest => "BadRequestException",
+            ErrorKind::UriTooLong => "UriTooLongException",
+            ErrorKind::RequestHeaderFieldsTooLarge => "RequestHeaderFieldsTooLargeException",
         }
     }
 }
@@ -88,13 +100,20 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({
+impl ApiError {
+    /// The JSON body: `{"message", "__type"}`.
+    pub fn body(&self) -> String {
+        serde_json::json!({
             "message": self.message,
             "__type": self.kind.type_name(),
-        });
-        let mut resp = (self.kind.status(), body.to_string()).into_response();
+        })
+        .to_string()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = (self.kind.status(), self.body()).into_response();
         let headers = resp.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

@@ -173,6 +173,10 @@ struct ServeArgs {
         hide_env_values = true
     )]
     secret_access_key: Option<String>,
+    /// Session token clients must send (signed) as X-Amz-Security-Token [default: none; a
+    /// request carrying a token is refused].
+    #[arg(long, env = "VODPACK_SECURITY_TOKEN", hide_env_values = true)]
+    security_token: Option<String>,
     /// Accept unsigned API requests. Refused unless listening on a loopback address.
     #[arg(long, env = "VODPACK_INSECURE_NO_AUTH", default_value_t = false)]
     insecure_no_auth: bool,
@@ -284,6 +288,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         region: args.region,
         account_id: args.account_id,
         credentials,
+        security_token: args.security_token,
         auth_enabled: !args.insecure_no_auth,
         quotas: Quotas {
             packaging_groups: args.max_packaging_groups,

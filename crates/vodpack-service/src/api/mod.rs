@@ -57,6 +57,15 @@ impl AppState {
 const CORS_ALLOW_HEADERS: &str = "Authorization, Content-Type, X-Amz-Date, X-Amz-Security-Token, X-Amz-Content-Sha256, X-Amz-User-Agent, X-Api-Key, Amz-Sdk-Invocation-Id, Amz-Sdk-Request";
 /// Response headers a browser client may read.
 const CORS_EXPOSE_HEADERS: &str = "x-amzn-RequestId, x-amzn-ErrorType, x-amzn-ErrorMessage, Date";
+/// Response headers a player may read from egress: range answers, validators, the request id.
+const EGRESS_EXPOSE_HEADERS: &str =
+    "Content-Length, Content-Range, Accept-Ranges, ETag, Last-Modified, Date, x-amzn-RequestId";
+/// Request headers egress always allows in a preflight: ranges, revalidation and the CDN
+/// identifier (MediaPackage's CDN authorization header).
+const EGRESS_ALLOW_HEADERS: &str =
+    "Range, If-Range, If-None-Match, If-Modified-Since, X-MediaPackage-CDNIdentifier";
+/// Methods of egress URLs.
+const EGRESS_METHODS: &str = "GET, HEAD, OPTIONS";
 
 /// The control-plane router with all its layers.
 pub fn router(state: AppState) -> Router {
@@ -120,7 +129,18 @@ pub fn router(state: AppState) -> Router {
         ))
         .route(
             "/out/v1/{asset}/{config}/{manifest}/{*file}",
-            get(crate::egress::serve),
+            get(crate::egress::serve)
+                .options(egress_preflight)
+                .fallback(|| async {
+                    let mut resp = ApiError::new(
+                        ErrorKind::MethodNotAllowed,
+                        format!("egress URLs accept {EGRESS_METHODS}"),
+                    )
+                    .into_response();
+                    resp.headers_mut()
+                        .insert(header::ALLOW, HeaderValue::from_static(EGRESS_METHODS));
+                    resp
+                }),
         )
         .fallback(unknown_route)
         .layer(CatchPanicLayer::custom(|_| {
@@ -166,6 +186,55 @@ fn preflight(allow: &'static str) -> Response {
     resp
 }
 
+/// The CORS preflight of an egress URL (public, like every egress request: no CDN identifier,
+/// no lookup, so it answers the same for every `/out/` file). The allowed request headers are
+/// [`EGRESS_ALLOW_HEADERS`] plus every well-formed name the browser asks for in
+/// `Access-Control-Request-Headers`: egress is read-only and answers `*` origins without
+/// credentials, so a header a player adds (a token for its own CDN, say) gains it nothing a
+/// non-browser client could not do, while refusing it would stop the player. The answer
+/// varies with that request header, and says so for caches.
+async fn egress_preflight(headers: axum::http::HeaderMap) -> Response {
+    let mut allow = EGRESS_ALLOW_HEADERS.to_string();
+    let fixed = EGRESS_ALLOW_HEADERS.to_ascii_lowercase();
+    let fixed: Vec<&str> = fixed.split(", ").collect();
+    let asked = headers
+        .get_all("access-control-request-headers")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| {
+            !n.is_empty()
+                && n.len() <= 64
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        })
+        .take(32);
+    let mut added: Vec<String> = Vec::new();
+    for name in asked {
+        if !fixed.contains(&name.as_str()) && !added.contains(&name) {
+            allow.push_str(", ");
+            allow.push_str(&name);
+            added.push(name);
+        }
+    }
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        "access-control-allow-methods",
+        HeaderValue::from_static(EGRESS_METHODS),
+    );
+    if let Ok(v) = HeaderValue::from_str(&allow) {
+        h.insert("access-control-allow-headers", v);
+    }
+    h.insert("access-control-max-age", HeaderValue::from_static("86400"));
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Access-Control-Request-Headers"),
+    );
+    resp
+}
+
 async fn unknown_route() -> Response {
     ApiError::not_found("no such resource path in the MediaPackage VOD API").into_response()
 }
@@ -175,6 +244,7 @@ async fn request_envelope(req: Request, next: Next) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let egress = path.starts_with("/out/");
     let started = Instant::now();
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
@@ -184,7 +254,11 @@ async fn request_envelope(req: Request, next: Next) -> Response {
     h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
     h.insert(
         "access-control-expose-headers",
-        HeaderValue::from_static(CORS_EXPOSE_HEADERS),
+        HeaderValue::from_static(if egress {
+            EGRESS_EXPOSE_HEADERS
+        } else {
+            CORS_EXPOSE_HEADERS
+        }),
     );
     tracing::info!(
         target: "vodpack::access",

@@ -44,6 +44,14 @@ pub enum SigV4Error {
     #[error("The request's x-amz-content-sha256 does not match its body")]
     PayloadHashMismatch,
     #[error(
+        "The security token included in the request is invalid: this endpoint is not configured for session tokens, so X-Amz-Security-Token must not be sent (unset AWS_SESSION_TOKEN)"
+    )]
+    SecurityTokenNotAccepted,
+    #[error("The security token included in the request is invalid")]
+    SecurityTokenInvalid,
+    #[error("Missing security token: this endpoint requires X-Amz-Security-Token")]
+    SecurityTokenMissing,
+    #[error(
         "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."
     )]
     SignatureMismatch,
@@ -63,45 +71,108 @@ pub struct SignedRequest<'a> {
 }
 
 /// A parsed `Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`.
-#[derive(Debug)]
-struct ParsedAuth<'a> {
-    access_key_id: &'a str,
-    date: &'a str,
-    region: &'a str,
-    service: &'a str,
-    signed_headers: Vec<&'a str>,
-    signature: &'a str,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedAuth<'a> {
+    pub access_key_id: &'a str,
+    /// `YYYYMMDD` of the credential scope.
+    pub date: &'a str,
+    pub region: &'a str,
+    pub service: &'a str,
+    /// Lowercase header names, strictly ascending.
+    pub signed_headers: Vec<&'a str>,
+    /// 64 lowercase hex digits.
+    pub signature: &'a str,
 }
 
-fn parse_authorization(value: &str) -> Result<ParsedAuth<'_>, SigV4Error> {
+fn malformed(what: impl Into<String>) -> SigV4Error {
+    SigV4Error::Malformed(what.into())
+}
+
+/// A scope part (access key id, region, service): printable ASCII without separators.
+fn scope_part(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'/' | b',' | b'=' | b';'))
+}
+
+/// Parses an `Authorization` header value strictly, the grammar the AWS SDKs and CLI write:
+/// `AWS4-HMAC-SHA256`, one space, then exactly the three components `Credential=`,
+/// `SignedHeaders=` and `Signature=` (in any order, each once) separated by `,` with optional
+/// spaces after it. The credential is `KEY/YYYYMMDD/REGION/SERVICE/aws4_request`, the signed
+/// headers are lowercase header names in ascending order without repeats, the signature is 64
+/// lowercase hex digits. Anything else (another algorithm spelling, junk after the signature,
+/// a repeated or unknown component, a trailing comma) is refused: a header that only *contains*
+/// a valid signature is not one. Pure and total (no panics on any input): fuzzed by
+/// `fuzz/fuzz_targets/sigv4.rs`.
+pub fn parse_authorization(value: &str) -> Result<ParsedAuth<'_>, SigV4Error> {
     let rest = value
         .strip_prefix(ALGORITHM)
-        .ok_or_else(|| SigV4Error::Malformed(format!("the algorithm must be {ALGORITHM}")))?;
+        .and_then(|r| r.strip_prefix(' '))
+        .ok_or_else(|| malformed(format!("it must start with '{ALGORITHM} '")))?;
     let (mut credential, mut signed, mut signature) = (None, None, None);
-    for part in rest.split(',') {
-        let part = part.trim();
-        if let Some(v) = part.strip_prefix("Credential=") {
-            credential = Some(v);
-        } else if let Some(v) = part.strip_prefix("SignedHeaders=") {
-            signed = Some(v);
-        } else if let Some(v) = part.strip_prefix("Signature=") {
-            signature = Some(v);
+    for (i, part) in rest.split(',').enumerate() {
+        // The SDKs write ", " between components; a bare "," is accepted too.
+        let part = if i == 0 {
+            part
+        } else {
+            part.trim_start_matches(' ')
+        };
+        let (name, v) = part
+            .split_once('=')
+            .ok_or_else(|| malformed(format!("component '{part}' is not NAME=VALUE")))?;
+        let slot = match name {
+            "Credential" => &mut credential,
+            "SignedHeaders" => &mut signed,
+            "Signature" => &mut signature,
+            _ => return Err(malformed(format!("unknown component '{name}'"))),
+        };
+        if slot.replace(v).is_some() {
+            return Err(malformed(format!("{name} is given more than once")));
         }
     }
-    let credential =
-        credential.ok_or_else(|| SigV4Error::Malformed("Credential is missing".into()))?;
-    let signed = signed.ok_or_else(|| SigV4Error::Malformed("SignedHeaders is missing".into()))?;
-    let signature =
-        signature.ok_or_else(|| SigV4Error::Malformed("Signature is missing".into()))?;
+    let credential = credential.ok_or_else(|| malformed("Credential is missing"))?;
+    let signed = signed.ok_or_else(|| malformed("SignedHeaders is missing"))?;
+    let signature = signature.ok_or_else(|| malformed("Signature is missing"))?;
     let parts: Vec<&str> = credential.split('/').collect();
     let [access_key_id, date, region, service, "aws4_request"] = parts.as_slice() else {
-        return Err(SigV4Error::Malformed(
-            "Credential must be ACCESS_KEY/DATE/REGION/SERVICE/aws4_request".into(),
+        return Err(malformed(
+            "Credential must be ACCESS_KEY/YYYYMMDD/REGION/SERVICE/aws4_request",
         ));
     };
+    if !(scope_part(access_key_id) && scope_part(region) && scope_part(service)) {
+        return Err(malformed(
+            "Credential must be ACCESS_KEY/YYYYMMDD/REGION/SERVICE/aws4_request",
+        ));
+    }
+    if date.len() != 8 || !date.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(malformed("the Credential date must be YYYYMMDD"));
+    }
     let signed_headers: Vec<&str> = signed.split(';').collect();
-    if signed_headers.iter().any(|h| h.is_empty()) {
-        return Err(SigV4Error::Malformed("SignedHeaders is empty".into()));
+    for name in &signed_headers {
+        let token = !name.is_empty()
+            && name.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b)
+            });
+        if !token {
+            return Err(malformed(format!(
+                "SignedHeaders must be lowercase header names separated by ';', not '{signed}'"
+            )));
+        }
+    }
+    if signed_headers.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(malformed(
+            "SignedHeaders must be sorted and name each header once",
+        ));
+    }
+    if signature.len() != 64
+        || !signature
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(malformed(
+            "Signature must be 64 lowercase hexadecimal digits and end the header",
+        ));
     }
     Ok(ParsedAuth {
         access_key_id,
@@ -199,6 +270,9 @@ pub struct Verifier {
     pub secret_access_key: String,
     pub region: String,
     pub service: String,
+    /// The session token requests must carry (signed) in `X-Amz-Security-Token`; when `None`
+    /// a request that carries one is refused rather than the token ignored.
+    pub security_token: Option<String>,
 }
 
 impl Verifier {
@@ -244,8 +318,32 @@ impl Verifier {
                 "SignedHeaders must include host".into(),
             ));
         }
-        let amz_date = *header("x-amz-date")
-            .first()
+        // Headers that steer the check are taken only when sent once.
+        let single = |name: &'static str| -> Result<Option<&str>, SigV4Error> {
+            match header(name).as_slice() {
+                [] => Ok(None),
+                [one] => Ok(Some(*one)),
+                _ => Err(SigV4Error::Malformed(format!(
+                    "more than one {name} header"
+                ))),
+            }
+        };
+        match (&self.security_token, single("x-amz-security-token")?) {
+            (None, None) => {}
+            (None, Some(_)) => return Err(SigV4Error::SecurityTokenNotAccepted),
+            (Some(_), None) => return Err(SigV4Error::SecurityTokenMissing),
+            (Some(want), Some(got)) => {
+                if !bool::from(got.as_bytes().ct_eq(want.as_bytes())) {
+                    return Err(SigV4Error::SecurityTokenInvalid);
+                }
+                if !auth.signed_headers.contains(&"x-amz-security-token") {
+                    return Err(SigV4Error::Malformed(
+                        "SignedHeaders must include x-amz-security-token".into(),
+                    ));
+                }
+            }
+        }
+        let amz_date = single("x-amz-date")?
             .ok_or_else(|| SigV4Error::Malformed("the X-Amz-Date header is missing".into()))?;
         let signed_at = NaiveDateTime::parse_from_str(amz_date, "%Y%m%dT%H%M%SZ")
             .map_err(|_| {
@@ -265,7 +363,7 @@ impl Verifier {
                 now.format("%Y%m%dT%H%M%SZ")
             )));
         }
-        if let Some(declared) = header("x-amz-content-sha256").first()
+        if let Some(declared) = single("x-amz-content-sha256")?
             && !declared.eq_ignore_ascii_case(&req.body_sha256)
         {
             return Err(SigV4Error::PayloadHashMismatch);
@@ -338,6 +436,7 @@ mod tests {
             secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
             region: "us-east-1".into(),
             service: "service".into(),
+            security_token: None,
         };
         let auth = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31";
         let req = SignedRequest {
@@ -383,5 +482,111 @@ mod tests {
         assert_eq!(canonical_query("b=2&a=1&a=0", false), "a=0&a=1&b=2");
         assert_eq!(canonical_query("k=a%3ab", true), "k=a%3Ab");
         assert_eq!(canonical_query("flag", false), "flag=");
+    }
+
+    const GOOD: &str = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31";
+
+    #[test]
+    fn authorization_parsed_strictly() {
+        let ok = parse_authorization(GOOD).unwrap();
+        assert_eq!(ok.access_key_id, "AKIDEXAMPLE");
+        assert_eq!(ok.signed_headers, ["host", "x-amz-date"]);
+        // Bare commas and another order are still the same three components.
+        let compact = GOOD.replace(", ", ",");
+        assert_eq!(parse_authorization(&compact).unwrap(), ok);
+        let sig = "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31";
+        let reordered = format!(
+            "AWS4-HMAC-SHA256 {sig}, Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date"
+        );
+        assert_eq!(parse_authorization(&reordered).unwrap(), ok);
+        for bad in [
+            format!("{GOOD} junk"),
+            format!("{GOOD}junk"),
+            format!("{GOOD},"),
+            format!("{GOOD}, "),
+            format!("{GOOD}, Foo=bar"),
+            format!("{GOOD}, {sig}"),
+            format!("{GOOD}, SignedHeaders=host"),
+            GOOD.replace("AWS4-HMAC-SHA256 ", "aws4-hmac-sha256 "),
+            GOOD.replace("AWS4-HMAC-SHA256 ", "AWS4-HMAC-SHA256"),
+            GOOD.replace("AWS4-HMAC-SHA256 ", "AWS4-HMAC-SHA256  "),
+            GOOD.replace(", SignedHeaders=host;x-amz-date", ""),
+            GOOD.replace(", ", "; "),
+            GOOD.replace(", ", " "),
+            GOOD.replace("host;x-amz-date", "x-amz-date;host"),
+            GOOD.replace("host;x-amz-date", "host;host;x-amz-date"),
+            GOOD.replace("host;x-amz-date", "Host;x-amz-date"),
+            GOOD.replace("host;x-amz-date", "host;;x-amz-date"),
+            GOOD.replace("host;x-amz-date", ""),
+            GOOD.replace("fbf31", "fbf3"),
+            GOOD.replace("fbf31", "fbf311"),
+            GOOD.replace("5fa00", "5FA00"),
+            GOOD.replace("5fa00", "5fa0g"),
+            GOOD.replace("20150830", "2015083"),
+            GOOD.replace("20150830", "2015O830"),
+            GOOD.replace("/aws4_request", "/aws4_request/x"),
+            GOOD.replace("/aws4_request", "/aws4_requesx"),
+            GOOD.replace("AKIDEXAMPLE/", "/"),
+            GOOD.replace("Credential=", "credential="),
+            GOOD.replace("Credential=", "Credential ="),
+            String::new(),
+            "AWS4-HMAC-SHA256 ".into(),
+        ] {
+            assert!(
+                matches!(parse_authorization(&bad), Err(SigV4Error::Malformed(_))),
+                "accepted: {bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn security_token_only_when_configured_and_signed() {
+        let at = NaiveDateTime::parse_from_str("20150830T123600Z", "%Y%m%dT%H%M%SZ")
+            .unwrap()
+            .and_utc();
+        let v = |token: Option<&str>| Verifier {
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
+            region: "us-east-1".into(),
+            service: "service".into(),
+            security_token: token.map(String::from),
+        };
+        let req = |extra: Vec<(&'static str, &'static str)>| {
+            let mut headers = vec![
+                ("host", "example.amazonaws.com"),
+                ("x-amz-date", "20150830T123600Z"),
+                ("authorization", GOOD),
+            ];
+            headers.extend(extra);
+            SignedRequest {
+                method: "GET",
+                raw_path: "/",
+                raw_query: None,
+                headers,
+                body_sha256: sha256_hex(b""),
+            }
+        };
+        assert_eq!(v(None).verify(&req(vec![]), at), Ok(()));
+        assert_eq!(
+            v(None).verify(&req(vec![("x-amz-security-token", "t")]), at),
+            Err(SigV4Error::SecurityTokenNotAccepted)
+        );
+        assert_eq!(
+            v(Some("t")).verify(&req(vec![]), at),
+            Err(SigV4Error::SecurityTokenMissing)
+        );
+        assert_eq!(
+            v(Some("t")).verify(&req(vec![("x-amz-security-token", "u")]), at),
+            Err(SigV4Error::SecurityTokenInvalid)
+        );
+        // The right token, but not covered by the signature.
+        assert!(matches!(
+            v(Some("t")).verify(&req(vec![("x-amz-security-token", "t")]), at),
+            Err(SigV4Error::Malformed(_))
+        ));
+        assert!(matches!(
+            v(None).verify(&req(vec![("x-amz-date", "20150830T123600Z")]), at),
+            Err(SigV4Error::Malformed(_))
+        ));
     }
 }

@@ -2,7 +2,8 @@
 //! credentials, bind the listener, serve until told to stop. Each accepted connection is
 //! carried by [`conn`] (egress with `sendfile`, the rest by hyper).
 
-mod conn;
+/// Public for the fuzz target of the request-head parser ([`conn::parse`]).
+pub mod conn;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -42,6 +43,9 @@ pub struct ServeOptions {
     pub account_id: String,
     /// Configured key pair; when `None` the data directory's credentials file is used.
     pub credentials: Option<Credentials>,
+    /// Session token clients must send (signed) in `X-Amz-Security-Token`; when `None`,
+    /// requests carrying one are refused.
+    pub security_token: Option<String>,
     /// Signature checking. Turning it off is refused unless the listener is on loopback.
     pub auth_enabled: bool,
     pub quotas: Quotas,
@@ -196,6 +200,7 @@ impl Server {
                 secret_access_key: c.secret_access_key.clone(),
                 region: opts.region.clone(),
                 service: "mediapackage-vod".to_string(),
+                security_token: opts.security_token.clone(),
             })
         });
         let config = Arc::new(config);
