@@ -308,6 +308,16 @@ impl Package {
         }
     }
 
+    /// Whether the configuration asks for encrypted output (an `encryption` block).
+    pub fn encrypted(&self) -> bool {
+        match self {
+            Package::HlsPackage(p) => p.encryption.is_some(),
+            Package::CmafPackage(p) => p.encryption.is_some(),
+            Package::DashPackage(p) => p.encryption.is_some(),
+            Package::MssPackage(p) => p.encryption.is_some(),
+        }
+    }
+
     /// Manifest names in declaration order, defaults applied.
     pub fn manifest_names(&self) -> Vec<String> {
         fn names<'a>(it: impl Iterator<Item = &'a Option<String>>) -> Vec<String> {

@@ -415,8 +415,19 @@ fn is_manifest_name(file: &str) -> bool {
     file.ends_with(".m3u8") || file.ends_with(".mpd") || file.ends_with("/Manifest")
 }
 
+/// Why a configuration with `encryption` gets no output: encryption is not built yet, and
+/// protected content must never be served in the clear.
+pub const ENCRYPTION_REFUSED: &str = "this packaging configuration asks for encryption, which vodpack does not implement yet; its content is not served in the clear";
+
 /// Renders one file of a job with its format module.
 pub async fn render(job: &Job, file: &str) -> Result<Rendered, EgressError> {
+    if job.package.encrypted() {
+        tracing::warn!(file, "refused: {ENCRYPTION_REFUSED}");
+        return Err(EgressError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            ENCRYPTION_REFUSED,
+        ));
+    }
     match &job.package {
         Package::HlsPackage(_) | Package::CmafPackage(_) => hls::render(job, file).await,
         Package::DashPackage(_) => dash::render(job, file).await,
