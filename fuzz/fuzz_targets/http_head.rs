@@ -6,11 +6,21 @@ use vodpack_service::server::conn::{Head, automatic_error_status, parse};
 
 fuzz_target!(|data: &[u8]| {
     if let Head::Complete { req, used, .. } = parse(data) {
-        assert!(used > 0 && used <= data.len(), "head length outside the input");
-        assert!(req.uri().path().starts_with("/out/"), "a non-egress path taken");
+        assert!(
+            used > 0 && used <= data.len(),
+            "head length outside the input"
+        );
+        assert!(
+            req.uri().path().starts_with("/out/"),
+            "a non-egress path taken"
+        );
         // The head alone parses to the same request: nothing after it was read.
         match parse(&data[..used]) {
-            Head::Complete { req: again, used: u, .. } => {
+            Head::Complete {
+                req: again,
+                used: u,
+                ..
+            } => {
                 assert_eq!(u, used);
                 assert_eq!(again.uri(), req.uri());
                 assert_eq!(again.method(), req.method());

@@ -288,7 +288,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         region: args.region,
         account_id: args.account_id,
         credentials,
-        security_token: args.security_token,
+        security_token: args.security_token.filter(|t| !t.is_empty()),
         auth_enabled: !args.insecure_no_auth,
         quotas: Quotas {
             packaging_groups: args.max_packaging_groups,

@@ -3,7 +3,8 @@
 //! One file per resource (`packaging_groups`, `packaging_configurations`, `assets`, `tags`),
 //! this router, [`validate`] for member rules and [`pagination`] for list tokens. Layers, from
 //! the outside in: request id + CORS headers + access log, panic guard, SigV4 check with the
-//! body-size limit ([`crate::auth::require_signature`]), then the handler.
+//! body-size limit ([`crate::auth::require_signature`]), then the handler. The egress route
+//! (public) is here too, with its CORS preflight answer and the headers it exposes to pages.
 
 pub mod assets;
 pub mod packaging_configurations;

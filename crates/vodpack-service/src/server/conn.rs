@@ -692,4 +692,47 @@ mod tests {
             assert_eq!(automatic_error_status(other.as_bytes()), None, "{other:?}");
         }
     }
+
+    /// What goes before hyper's automatic answer in one vectored write is sent first and
+    /// untouched, then the replacement; hyper is told its own lengths were written.
+    #[tokio::test]
+    async fn the_replacement_keeps_the_order_of_the_bytes() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(async move {
+            let mut c = TcpStream::connect(addr).await.unwrap();
+            let mut all = Vec::new();
+            c.read_to_end(&mut all).await.unwrap();
+            all
+        });
+        let (inner, _) = listener.accept().await.unwrap();
+        let mut w = Rewind {
+            buffered: Bytes::new(),
+            inner,
+            replacing: None,
+        };
+        let before = b"earlier response bytes".to_vec();
+        let hyper = b"HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\ndate: Thu, 03 Dec 2026 08:29:02 GMT\r\n\r\n".to_vec();
+        let bufs = [io::IoSlice::new(&before), io::IoSlice::new(&hyper)];
+        let n = w.write_vectored(&bufs).await.unwrap();
+        assert_eq!(
+            n,
+            before.len(),
+            "the automatic answer goes in a call of its own"
+        );
+        let n = w.write_vectored(&bufs[1..]).await.unwrap();
+        assert_eq!(n, hyper.len());
+        w.shutdown().await.unwrap();
+        drop(w);
+        let all = client.await.unwrap();
+        let text = String::from_utf8(all).unwrap();
+        let rest = text.strip_prefix("earlier response bytes").unwrap();
+        assert!(rest.starts_with("HTTP/1.1 431 "), "{rest}");
+        assert!(
+            rest.contains("RequestHeaderFieldsTooLargeException"),
+            "{rest}"
+        );
+        assert!(!rest.contains("content-length: 0\r\n"), "{rest}");
+    }
 }
