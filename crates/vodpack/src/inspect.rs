@@ -32,7 +32,7 @@ pub struct InspectArgs {
     /// Also write the encoded index (the bytes stored with an asset) to this file.
     #[arg(long)]
     write_index: Option<PathBuf>,
-    /// Region of ARNs; S3 requests are signed for it unless --s3-region is given.
+    /// Region S3 requests are signed for, unless --s3-region is given.
     #[arg(long, env = "VODPACK_REGION", default_value = "us-east-1")]
     region: String,
     #[command(flatten)]

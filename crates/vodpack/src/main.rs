@@ -349,6 +349,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let storage = args.storage.choice(&args.region)?;
     let data_dir = args.storage.data_dir()?;
+    // Earlier versions defaulted to ./vodpack-data: say so rather than look empty.
+    let old_default = (args.storage.data_dir.is_none()
+        && Path::new("vodpack-data/vodpack.sqlite3").is_file())
+    .then(|| std::fs::canonicalize("vodpack-data").unwrap_or_else(|_| "vodpack-data".into()));
     let opts = ServeOptions {
         listen: args.listen,
         data_dir,
@@ -386,6 +390,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("  region:     {}", info.region);
     println!("  account:    {}", info.account_id);
     println!("  data dir:   {}", data_dir.display());
+    if let Some(old) = old_default {
+        println!(
+            "  note:       {} (the default data dir of earlier versions) is not used; pass --data-dir {} to keep serving it",
+            old.display(),
+            shell_word(&old.display().to_string())
+        );
+    }
     println!("  sources:    {}", info.storage);
     match &info.credentials {
         None => println!("  auth:       OFF (unsigned requests accepted)"),

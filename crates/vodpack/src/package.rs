@@ -29,7 +29,7 @@ pub struct PackageArgs {
     /// Output folder (created; existing files are overwritten).
     #[arg(long)]
     out: PathBuf,
-    /// Region of ARNs; S3 requests are signed for it unless --s3-region is given.
+    /// Region S3 requests are signed for, unless --s3-region is given.
     #[arg(long, env = "VODPACK_REGION", default_value = "us-east-1")]
     region: String,
     /// Print each file written.

@@ -269,6 +269,23 @@ fn data_dir_defaults_to_the_per_user_folder_and_is_printed() {
     assert_eq!(server.data_dir(), canonical(&xdg.join("vodpack")));
     drop(server);
 
+    // A data dir of earlier versions (./vodpack-data) in the current folder is pointed out.
+    std::fs::create_dir(cwd.path().join("vodpack-data")).unwrap();
+    std::fs::write(cwd.path().join("vodpack-data/vodpack.sqlite3"), b"").unwrap();
+    let server = Serve::start(home.path(), cwd.path(), &[], &[]);
+    let old = canonical(&cwd.path().join("vodpack-data"));
+    assert!(
+        server
+            .banner
+            .iter()
+            .any(|l| l.contains("note:") && l.contains(&format!("--data-dir {}", old.display()))),
+        "{:#?}",
+        server.banner
+    );
+    assert_eq!(server.data_dir(), canonical(&expected));
+    drop(server);
+    std::fs::remove_dir_all(cwd.path().join("vodpack-data")).unwrap();
+
     // --data-dir and VODPACK_DATA_DIR still win.
     let flag = home.path().join("flag");
     let server = Serve::start(
