@@ -661,9 +661,9 @@ fn inspect_and_package_resolve_asset_arns_through_the_local_buckets() {
 
 // ---- S3 credentials ------------------------------------------------------------------------
 
-/// moto's S3 server with signature checks on: only a key it issued, with the right secret, is
-/// accepted (`INITIAL_NO_AUTH_ACTION_COUNT` lets the first three requests, which create that
-/// key, through).
+/// moto's S3 server with signature checks on: only a key it issued, with the right secret (and
+/// session token for temporary ones), is accepted. `INITIAL_NO_AUTH_ACTION_COUNT` lets the
+/// first five requests, which create that key and a role for temporary credentials, through.
 struct Moto {
     child: Child,
     endpoint: String,
@@ -706,7 +706,7 @@ async fn start_moto_with_auth() -> Moto {
     );
     let child = clean(&bin, &std::env::temp_dir())
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .env("INITIAL_NO_AUTH_ACTION_COUNT", "3")
+        .env("INITIAL_NO_AUTH_ACTION_COUNT", "5")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -749,6 +749,34 @@ async fn start_moto_with_auth() -> Moto {
             "put-user-policy",
             "--user-name",
             "vodpack",
+            "--policy-name",
+            "s3",
+            "--policy-document",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*","sts:*"],"Resource":"*"}]}"#,
+        ],
+    );
+    moto_cli(
+        &e,
+        "setup",
+        "setup",
+        &[
+            "iam",
+            "create-role",
+            "--role-name",
+            "reader",
+            "--assume-role-policy-document",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#,
+        ],
+    );
+    moto_cli(
+        &e,
+        "setup",
+        "setup",
+        &[
+            "iam",
+            "put-role-policy",
+            "--role-name",
+            "reader",
             "--policy-name",
             "s3",
             "--policy-document",
@@ -918,6 +946,43 @@ async fn s3_sources_are_read_with_vodpack_s3_credentials_never_the_clients_aws_o
         "package <arn> from S3",
     );
     assert!(out_dir.join("m").is_dir());
+
+    // 5. Temporary credentials: key, secret and VODPACK_S3_SESSION_TOKEN (moto refuses the
+    //    pair without its token, so the token is what makes this work).
+    let temp: serde_json::Value = serde_json::from_str(&moto_cli(
+        e,
+        k,
+        s,
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/reader",
+            "--role-session-name",
+            "vodpack-test",
+        ],
+    ))
+    .unwrap();
+    let field = |name: &str| temp["Credentials"][name].as_str().unwrap().to_string();
+    let (tk, ts, tt) = (
+        field("AccessKeyId"),
+        field("SecretAccessKey"),
+        field("SessionToken"),
+    );
+    let mut temp_env: Vec<(&str, &str)> = client_vars.to_vec();
+    temp_env.extend(s3);
+    temp_env.extend([
+        ("VODPACK_S3_ACCESS_KEY_ID", tk.as_str()),
+        ("VODPACK_S3_SECRET_ACCESS_KEY", ts.as_str()),
+    ]);
+    let (out, _) = inspect("arn:aws:s3:::vod-src/t/a.mp4", home.path(), &[], &temp_env);
+    assert!(
+        !out.status.success(),
+        "moto accepted temporary credentials without their token"
+    );
+    temp_env.push(("VODPACK_S3_SESSION_TOKEN", tt.as_str()));
+    let (out, _) = inspect("arn:aws:s3:::vod-src/t/a.mp4", home.path(), &[], &temp_env);
+    assert_eq!(tracks(&out), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
