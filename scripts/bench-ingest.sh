@@ -83,7 +83,9 @@ if [ -x "$venv/bin/moto_server" ]; then
   moto=$!
   trap 'kill $moto 2>/dev/null || true' EXIT
   for _ in $(seq 50); do curl -s "http://127.0.0.1:$port/" > /dev/null && break; sleep 0.2; done
-  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+  # The CLI's key pair (to upload), and vodpack's own for reading sources.
+  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
+  export VODPACK_S3_ACCESS_KEY_ID=testing VODPACK_S3_SECRET_ACCESS_KEY=testing
   aws=("$venv/bin/aws" --endpoint-url "http://127.0.0.1:$port")
   "${aws[@]}" s3 mb s3://bench > /dev/null
   "${aws[@]}" s3 cp --quiet --recursive --exclude "*" --include "long*" "$work" s3://bench/ladder/

@@ -19,7 +19,9 @@ use crate::{LimitArgs, StorageArgs};
 
 #[derive(Args)]
 pub struct InspectArgs {
-    /// A local file (MP4 or SMIL), `s3://bucket/key`, or an `arn:aws:s3:::bucket/key`.
+    /// A local file (MP4, SMIL or HLS playlist), `s3://bucket/key`, or an asset's
+    /// `arn:aws:s3:::bucket/key` (resolved like the server does: local buckets under the data
+    /// directory, or S3 when configured).
     source: String,
     /// Segment duration to plan boundaries for, in seconds.
     #[arg(long, default_value_t = 6)]
@@ -30,7 +32,7 @@ pub struct InspectArgs {
     /// Also write the encoded index (the bytes stored with an asset) to this file.
     #[arg(long)]
     write_index: Option<PathBuf>,
-    /// Region for S3 requests when AWS_REGION is not set.
+    /// Region S3 requests are signed for, unless --s3-region is given.
     #[arg(long, env = "VODPACK_REGION", default_value = "us-east-1")]
     region: String,
     #[command(flatten)]
@@ -39,28 +41,45 @@ pub struct InspectArgs {
     limits: LimitArgs,
 }
 
-/// Storage and object of a source given on the command line: a local file (the first folder
-/// below `/` plays the bucket), `s3://bucket/key` or `arn:aws:s3:::bucket/key`.
+/// Storage and object of a source given on the command line: an asset's own
+/// `arn:aws:s3:::BUCKET/KEY` (read through the same storage settings as `serve`: the local
+/// buckets under the data directory unless S3 is configured), `s3://BUCKET/KEY` (always S3), or
+/// a local file (the first folder below `/` plays the bucket).
 pub fn open_source(
     source: &str,
     storage: &StorageArgs,
     region: &str,
 ) -> anyhow::Result<(Box<dyn Storage>, ObjectRef)> {
-    let remote = source
-        .strip_prefix("s3://")
-        .or_else(|| source.strip_prefix("arn:aws:s3:::"));
-    if let Some(rest) = remote {
-        let (bucket, key) = rest.split_once('/').context("expected s3://BUCKET/KEY")?;
-        let settings = match storage.choice(region) {
-            StorageChoice::S3(s) => s,
-            StorageChoice::Local => vodpack_service::storage::s3::S3Settings {
-                endpoint: None,
-                path_style: false,
-                default_region: region.to_string(),
-            },
+    if source.starts_with("arn:") {
+        let obj = vodpack_service::ingest::source_object(source).map_err(anyhow::Error::msg)?;
+        return match storage.choice(region)? {
+            StorageChoice::S3(settings) => {
+                Ok((Box::new(S3Storage::new(settings, Default::default())), obj))
+            }
+            StorageChoice::Local => {
+                let root = storage.data_dir()?.join("buckets");
+                let file = root.join(&obj.bucket).join(&obj.key);
+                if !file.is_file() {
+                    bail!(
+                        "{source} is the local file {}, which does not exist (local buckets are \
+                         folders of <data dir>/buckets: set --data-dir / VODPACK_DATA_DIR, or \
+                         VODPACK_S3_ENDPOINT / VODPACK_STORAGE=s3 for S3)",
+                        file.display()
+                    );
+                }
+                let local = LocalStorage::new(&root)
+                    .with_context(|| format!("cannot open {}", root.display()))?;
+                Ok((Box::new(local), obj))
+            }
         };
+    }
+    if let Some(rest) = source.strip_prefix("s3://") {
+        let (bucket, key) = rest.split_once('/').context("expected s3://BUCKET/KEY")?;
         return Ok((
-            Box::new(S3Storage::new(settings, Default::default())),
+            Box::new(S3Storage::new(
+                storage.s3_settings(region)?,
+                Default::default(),
+            )),
             ObjectRef::new(bucket, key)?,
         ));
     }

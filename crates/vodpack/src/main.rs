@@ -2,13 +2,13 @@
 //! the library crates; this file turns flags and environment variables into their options.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use vodpack_service::ingest::IngestSettings;
-use vodpack_service::storage::s3::S3Settings;
+use vodpack_service::storage::s3::{S3Credentials, S3Settings};
 use vodpack_service::{
     Credentials, CredentialsSource, Quotas, ServeOptions, Server, StorageChoice,
 };
@@ -39,9 +39,14 @@ enum Command {
     Package(package::PackageArgs),
 }
 
-/// Where sources are read from (shared by `serve` and `inspect`).
+/// Where sources are read from (shared by `serve`, `inspect` and `package`, so the same
+/// `arn:aws:s3:::BUCKET/KEY` names the same object everywhere).
 #[derive(Args, Clone)]
 pub struct StorageArgs {
+    /// Directory for the database, credentials and local buckets (`buckets/BUCKET/KEY`); `serve`
+    /// creates it if missing [default: $XDG_DATA_HOME/vodpack, else ~/.local/share/vodpack].
+    #[arg(long, env = "VODPACK_DATA_DIR")]
+    data_dir: Option<PathBuf>,
     /// `local` (folders under <data dir>/buckets) or `s3` (AWS S3, or the server of --s3-endpoint).
     #[arg(long, env = "VODPACK_STORAGE", value_parser = ["local", "s3"])]
     storage: Option<String>,
@@ -51,21 +56,147 @@ pub struct StorageArgs {
     /// Path-style S3 addressing (endpoint/bucket/key), as most S3-compatible servers want.
     #[arg(long, env = "VODPACK_S3_PATH_STYLE", default_value_t = false)]
     s3_path_style: bool,
+    /// Region of the source buckets [default: --region].
+    #[arg(long, env = "VODPACK_S3_REGION")]
+    s3_region: Option<String>,
+    /// Access key id sources are read with (not AWS_ACCESS_KEY_ID: that one is the clients').
+    #[arg(
+        long,
+        env = "VODPACK_S3_ACCESS_KEY_ID",
+        requires = "s3_secret_access_key",
+        conflicts_with = "s3_profile"
+    )]
+    s3_access_key_id: Option<String>,
+    /// Secret access key sources are read with.
+    #[arg(
+        long,
+        env = "VODPACK_S3_SECRET_ACCESS_KEY",
+        requires = "s3_access_key_id",
+        hide_env_values = true
+    )]
+    s3_secret_access_key: Option<String>,
+    /// Session token of temporary source credentials.
+    #[arg(
+        long,
+        env = "VODPACK_S3_SESSION_TOKEN",
+        requires = "s3_access_key_id",
+        hide_env_values = true
+    )]
+    s3_session_token: Option<String>,
+    /// Profile of ~/.aws/credentials to read sources with, instead of a key pair.
+    #[arg(long, env = "VODPACK_S3_PROFILE")]
+    s3_profile: Option<String>,
 }
 
 impl StorageArgs {
-    pub fn choice(&self, region: &str) -> StorageChoice {
+    /// The data directory: as configured, else the per-user default.
+    pub fn data_dir(&self) -> anyhow::Result<PathBuf> {
+        match &self.data_dir {
+            Some(d) => Ok(d.clone()),
+            None => default_data_dir(),
+        }
+    }
+
+    pub fn choice(&self, region: &str) -> anyhow::Result<StorageChoice> {
         let s3 = self.storage.as_deref() == Some("s3")
             || (self.storage.is_none() && self.s3_endpoint.is_some());
         if s3 {
-            StorageChoice::S3(S3Settings {
-                endpoint: self.s3_endpoint.clone(),
-                path_style: self.s3_path_style,
-                default_region: region.to_string(),
-            })
+            Ok(StorageChoice::S3(self.s3_settings(region)?))
         } else {
-            StorageChoice::Local
+            Ok(StorageChoice::Local)
         }
+    }
+
+    /// How S3 is reached (whether or not it is the configured storage).
+    pub fn s3_settings(&self, region: &str) -> anyhow::Result<S3Settings> {
+        let credentials = match (&self.s3_access_key_id, &self.s3_secret_access_key) {
+            (Some(id), Some(secret)) => Some(S3Credentials {
+                access_key_id: id.clone(),
+                secret_access_key: secret.clone(),
+                session_token: self.s3_session_token.clone(),
+            }),
+            _ => match &self.s3_profile {
+                Some(profile) => Some(profile_credentials(profile)?),
+                None => None,
+            },
+        };
+        Ok(S3Settings {
+            endpoint: self.s3_endpoint.clone(),
+            path_style: self.s3_path_style,
+            default_region: self.s3_region.clone().unwrap_or_else(|| region.to_string()),
+            credentials,
+        })
+    }
+}
+
+/// The per-user data directory: `$XDG_DATA_HOME/vodpack`, else `~/.local/share/vodpack` (a
+/// fixed place, so `serve`, `inspect` and `package` find the same buckets from any folder).
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    // The XDG base directory spec says relative values are to be ignored.
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|x| Path::new(x).is_absolute()) {
+        return Ok(PathBuf::from(xdg).join("vodpack"));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .context("no data directory: neither XDG_DATA_HOME nor HOME is set; use --data-dir or VODPACK_DATA_DIR")?;
+    Ok(PathBuf::from(home).join(".local/share/vodpack"))
+}
+
+/// The key pair of `profile` in the shared credentials file (`~/.aws/credentials`).
+fn profile_credentials(profile: &str) -> anyhow::Result<S3Credentials> {
+    let home = std::env::var_os("HOME").context("VODPACK_S3_PROFILE: HOME is not set")?;
+    let path = PathBuf::from(home).join(".aws/credentials");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("VODPACK_S3_PROFILE: cannot read {}", path.display()))?;
+    parse_profile(&text, profile).with_context(|| {
+        format!(
+            "VODPACK_S3_PROFILE: no aws_access_key_id and aws_secret_access_key for profile [{profile}] in {}",
+            path.display()
+        )
+    })
+}
+
+/// Reads one profile of an INI credentials file (`[name]`, `key = value`, `#`/`;` comments).
+fn parse_profile(text: &str, profile: &str) -> Option<S3Credentials> {
+    let mut inside = false;
+    let (mut id, mut secret, mut token) = (None, None, None);
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('#') || line.starts_with(';') || line.is_empty() {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            inside = name.trim() == profile;
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        if let Some((k, v)) = line.split_once('=') {
+            let v = Some(v.trim().to_string());
+            match k.trim().to_ascii_lowercase().as_str() {
+                "aws_access_key_id" => id = v,
+                "aws_secret_access_key" => secret = v,
+                "aws_session_token" => token = v,
+                _ => {}
+            }
+        }
+    }
+    Some(S3Credentials {
+        access_key_id: id?,
+        secret_access_key: secret?,
+        session_token: token,
+    })
+}
+
+/// `s` as one shell word (printed commands are meant to be pasted).
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:=,@%".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 
@@ -150,9 +281,6 @@ struct ServeArgs {
     /// Address and port to listen on (port 0 picks a free one).
     #[arg(long, env = "VODPACK_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Directory for the database, credentials and local buckets; created if missing.
-    #[arg(long, env = "VODPACK_DATA_DIR", default_value = "./vodpack-data")]
-    data_dir: PathBuf,
     /// Base URL of egress endpoints as clients reach it [default: http://<listen address>].
     #[arg(long, env = "VODPACK_PUBLIC_URL")]
     public_url: Option<String>,
@@ -280,10 +408,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "API authentication is OFF (--insecure-no-auth): any local process can change this server"
         );
     }
-    let storage = args.storage.choice(&args.region);
+    let storage = args.storage.choice(&args.region)?;
+    let data_dir = args.storage.data_dir()?;
+    // Earlier versions defaulted to ./vodpack-data: say so rather than look empty.
+    let old_default = (args.storage.data_dir.is_none()
+        && Path::new("vodpack-data/vodpack.sqlite3").is_file())
+    .then(|| std::fs::canonicalize("vodpack-data").unwrap_or_else(|_| "vodpack-data".into()));
     let opts = ServeOptions {
         listen: args.listen,
-        data_dir: args.data_dir,
+        data_dir,
         public_url: args.public_url,
         region: args.region,
         account_id: args.account_id,
@@ -324,6 +457,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("  region:     {}", info.region);
     println!("  account:    {}", info.account_id);
     println!("  data dir:   {}", data_dir.display());
+    if let Some(old) = old_default {
+        println!(
+            "  note:       {} (the default data dir of earlier versions) is not used; pass --data-dir {} to keep serving it",
+            old.display(),
+            shell_word(&old.display().to_string())
+        );
+    }
     println!("  sources:    {}", info.storage);
     match &info.credentials {
         None => println!("  auth:       OFF (unsigned requests accepted)"),
@@ -348,8 +488,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 );
                 println!("Try it:");
                 println!(
-                    "  AWS_SHARED_CREDENTIALS_FILE={} AWS_REGION={} aws mediapackage-vod list-packaging-groups --endpoint-url {}",
-                    p.display(),
+                    "  AWS_SHARED_CREDENTIALS_FILE={} AWS_DEFAULT_REGION={} aws mediapackage-vod list-packaging-groups --endpoint-url {}",
+                    shell_word(&p.display().to_string()),
                     info.region,
                     info.endpoint_url
                 );
@@ -384,5 +524,37 @@ fn main() -> std::process::ExitCode {
             eprintln!("vodpack: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_profile, shell_word};
+
+    #[test]
+    fn profiles_are_read_from_their_own_section_only() {
+        let file = "[default]\naws_access_key_id = DEF\naws_secret_access_key = defsecret\n\
+                    # comment\n[ sources ]\n; another\naws_access_key_id=SRC\n\
+                    aws_secret_access_key = src/secret=\naws_session_token = tok\n[half]\n\
+                    aws_access_key_id = ONLY\n";
+        let c = parse_profile(file, "sources").unwrap();
+        assert_eq!(
+            (c.access_key_id.as_str(), c.secret_access_key.as_str()),
+            ("SRC", "src/secret=")
+        );
+        assert_eq!(c.session_token.as_deref(), Some("tok"));
+        assert_eq!(parse_profile(file, "default").unwrap().access_key_id, "DEF");
+        assert!(parse_profile(file, "half").is_none(), "no secret");
+        assert!(parse_profile(file, "missing").is_none());
+    }
+
+    #[test]
+    fn printed_paths_are_one_shell_word() {
+        assert_eq!(
+            shell_word("/home/me/.local/share/vodpack/credentials"),
+            "/home/me/.local/share/vodpack/credentials"
+        );
+        assert_eq!(shell_word("/home/my files/x"), "'/home/my files/x'");
+        assert_eq!(shell_word("/it's"), "'/it'\\''s'");
     }
 }

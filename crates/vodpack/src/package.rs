@@ -17,8 +17,9 @@ use crate::{LimitArgs, StorageArgs};
 
 #[derive(Args)]
 pub struct PackageArgs {
-    /// A local file (MP4, SMIL or HLS parent playlist), `s3://bucket/key`, or an
-    /// `arn:aws:s3:::bucket/key`.
+    /// A local file (MP4, SMIL or HLS parent playlist), `s3://bucket/key`, or an asset's
+    /// `arn:aws:s3:::bucket/key` (resolved like the server does: local buckets under the data
+    /// directory, or S3 when configured).
     source: String,
     /// A packaging configuration as JSON: the CreatePackagingConfiguration body or the output
     /// of `aws mediapackage-vod describe-packaging-configuration` (one of hlsPackage,
@@ -28,7 +29,7 @@ pub struct PackageArgs {
     /// Output folder (created; existing files are overwritten).
     #[arg(long)]
     out: PathBuf,
-    /// Region for S3 requests when AWS_REGION is not set.
+    /// Region S3 requests are signed for, unless --s3-region is given.
     #[arg(long, env = "VODPACK_REGION", default_value = "us-east-1")]
     region: String,
     /// Print each file written.
@@ -40,6 +41,30 @@ pub struct PackageArgs {
     limits: LimitArgs,
 }
 
+/// The API's member names for a configuration written either way: the request body (camelCase,
+/// `hlsPackage`) or what the CLI and SDKs print (PascalCase, `HlsPackage`). Every JSON name of
+/// the MediaPackage VOD model is its member name with the first letter lowercased. Tag keys are
+/// the user's own and stay as they are; members that are not part of a request (`Arn`,
+/// `CreatedAt`, ...) are ignored when deserializing.
+fn api_names(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => map
+            .into_iter()
+            .map(|(k, v)| {
+                let mut chars = k.chars();
+                let k = match chars.next() {
+                    Some(first) => first.to_lowercase().chain(chars).collect(),
+                    None => k,
+                };
+                let v = if k == "tags" { v } else { api_names(v) };
+                (k, v)
+            })
+            .collect(),
+        serde_json::Value::Array(items) => items.into_iter().map(api_names).collect(),
+        other => other,
+    }
+}
+
 pub async fn run(args: PackageArgs) -> anyhow::Result<()> {
     crate::init_logging("text");
     let text = if args.config.as_os_str() == "-" {
@@ -48,8 +73,10 @@ pub async fn run(args: PackageArgs) -> anyhow::Result<()> {
         std::fs::read_to_string(&args.config)
             .with_context(|| format!("cannot read {}", args.config.display()))?
     };
-    let req: CreatePackagingConfigurationRequest =
+    let json: serde_json::Value =
         serde_json::from_str(&text).context("the configuration is not valid JSON")?;
+    let req: CreatePackagingConfigurationRequest = serde_json::from_value(api_names(json))
+        .context("the configuration is not a packaging configuration")?;
     let package = vodpack_service::api::validate::package(&req)
         .map_err(|e| anyhow::anyhow!("invalid packaging configuration: {}", e.message))?;
 
@@ -84,4 +111,31 @@ pub async fn run(args: PackageArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::api_names;
+    use serde_json::json;
+
+    #[test]
+    fn cli_output_names_become_api_names_but_tag_keys_do_not() {
+        let cli = json!({
+            "Arn": "arn:aws:mediapackage-vod:us-east-1:000000000000:packaging-configurations/c",
+            "HlsPackage": {"HlsManifests": [{"ManifestName": "x", "StreamSelection": {"StreamOrder": "ORIGINAL"}}],
+                           "SegmentDurationSeconds": 4},
+            "Tags": {"Team": "Video"},
+        });
+        assert_eq!(
+            api_names(cli),
+            json!({
+                "arn": "arn:aws:mediapackage-vod:us-east-1:000000000000:packaging-configurations/c",
+                "hlsPackage": {"hlsManifests": [{"manifestName": "x", "streamSelection": {"streamOrder": "ORIGINAL"}}],
+                               "segmentDurationSeconds": 4},
+                "tags": {"Team": "Video"},
+            })
+        );
+        let api = json!({"dashPackage": {"dashManifests": [{}]}, "tags": {"Team": "Video"}});
+        assert_eq!(api_names(api.clone()), api);
+    }
 }

@@ -435,9 +435,9 @@ async fn s3_sources_become_playable() {
         env: vec![
             ("VODPACK_S3_ENDPOINT".into(), moto.endpoint.clone()),
             ("VODPACK_S3_PATH_STYLE".into(), "true".into()),
-            ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
-            ("AWS_REGION".into(), "us-east-1".into()),
+            ("VODPACK_S3_ACCESS_KEY_ID".into(), "testing".into()),
+            ("VODPACK_S3_SECRET_ACCESS_KEY".into(), "testing".into()),
+            ("VODPACK_S3_REGION".into(), "us-east-1".into()),
         ],
         ..Options::default()
     });

@@ -90,6 +90,8 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> ApiResult<Res
         .repo
         .create_asset(&record, state.config.quotas)
         .await?;
+    // An idle worker claims it now rather than at its next poll.
+    state.ingest.wake();
     tracing::info!(id = %record.id, group = %record.packaging_group_id, source = %record.source_arn, "asset created");
     let out = full(&state, record).await?;
     Ok(json(StatusCode::OK, &out))

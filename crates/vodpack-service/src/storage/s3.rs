@@ -1,5 +1,7 @@
 //! AWS S3 or any S3-compatible store, through object_store (signed ranged GETs, retries with
-//! backoff). Credentials and region come from the standard `AWS_*` variables.
+//! backoff). Credentials and region come from [`S3Settings`] (vodpack's own `VODPACK_S3_*`
+//! settings), never from the `AWS_*` variables API clients use, so exporting a client's key pair
+//! cannot change which key reads sources.
 //!
 //! An object's version is its ETag; checked reads send it as `If-Match`, so a replaced object
 //! answers 412 instead of other bytes. Connect and read timeouts per attempt, and few retries,
@@ -24,9 +26,39 @@ pub struct S3Settings {
     pub endpoint: Option<String>,
     /// Path-style addressing (`endpoint/bucket/key`) instead of virtual-hosted style.
     pub path_style: bool,
-    /// Region when `AWS_REGION` is not set.
+    /// Region requests are signed for.
     pub default_region: String,
+    /// Key pair sources are read with; `None`: the machine's role (web identity, container or
+    /// instance credentials).
+    pub credentials: Option<S3Credentials>,
 }
+
+/// A static S3 key pair.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+// Settings are logged and printed; the secret and token never are.
+impl std::fmt::Debug for S3Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Variables the platform sets for the machine's role (EKS, ECS), as opposed to a user's keys.
+const ROLE_VARIABLES: [&str; 6] = [
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+];
 
 pub struct S3Storage {
     settings: S3Settings,
@@ -53,8 +85,9 @@ impl S3Storage {
         }
         // Client options first: `with_allow_http` below is one of them.
         let t = &self.timeouts;
-        let mut b = AmazonS3Builder::from_env()
+        let mut b = AmazonS3Builder::new()
             .with_bucket_name(&obj.bucket)
+            .with_region(&self.settings.default_region)
             .with_client_options(
                 ClientOptions::new()
                     .with_connect_timeout(t.connect)
@@ -65,10 +98,19 @@ impl S3Storage {
                 retry_timeout: t.egress,
                 ..RetryConfig::default()
             });
-        if std::env::var_os("AWS_REGION").is_none()
-            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
-        {
-            b = b.with_region(&self.settings.default_region);
+        if let Some(c) = &self.settings.credentials {
+            b = b
+                .with_access_key_id(&c.access_key_id)
+                .with_secret_access_key(&c.secret_access_key);
+            if let Some(t) = &c.session_token {
+                b = b.with_token(t);
+            }
+        } else {
+            for name in ROLE_VARIABLES {
+                if let (Ok(v), Ok(key)) = (std::env::var(name), name.to_ascii_lowercase().parse()) {
+                    b = b.with_config(key, v);
+                }
+            }
         }
         if let Some(endpoint) = &self.settings.endpoint {
             b = b
