@@ -1,7 +1,8 @@
 //! Tests that guard claims across the whole surface rather than one example of it: CDN
 //! authorization on every file of every format (and when it is added to a group whose answers
-//! are already cached), `vodpack package` byte-equal to the server for every format, and the
-//! signature required on every operation of the AWS service model.
+//! are already cached), `vodpack package` byte-equal to the server for every format, the
+//! signature required on every operation of the AWS service model, and every accepted source
+//! kind decoded by ffmpeg in every format (Smooth one QualityLevel at a time).
 //!
 //! The file lists come from `vodpack package` (what the server would answer); each format's
 //! expected file kinds are checked to be among them, so a list that shrank fails here too.
@@ -411,4 +412,359 @@ async fn every_operation_of_the_service_model_requires_a_signature() {
         walked += 1;
     }
     assert_eq!(walked, 17, "operations walked");
+}
+
+/// A parsed XML element: local name, attributes, children (enough for a Smooth manifest).
+#[derive(Debug, Clone, Default)]
+struct Xml {
+    name: String,
+    attrs: BTreeMap<String, String>,
+    children: Vec<Xml>,
+}
+
+impl Xml {
+    fn parse(xml: &str) -> Xml {
+        use quick_xml::events::Event;
+        let mut r = quick_xml::Reader::from_str(xml);
+        let mut stack = vec![Xml::default()];
+        loop {
+            match r.read_event().unwrap() {
+                Event::Start(e) => stack.push(Xml::from_start(&e)),
+                Event::Empty(e) => {
+                    let el = Xml::from_start(&e);
+                    stack.last_mut().unwrap().children.push(el);
+                }
+                Event::End(_) => {
+                    let el = stack.pop().unwrap();
+                    stack.last_mut().unwrap().children.push(el);
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+        stack.pop().unwrap().children.remove(0)
+    }
+    fn from_start(e: &quick_xml::events::BytesStart) -> Xml {
+        Xml {
+            name: e.local_name().as_ref().to_string(),
+            attrs: e
+                .attributes()
+                .map(|a| {
+                    let a = a.unwrap();
+                    (
+                        a.key.local_name().as_ref().to_string(),
+                        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                            .unwrap()
+                            .into_owned(),
+                    )
+                })
+                .collect(),
+            children: Vec::new(),
+        }
+    }
+    fn all(&self, name: &str) -> Vec<&Xml> {
+        self.children.iter().filter(|c| c.name == name).collect()
+    }
+    fn attr(&self, k: &str) -> Option<&str> {
+        self.attrs.get(k).map(String::as_str)
+    }
+    fn num(&self, k: &str) -> Option<u64> {
+        self.attr(k).map(|v| v.parse().unwrap())
+    }
+}
+
+/// ffprobe's view of a file or URL: the (codec_type, codec_name) of its audio and video
+/// streams, sorted and deduplicated, and its duration in seconds.
+fn probe(input: &str) -> (Vec<(String, String)>, f64) {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries"])
+        .args([
+            "stream=codec_type,codec_name:format=duration",
+            "-of",
+            "json",
+        ])
+        .arg(input)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ffprobe {input}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut codecs: Vec<(String, String)> = v["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["codec_type"] == "video" || s["codec_type"] == "audio")
+        .map(|s| {
+            (
+                s["codec_type"].as_str().unwrap().to_string(),
+                s["codec_name"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    codecs.sort();
+    codecs.dedup();
+    let duration = v["format"]["duration"]
+        .as_str()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0.0);
+    (codecs, duration)
+}
+
+/// ffmpeg decodes every audio and video stream of `input` without a message; returns how
+/// many packets ffprobe counts in it.
+fn decode_all(input: &str, what: &str) -> usize {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i", input, "-map", "0:v?", "-map", "0:a?"])
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && errors.trim().is_empty(),
+        "{what}: ffmpeg: {errors}"
+    );
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-count_packets", "-show_entries"])
+        .args(["stream=nb_read_packets", "-of", "csv=p=0", input])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().trim_end_matches(',').parse::<usize>().ok())
+        .sum()
+}
+
+/// Top-level box types of an MP4 file, in order, and whether a `co64` box is anywhere in it.
+fn top_level_boxes(path: &Path) -> (Vec<String>, bool) {
+    let b = std::fs::read(path).unwrap();
+    let mut at = 0;
+    let mut types = Vec::new();
+    while at + 8 <= b.len() {
+        let mut size = u32::from_be_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+        if size == 1 {
+            size = u64::from_be_bytes(b[at + 8..at + 16].try_into().unwrap()) as usize;
+        } else if size == 0 {
+            size = b.len() - at;
+        }
+        types.push(String::from_utf8_lossy(&b[at + 4..at + 8]).to_string());
+        assert!(size >= 8, "{}: bad box size at {at}", path.display());
+        at += size;
+    }
+    (types, b.windows(4).any(|w| w == b"co64"))
+}
+
+/// An fMP4 init section with its media timescale (`mdhd`) set to `timescale`.
+fn with_timescale(init: &[u8], timescale: u32) -> Vec<u8> {
+    let mut out = init.to_vec();
+    let at = out
+        .windows(4)
+        .position(|w| w == b"mdhd")
+        .expect("mdhd in the init section");
+    // mdhd: version, flags, then creation and modification times (4 or 8 bytes each).
+    let ts = at + 4 + 4 + if out[at + 4] == 1 { 16 } else { 8 };
+    out[ts..ts + 4].copy_from_slice(&timescale.to_be_bytes());
+    out
+}
+
+/// The accepted source kinds, by asset id: (key under the media bucket, the file ffprobe reads
+/// for the source's codecs and duration).
+const SOURCE_KINDS: &[(&str, &str, &str)] = &[
+    ("smil", "ladder/ladder.smil", "ladder/ladder_720p.mp4"),
+    ("moov_first", "ladder_faststart.mp4", "ladder_faststart.mp4"),
+    (
+        "moov_last",
+        "ladder/ladder_360p.mp4",
+        "ladder/ladder_360p.mp4",
+    ),
+    ("co64", "co64.mp4", "co64.mp4"),
+    ("ac3_mp4", "ac3.mp4", "ac3.mp4"),
+    ("eac3_mp4", "eac3.mp4", "eac3.mp4"),
+    ("hevc_mp4", "hevc.mp4", "hevc.mp4"),
+    ("two_audio", "two_audio.smil", "two_audio.mp4"),
+    ("audio_only", "audio_only.mp4", "audio_only.mp4"),
+    ("hls_ts", "hls/master.m3u8", "hls/master.m3u8"),
+    ("hls_hevc", "hls_hevc/index.m3u8", "hls_hevc/index.m3u8"),
+    ("hls_ac3", "hls_ac3/index.m3u8", "hls_ac3/index.m3u8"),
+    ("hls_eac3", "hls_eac3/index.m3u8", "hls_eac3/index.m3u8"),
+    (
+        "hls_alt_audio",
+        "hls_alt/master.m3u8",
+        "hls_alt/master.m3u8",
+    ),
+    ("hls_webvtt", "hls_subs/master.m3u8", "hls_subs/master.m3u8"),
+];
+
+/// Every accepted source kind — SMIL ladder, moov-first, moov-last and 64-bit-offset MP4, AC-3,
+/// E-AC-3 and HEVC in MP4 and in HLS, two audio tracks, audio only, HLS-TS with separate audio
+/// and with WebVTT — is decoded by ffmpeg in every format, not only checked PLAYABLE: HLS-TS,
+/// CMAF and DASH through ffmpeg's own demuxers (every stream of every rendition), Smooth one
+/// QualityLevel at a time (its fragments after the init section of the DASH Representation of
+/// the same track, set to Smooth's 10 MHz timescale: ffmpeg has no Smooth demuxer). Each keeps
+/// the source's audio and video codecs and its duration. A file with eleven tracks is refused
+/// with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_source_kind_decodes_in_every_format() {
+    let hook = Webhook::start().await;
+    let server = Server::start_with(Options {
+        extra_args: vec!["--events-webhook".into(), hook.url.clone()],
+        ..Options::default()
+    });
+    let media = server.data_dir.join("buckets/media");
+    copy_tree(&media_dir(), &media);
+    // The media are what their names say.
+    let (boxes, co64) = top_level_boxes(&media.join("ladder_faststart.mp4"));
+    let pos = |t: &str| boxes.iter().position(|b| b == t);
+    assert!(pos("moov") < pos("mdat") && !co64, "{boxes:?}");
+    let (boxes, _) = top_level_boxes(&media.join("ladder/ladder_360p.mp4"));
+    assert!(
+        boxes.iter().position(|b| b == "moov") > boxes.iter().position(|b| b == "mdat"),
+        "{boxes:?}"
+    );
+    assert!(
+        top_level_boxes(&media.join("co64.mp4")).1,
+        "co64.mp4 has a co64 box"
+    );
+
+    let c = server.client();
+    c.create_packaging_group().id("g").send().await.unwrap();
+    let plain = [
+        (
+            "hls",
+            serde_json::json!({"hlsPackage": {"segmentDurationSeconds": 4,
+                "hlsManifests": [{"manifestName": "main"}]}}),
+        ),
+        (
+            "cmaf",
+            serde_json::json!({"cmafPackage": {"segmentDurationSeconds": 4,
+                "hlsManifests": [{"manifestName": "main"}]}}),
+        ),
+        (
+            "dash",
+            serde_json::json!({"dashPackage": {"segmentDurationSeconds": 4,
+                "dashManifests": [{"manifestName": "main"}]}}),
+        ),
+        (
+            "mss",
+            serde_json::json!({"mssPackage": {"segmentDurationSeconds": 4,
+                "mssManifests": [{"manifestName": "main"}]}}),
+        ),
+    ];
+    for (id, pkg) in &plain {
+        create_config_json(&server, id, "g", pkg).await;
+    }
+    let mut urls = BTreeMap::new();
+    for (id, key, _) in SOURCE_KINDS {
+        urls.insert(
+            *id,
+            create_asset(&c, id, &format!("arn:aws:s3:::media/{key}")).await,
+        );
+    }
+    create_asset(&c, "eleven", "arn:aws:s3:::media/broken/eleven_tracks.mp4").await;
+    assert_eq!(wait_ingest(&c, "eleven").await, ["FAILED"; 4]);
+    let err = hook.wait_for("IngestError", "eleven", 1).await;
+    let msg = err[0]["detail"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("11 tracks, more than 10"),
+        "eleven tracks: {msg:?}"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let http = reqwest::Client::new();
+    let mut decoded = 0;
+    for (id, _, probe_file) in SOURCE_KINDS {
+        assert_eq!(wait_ingest(&c, id).await, ["PLAYABLE"; 4], "{id}");
+        let (codecs, duration) = probe(media.join(probe_file).to_str().unwrap());
+        assert!(!codecs.is_empty() && duration > 1.0, "{id}: {codecs:?}");
+        for format in ["hls", "cmaf", "dash"] {
+            let url = &urls[id][format];
+            let what = format!("{id} {format}");
+            let packets = decode_all(url, &what);
+            assert!(packets > 0, "{what}: no packets");
+            let (out_codecs, out_duration) = probe(url);
+            assert_eq!(out_codecs, codecs, "{what}: codecs");
+            assert!(
+                (out_duration - duration).abs() < 0.15,
+                "{what}: {out_duration} s, the source {duration} s"
+            );
+            decoded += 1;
+        }
+        // Smooth, one QualityLevel at a time.
+        let url = &urls[id]["mss"];
+        let base = url.strip_suffix("/Manifest").unwrap();
+        let dash_base = urls[id]["dash"].rsplit_once('/').unwrap().0.to_string();
+        let manifest = Xml::parse(&http.get(url).send().await.unwrap().text().await.unwrap());
+        let timescale = manifest.num("TimeScale").unwrap_or(10_000_000);
+        let mut smooth_codecs = Vec::new();
+        let (mut videos, mut audios) = (0, 0);
+        for s in manifest.all("StreamIndex") {
+            let kind = s.attr("Type").unwrap();
+            let template = s.attr("Url").unwrap();
+            let mut starts = Vec::new();
+            let mut t = 0u64;
+            for chunk in s.all("c") {
+                if let Some(ct) = chunk.num("t") {
+                    t = ct;
+                }
+                starts.push(t);
+                t += chunk.num("d").unwrap();
+            }
+            assert!(!starts.is_empty(), "{id} mss {kind}: no chunks");
+            let levels = s.all("QualityLevel");
+            assert!(!levels.is_empty(), "{id} mss {kind}: no quality levels");
+            for q in levels {
+                // The DASH Representation of the same track: video v<k> in QualityLevel order,
+                // each audio StreamIndex a<k> in order; checked below by codec and size.
+                let rep = if kind == "video" {
+                    videos += 1;
+                    format!("v{}", videos - 1)
+                } else {
+                    audios += 1;
+                    format!("a{}", audios - 1)
+                };
+                let init_url = format!("{dash_base}/main_{rep}_init.mp4");
+                let r = http.get(&init_url).send().await.unwrap();
+                assert_eq!(r.status(), 200, "{init_url}");
+                let init = r.bytes().await.unwrap();
+                let mut whole = with_timescale(&init, timescale as u32);
+                for start in &starts {
+                    let path = template
+                        .replace("{bitrate}", q.attr("Bitrate").unwrap())
+                        .replace("{start time}", &start.to_string());
+                    let r = http.get(format!("{base}/{path}")).send().await.unwrap();
+                    assert_eq!(r.status(), 200, "{id} {path}");
+                    whole.extend_from_slice(&r.bytes().await.unwrap());
+                }
+                let what = format!("{id} mss {kind} {}", q.attr("Bitrate").unwrap());
+                let f = tmp.path().join(format!("{id}-{rep}.mp4"));
+                std::fs::write(&f, &whole).unwrap();
+                let f = f.to_str().unwrap();
+                let packets = decode_all(f, &what);
+                assert!(packets > 0, "{what}: no packets");
+                let (level_codecs, level_duration) = probe(f);
+                assert_eq!(level_codecs.len(), 1, "{what}: {level_codecs:?}");
+                assert_eq!(level_codecs[0].0, kind, "{what}: {level_codecs:?}");
+                if let Some(h) = q.attr("MaxHeight") {
+                    let out = Command::new("ffprobe")
+                        .args(["-v", "error", "-show_entries", "stream=height"])
+                        .args(["-of", "csv=p=0", f])
+                        .output()
+                        .unwrap();
+                    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), h, "{what}");
+                }
+                assert!(
+                    (level_duration - duration).abs() < 0.15,
+                    "{what}: {level_duration} s, the source {duration} s"
+                );
+                smooth_codecs.extend(level_codecs);
+            }
+        }
+        smooth_codecs.sort();
+        smooth_codecs.dedup();
+        assert_eq!(smooth_codecs, codecs, "{id} mss: codecs");
+        decoded += 1;
+    }
+    assert_eq!(decoded, SOURCE_KINDS.len() * 4, "source × format decoded");
 }
