@@ -768,3 +768,226 @@ async fn every_source_kind_decodes_in_every_format() {
     }
     assert_eq!(decoded, SOURCE_KINDS.len() * 4, "source × format decoded");
 }
+
+/// Earliest presentation time (seconds) of the packets of stream type `sel` (`v`, `a`) in a
+/// media file, as ffprobe reads it.
+fn first_pts(path: &Path, sel: &str) -> f64 {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", sel, "-show_entries"])
+        .args(["packet=pts_time", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pts: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
+        .collect();
+    assert!(!pts.is_empty(), "{}: no {sel} packets", path.display());
+    pts.into_iter().fold(f64::MAX, f64::min)
+}
+
+/// Segment cuts are the same on the served bytes of every rendition and every format: for the
+/// ladder (three video renditions and one audio track), the earliest presentation time of
+/// each segment N, read by ffprobe from the HLS-TS segment, the CMAF segment after its init
+/// section and the DASH segment after its init section, is the same for the three video
+/// renditions, and — each track's timeline shifted by its own first cut (MPEG-TS carries an
+/// offset) — the same across formats; the audio track's cuts agree across formats too, and
+/// Smooth's fragment times (`tfxd` in each served fragment) match the same cuts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_times_agree_across_renditions_and_formats() {
+    let server = Server::start();
+    copy_tree(
+        &media_dir().join("ladder"),
+        &server.data_dir.join("buckets/media/ladder"),
+    );
+    let c = server.client();
+    c.create_packaging_group().id("g").send().await.unwrap();
+    let configs = [
+        (
+            "hls",
+            serde_json::json!({"hlsPackage": {"segmentDurationSeconds": 4,
+                "useAudioRenditionGroup": true, "hlsManifests": [{"manifestName": "main"}]}}),
+        ),
+        (
+            "cmaf",
+            serde_json::json!({"cmafPackage": {"segmentDurationSeconds": 4,
+                "hlsManifests": [{"manifestName": "main"}]}}),
+        ),
+        (
+            "dash",
+            serde_json::json!({"dashPackage": {"segmentDurationSeconds": 4,
+                "dashManifests": [{"manifestName": "main"}]}}),
+        ),
+        (
+            "mss",
+            serde_json::json!({"mssPackage": {"segmentDurationSeconds": 4,
+                "mssManifests": [{"manifestName": "main"}]}}),
+        ),
+    ];
+    for (id, pkg) in &configs {
+        create_config_json(&server, id, "g", pkg).await;
+    }
+    let urls = create_asset(&c, "ladder", "arn:aws:s3:::media/ladder/ladder.smil").await;
+    assert_eq!(wait_ingest(&c, "ladder").await, ["PLAYABLE"; 4]);
+    let tmp = tempfile::tempdir().unwrap();
+    let source = server.data_dir.join("buckets/media/ladder/ladder.smil");
+    let http = reqwest::Client::new();
+    let fetch = |url: String| {
+        let http = http.clone();
+        async move {
+            let r = http.get(&url).send().await.unwrap();
+            assert_eq!(r.status(), 200, "{url}");
+            r.bytes().await.unwrap().to_vec()
+        }
+    };
+
+    // cuts[format][rendition] = earliest presentation time of segment 0, 1, …
+    let mut cuts: BTreeMap<&str, BTreeMap<String, Vec<f64>>> = BTreeMap::new();
+    for (format, pkg) in configs.iter().take(3) {
+        let files = package(&source, pkg, &tmp.path().join(format));
+        let manifest = &files[0].0;
+        let base = urls[*format]
+            .strip_suffix(&format!("/{manifest}"))
+            .unwrap()
+            .to_string();
+        let ext = if *format == "hls" { ".ts" } else { ".mp4" };
+        // main_<rendition>_<n><ext>, n from 0 (HLS) or 1 (DASH $Number$).
+        let mut segments: BTreeMap<String, Vec<(usize, String)>> = BTreeMap::new();
+        for (file, _) in &files {
+            let Some(stem) = file.strip_prefix("main_").and_then(|f| f.strip_suffix(ext)) else {
+                continue;
+            };
+            let Some((rendition, n)) = stem.rsplit_once('_') else {
+                continue;
+            };
+            let Ok(n) = n.parse::<usize>() else { continue };
+            segments
+                .entry(rendition.trim_start_matches('v').to_string())
+                .or_default()
+                .push((n, file.clone()));
+        }
+        assert_eq!(
+            segments.keys().cloned().collect::<Vec<_>>(),
+            ["0", "1", "2", "a0"],
+            "{format}: renditions"
+        );
+        for (rendition, mut list) in segments {
+            list.sort();
+            assert_eq!(list.len(), 3, "{format} {rendition}: 12 s in 4 s segments");
+            let sel = if rendition.starts_with('a') { "a" } else { "v" };
+            let init = if *format == "hls" {
+                Vec::new()
+            } else {
+                let dash_name = if rendition.starts_with('a') {
+                    rendition.clone()
+                } else {
+                    format!("v{rendition}")
+                };
+                let name = if *format == "dash" {
+                    dash_name
+                } else {
+                    rendition.clone()
+                };
+                fetch(format!("{base}/main_{name}_init.mp4")).await
+            };
+            let mut times = Vec::new();
+            for (_, file) in list {
+                let mut bytes = init.clone();
+                bytes.extend(fetch(format!("{base}/{file}")).await);
+                let f = tmp.path().join(format!("cut{ext}"));
+                std::fs::write(&f, &bytes).unwrap();
+                times.push(first_pts(&f, sel));
+            }
+            cuts.entry(format).or_default().insert(rendition, times);
+        }
+    }
+
+    // Smooth: the video StreamIndex's fragment times, from each served fragment's tfxd box.
+    let url = &urls["mss"];
+    let base = url.strip_suffix("/Manifest").unwrap();
+    let manifest = Xml::parse(&String::from_utf8(fetch(url.clone()).await).unwrap());
+    let timescale = manifest.num("TimeScale").unwrap_or(10_000_000) as f64;
+    let mut smooth = BTreeMap::new();
+    for s in manifest.all("StreamIndex") {
+        let kind = s.attr("Type").unwrap().to_string();
+        let template = s.attr("Url").unwrap();
+        let mut t = 0u64;
+        let mut starts = Vec::new();
+        for chunk in s.all("c") {
+            if let Some(ct) = chunk.num("t") {
+                t = ct;
+            }
+            starts.push(t);
+            t += chunk.num("d").unwrap();
+        }
+        for (k, q) in s.all("QualityLevel").iter().enumerate() {
+            let mut times = Vec::new();
+            for start in &starts {
+                let path = template
+                    .replace("{bitrate}", q.attr("Bitrate").unwrap())
+                    .replace("{start time}", &start.to_string());
+                let frag = fetch(format!("{base}/{path}")).await;
+                let uuid = [
+                    0x6d, 0x1d, 0x9b, 0x05, 0x42, 0xd5, 0x44, 0xe6, 0x80, 0xe2, 0x14, 0x1d, 0xaf,
+                    0xf7, 0x57, 0xb2,
+                ];
+                let at = frag.windows(16).position(|w| w == uuid).expect("tfxd box");
+                let body = &frag[at + 16..];
+                let time = if body[0] == 1 {
+                    u64::from_be_bytes(body[4..12].try_into().unwrap())
+                } else {
+                    u64::from(u32::from_be_bytes(body[4..8].try_into().unwrap()))
+                };
+                times.push(time as f64 / timescale);
+            }
+            let rendition = if kind == "video" {
+                k.to_string()
+            } else {
+                "a0".to_string()
+            };
+            smooth.insert(rendition, times);
+        }
+    }
+    cuts.insert("mss", smooth);
+
+    // Within a format: the video renditions cut at the same times.
+    let close = |a: f64, b: f64| (a - b).abs() < 0.0015;
+    for (format, by_rendition) in &cuts {
+        let v0 = &by_rendition["0"];
+        for r in ["1", "2"] {
+            let v = &by_rendition[r];
+            assert!(
+                v.len() == v0.len() && v.iter().zip(v0).all(|(a, b)| close(*a, *b)),
+                "{format}: rendition {r} cuts {v:?}, rendition 0 {v0:?}"
+            );
+        }
+    }
+    // Across formats: the same cuts once each track's timeline starts where its first cut is.
+    // Per track, not per format: ffmpeg reads fMP4 video with negative composition offsets
+    // (trun version 1) one frame later than their presentation times (it shifts them by the
+    // largest negative offset so that no frame is presented before it is decoded), which
+    // MPEG-TS and Smooth's tfxd do not show.
+    let reference = "cmaf";
+    for (format, by_rendition) in &cuts {
+        for (rendition, times) in by_rendition {
+            let want = &cuts[reference][rendition];
+            let shifted: Vec<f64> = times.iter().map(|t| t - times[0] + want[0]).collect();
+            assert!(
+                shifted.len() == want.len() && shifted.iter().zip(want).all(|(a, b)| close(*a, *b)),
+                "{format} {rendition}: cuts {times:?} ({shifted:?} shifted), {reference} {want:?}"
+            );
+        }
+    }
+    // Segment cuts fall on the 4 s grid of the source's 2 s GOPs.
+    let video = &cuts[reference]["0"];
+    for (k, t) in video.iter().enumerate() {
+        let want = video[0] + 4.0 * k as f64;
+        assert!(close(*t, want), "cut {k} at {t}, want {want}");
+    }
+}
