@@ -618,7 +618,7 @@ async fn harness_fails_broken_streams() {
 #[test]
 fn skipping_players_is_refused_in_ci() {
     let exe = std::env::current_exe().unwrap();
-    let run = |ci: Option<(&str, &str)>| {
+    let run = |env: &[(&str, &str)]| {
         let mut cmd = Command::new(&exe);
         cmd.args([
             "--exact",
@@ -628,7 +628,7 @@ fn skipping_players_is_refused_in_ci() {
         .env("VODPACK_SKIP_PLAYERS", "1")
         .env_remove("VODPACK_CI")
         .env_remove("CI");
-        if let Some((k, v)) = ci {
+        for (k, v) in env {
             cmd.env(k, v);
         }
         let out = cmd.output().unwrap();
@@ -639,11 +639,24 @@ fn skipping_players_is_refused_in_ci() {
         );
         (out.status.success(), text)
     };
-    let (ok, text) = run(None);
+    let (ok, text) = run(&[]);
     assert!(ok && text.contains("players: skipped"), "{text}");
     for ci in [("VODPACK_CI", "1"), ("CI", "true")] {
-        let (ok, text) = run(Some(ci));
+        let (ok, text) = run(&[ci]);
         assert!(!ok, "{ci:?}: skipping was allowed: {text}");
         assert!(text.contains("cannot be skipped in CI"), "{ci:?}: {text}");
+    }
+    // Not asking to skip, in CI, with no Chromium or no player packages: a failure, not a skip.
+    for (k, v, says) in [
+        ("VODPACK_CHROMIUM", "/nonexistent/chromium", "no Chromium"),
+        (
+            "VODPACK_PLAYERS_DIR",
+            "/nonexistent/players",
+            "no player packages",
+        ),
+    ] {
+        let (ok, text) = run(&[("VODPACK_SKIP_PLAYERS", "0"), ("VODPACK_CI", "1"), (k, v)]);
+        assert!(!ok && text.contains(says), "{k}={v}: {text}");
+        assert!(!text.contains("players: skipped"), "{k}={v}: {text}");
     }
 }
