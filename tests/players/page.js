@@ -75,7 +75,7 @@
     const r = `${video.videoWidth}x${video.videoHeight}`;
     if (vp.resolutions[vp.resolutions.length - 1] !== r) vp.resolutions.push(r);
   });
-  for (const ev of ['loadedmetadata', 'playing', 'waiting', 'stalled', 'ended']) {
+  for (const ev of ['loadedmetadata', 'playing', 'waiting', 'stalled', 'seeking', 'seeked', 'ended']) {
     video.addEventListener(ev, () => vp.events.push({ ev, t: video.currentTime }));
   }
 
@@ -152,6 +152,12 @@
     await player.load(url, null, mss ? 'application/vnd.ms-sstr+xml' : undefined);
     play();
   }
+
+  // Seeks the media element (every player follows the element's currentTime).
+  window.__seek = function (t) {
+    video.currentTime = t;
+    if (video.paused) play();
+  };
 
   // Switches hls.js to audio track `to` (an index into hls.audioTracks); the outcome lands in
   // vp.audioSwitch. Returns an error message, or null when the switch was requested.

@@ -7,9 +7,11 @@
 // Chromium (the Debian package, never a downloaded browser) is driven by playwright-core. The
 // page and the player library are served from a throw-away HTTP server on 127.0.0.1 (random
 // port), so the manifest is fetched cross-origin as a real player page would. Success: the
-// playhead advanced by at least --seconds with no fatal player error, no media-element error and
-// no uncaught page exception. Prints one JSON line and exits 0 on success, 1 on failure, 2 on a
-// usage or set-up error.
+// playhead advanced by at least --seconds, then after a seek to END_SECONDS before the end the
+// media played to its end ('ended'), with no player error (fatal or recovered, see isFailure),
+// no media-element error, no uncaught page exception, no console error and no HTTP error seen
+// by the page. Prints one JSON line and exits 0 on success, 1 on failure, 2 on a usage or
+// set-up error.
 //
 // Players: hlsjs (hls.js), shaka (Shaka Player 5), shaka4 (Shaka Player 4.16 LTS, the last line
 // with Smooth Streaming: 5.0 removed it), dashjs (dash.js with its separately built Smooth
@@ -32,11 +34,13 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 // Media seconds the playhead must advance after an audio switch.
 const SWITCH_SECONDS = 2;
+// After the first phase the harness seeks to this many seconds before the end (or 3 s back when
+// the playhead is already past that point); the media must then play to its end.
+const END_SECONDS = 3.5;
 
-// Errors that fail a run: anything fatal, and every media error even when the player recovered
-// from it (hls.js MEDIA_ERROR: decode or buffer-append trouble, holes in the timeline). Other
-// non-fatal errors (a retried network request) are reported only, and so are these hls.js media
-// errors that describe normal streams:
+// Errors that fail a run: every error a player reports, fatal or recovered from (a retried
+// download, a recoverable Shaka error, an hls.js media error), except these hls.js media errors
+// that describe normal streams:
 // - bufferStalledError / bufferNudgeOnStall: playback running behind on a slow machine;
 // - bufferSeekOverHole before the first second: the start gap every B-frame stream has (video
 //   starts at its first presentation time, a frame or two after audio; hls.js jumps it). A hole
@@ -49,9 +53,11 @@ const SWITCH_SECONDS = 2;
 //   unfinished and runs the fragment's progress check after the init segment alone. The media
 //   append then lands (e.g. audio 0.016-2.085 s). A fragment that really never buffers leaves
 //   its range uncovered and fails.
+// Console errors, uncaught page exceptions and HTTP errors (any 4xx/5xx answer, any failed
+// request other than one the player aborted) fail the run as well; see the main loop.
 function isFailure(e, final = false) {
   if (e.fatal) return true;
-  if (e.source !== 'hls.js' || e.type !== 'mediaError') return false;
+  if (e.source !== 'hls.js' || e.type !== 'mediaError') return true;
   if (e.details === 'bufferStalledError' || e.details === 'bufferNudgeOnStall') return false;
   if (e.details === 'bufferSeekOverHole' && e.at < 1) return false;
   if (e.details === 'bufferAppendNoProgress' && e.where) {
@@ -182,11 +188,17 @@ try {
   const consoleErrors = [];
   const pageErrors = [];
   const httpErrors = [];
+  // Requests the player itself cancelled (a seek or a rendition switch abandons a download in
+  // flight): reported, not failures. Every other failed request and every 4xx/5xx answer fails.
+  const aborted = [];
   page.on('console', (m) => {
     if (m.type() === 'error') consoleErrors.push(m.text().slice(0, 500));
   });
   page.on('pageerror', (e) => pageErrors.push(String(e && e.message ? e.message : e).slice(0, 500)));
-  page.on('requestfailed', (r) => httpErrors.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
+  page.on('requestfailed', (r) => {
+    const why = r.failure()?.errorText;
+    (why === 'net::ERR_ABORTED' ? aborted : httpErrors).push(`${r.method()} ${r.url()}: ${why}`);
+  });
   page.on('response', (r) => {
     if (r.status() >= 400) httpErrors.push(`${r.request().method()} ${r.url()}: HTTP ${r.status()}`);
   });
@@ -207,31 +219,63 @@ try {
   let start = null; // playhead when it first moved off its load position
   let switchAt = null; // playhead when the audio switch was requested
   let switchDone = false; // the switch is confirmed and a fragment of the new track buffered
+  let seek = null; // {from, to, at}: the seek made once the first phase is done
+  let ended = false; // the media element reached the end after the seek
+  let harnessFailure = null;
   let last;
   for (;;) {
     last = await page.evaluate(() => window.__sample());
     if (start === null && last.readyState >= 2) start = last.currentTime;
     const advanced = start === null ? 0 : last.currentTime - start;
-    const fatal = last.vp.errors.some((e) => isFailure(e)) || last.vp.loadError || last.vp.playError || pageErrors.length;
-    if (fatal || last.ended) break;
+    // Anything that fails the run stops it at once: a player error (fatal or not, see
+    // isFailure), a media-element error, an uncaught exception, a console error, an HTTP error.
+    const failing =
+      last.vp.errors.some((e) => isFailure(e)) ||
+      last.vp.loadError ||
+      last.vp.playError ||
+      last.videoError ||
+      pageErrors.length ||
+      consoleErrors.length ||
+      httpErrors.length;
+    if (failing) break;
+    if (last.ended) {
+      if (seek) {
+        ended = true;
+      } else {
+        harnessFailure = `the media ended after ${advanced.toFixed(2)} s, before the seek`;
+      }
+      break;
+    }
     if (advanced >= args.seconds && args.switchAudio && switchAt === null) {
       switchAt = last.currentTime;
       const refused = await page.evaluate(() => window.__switchAudio(1));
       if (refused) {
-        result.errors.push({ source: 'harness', fatal: true, message: `audio switch: ${refused}` });
+        harnessFailure = `audio switch: ${refused}`;
         break;
       }
     }
     const s = last.vp.audioSwitch;
     switchDone = !!(s && s.switched && s.fragmentsBuffered > 0);
-    if (advanced >= args.seconds && (!args.switchAudio || (switchAt !== null && switchDone && last.currentTime - switchAt >= SWITCH_SECONDS))) break;
+    const firstPhaseDone =
+      advanced >= args.seconds && (!args.switchAudio || (switchAt !== null && switchDone && last.currentTime - switchAt >= SWITCH_SECONDS));
+    if (firstPhaseDone && !seek) {
+      // Seek to END_SECONDS before the end (forward, into a segment not played yet), or back
+      // when the playhead is already there; then the media must play to its end.
+      if (!Number.isFinite(last.duration) || last.duration <= 0) {
+        harnessFailure = `no finite duration to seek in (${last.duration})`;
+        break;
+      }
+      let to = last.duration - END_SECONDS;
+      if (to < last.currentTime + 1) to = Math.max(0, last.currentTime - 3);
+      seek = { from: Number(last.currentTime.toFixed(3)), to: Number(to.toFixed(3)), at: (Date.now() - t0) / 1000 };
+      await page.evaluate((t) => window.__seek(t), to);
+    }
     if (Date.now() - t0 > args.timeout * 1000) {
       const after = switchAt === null ? '' : `; after the audio switch ${(last.currentTime - switchAt).toFixed(2)} s of ${SWITCH_SECONDS} s, ${JSON.stringify(s)}`;
-      result.errors.push({
-        source: 'harness',
-        fatal: true,
-        message: `playhead advanced ${advanced.toFixed(2)} s of ${args.seconds} s in ${args.timeout} s (readyState ${last.readyState}, paused ${last.paused})${after}`,
-      });
+      const phase = seek
+        ? `after seeking from ${seek.from} s to ${seek.to} s the playhead is at ${last.currentTime.toFixed(2)} s of ${last.duration} s, not ended`
+        : `playhead advanced ${advanced.toFixed(2)} s of ${args.seconds} s`;
+      harnessFailure = `${phase} in ${args.timeout} s (readyState ${last.readyState}, paused ${last.paused})${after}`;
       break;
     }
     await new Promise((r) => setTimeout(r, 200));
@@ -239,12 +283,17 @@ try {
   result.advanced = Number((start === null ? 0 : last.currentTime - start).toFixed(3));
   result.wallSeconds = Number(((Date.now() - t0) / 1000).toFixed(2));
   result.version = last.vp.version;
+  result.seek = seek;
+  result.ended = ended;
+  result.endTime = Number(last.currentTime.toFixed(3));
   result.errors.push(...last.vp.errors);
+  if (harnessFailure) result.errors.push({ source: 'harness', fatal: true, message: harnessFailure });
   if (last.vp.loadError) result.errors.push({ source: args.player, fatal: true, type: 'load', message: last.vp.loadError });
   if (last.vp.playError) result.errors.push({ source: 'video.play()', fatal: true, message: last.vp.playError });
   for (const m of pageErrors) result.errors.push({ source: 'pageerror', fatal: true, message: m });
   result.consoleErrors = consoleErrors;
   result.httpErrors = httpErrors;
+  result.aborted = aborted;
   result.videoError = last.videoError;
   result.decodedFrames = last.decodedFrames;
   result.droppedFrames = last.droppedFrames;
@@ -258,8 +307,15 @@ try {
       result.audioSwitch.advancedAfter = Number((last.currentTime - switchAt).toFixed(3));
     }
   }
-  const switched = !args.switchAudio || (switchDone && last.currentTime - switchAt >= SWITCH_SECONDS);
-  result.ok = result.advanced >= args.seconds && switched && !result.errors.some((e) => isFailure(e, true)) && !last.videoError && last.decodedFrames > 0;
+  result.ok =
+    result.advanced >= args.seconds &&
+    ended &&
+    !harnessFailure &&
+    !result.errors.some((e) => isFailure(e, true)) &&
+    consoleErrors.length === 0 &&
+    httpErrors.length === 0 &&
+    !last.videoError &&
+    last.decodedFrames > 0;
   await finish(result.ok ? 0 : 1);
 } catch (e) {
   result.errors.push({ source: 'harness', fatal: true, message: String(e && e.stack ? e.stack : e).slice(0, 2000) });

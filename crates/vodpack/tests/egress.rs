@@ -136,14 +136,11 @@ async fn hls_ts_plays_from_every_source_kind() {
             panic!("{text}")
         };
         let (mut bytes, mut seconds) = (0usize, 0f64);
+        assert!(!mp.segments.is_empty(), "variant {v}: no segments");
         for s in &mp.segments {
-            let len = reqwest::get(format!("{base}/{}", s.uri))
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap()
-                .len();
+            let r = reqwest::get(format!("{base}/{}", s.uri)).await.unwrap();
+            assert_eq!(r.status(), 200, "variant {v} {}", s.uri);
+            let len = r.bytes().await.unwrap().len();
             let rate = len as f64 * 8.0 / f64::from(s.duration);
             assert!(
                 rate <= variant.bandwidth as f64,

@@ -113,6 +113,7 @@ async fn check_fmp4_track(
     expected: f64,
 ) {
     let playlist = name;
+    assert!(!segments.is_empty(), "{playlist}: no segments listed");
     let mut whole = get_bytes(&format!("{base}/{init}")).await.to_vec();
     let mut first_packet_of_segment = Vec::new();
     for (uri, _) in segments {
@@ -844,6 +845,7 @@ async fn dash_every_template_format_and_layout() {
                 let name = format!("{asset}-{config}-{id}");
                 if *trick {
                     // Trick play: one key frame per segment.
+                    assert!(!segs.is_empty(), "{name}: no segments listed");
                     for (uri, _) in segs {
                         let mut one = get_bytes(&format!("{base}/{init}")).await.to_vec();
                         one.extend_from_slice(&get_bytes(&format!("{base}/{uri}")).await);
@@ -1010,8 +1012,10 @@ async fn smooth_manifest_and_fragments() {
             t += d;
         }
         assert_eq!(times.len() as u64, s.num("Chunks").unwrap());
+        assert!(!times.is_empty(), "{name}: no chunks");
         let levels = s.all("QualityLevel");
         assert_eq!(levels.len() as u64, s.num("QualityLevels").unwrap());
+        assert!(!levels.is_empty(), "{name}: no quality levels");
         for q in &levels {
             assert!(!q.attr("CodecPrivateData").unwrap().is_empty());
             let bitrate = q.attr("Bitrate").unwrap();
@@ -1247,9 +1251,12 @@ async fn hls_ts_segments_start_on_key_frames_without_gaps() {
                 .filter(|a| a.media_type == m3u8_rs::AlternativeMediaType::Audio)
                 .filter_map(|a| a.uri.clone()),
         );
+        assert!(!playlists.is_empty(), "{id}: no playlists");
         for pl in playlists {
             let p = media_playlist(&get_text(&format!("{base}/{pl}")).await);
+            assert!(!p.segments.is_empty(), "{id}/{pl}: no segments");
             let mut whole = Vec::new();
+            let mut video_segments = 0;
             for (k, s) in p.segments.iter().enumerate() {
                 let seg = get_bytes(&format!("{base}/{}", s.uri)).await;
                 let f = tmp.path().join("seg.ts");
@@ -1257,16 +1264,25 @@ async fn hls_ts_segments_start_on_key_frames_without_gaps() {
                 let v = packets_of(&f, Some("v"));
                 if let Some(first) = v.iter().min_by(|a, b| a.1.total_cmp(&b.1)) {
                     assert!(first.3, "{id}/{pl} segment {k} starts with a key frame");
+                    video_segments += 1;
                 }
                 whole.extend_from_slice(&seg);
             }
+            // A video rendition has video in every segment; an audio one in none.
+            assert!(
+                video_segments == 0 || video_segments == p.segments.len(),
+                "{id}/{pl}: video in {video_segments} of {} segments",
+                p.segments.len()
+            );
             let f = tmp.path().join("whole.ts");
             std::fs::write(&f, &whole).unwrap();
+            let mut streams = 0;
             for sel in ["v", "a"] {
                 let pk = packets_of(&f, Some(sel));
                 if pk.is_empty() {
                     continue;
                 }
+                streams += 1;
                 for w in pk.windows(2) {
                     if w[0].2.is_nan() {
                         continue;
@@ -1288,6 +1304,7 @@ async fn hls_ts_segments_start_on_key_frames_without_gaps() {
                     last - first
                 );
             }
+            assert!(streams > 0, "{id}/{pl}: no video or audio packets");
         }
     }
 }
@@ -1419,9 +1436,15 @@ async fn tracks_that_start_late_or_end_early() {
         let url = &urls[id]["mss"];
         let base = url.strip_suffix("/Manifest").unwrap();
         let m = El::parse(&get_text(url).await);
+        let mut fragments = 0;
+        assert!(!m.all("StreamIndex").is_empty(), "{id}/mss: no StreamIndex");
         for s in m.all("StreamIndex") {
             let template = s.attr("Url").unwrap();
             let mut t = 0u64;
+            assert!(
+                !s.all("c").is_empty() && !s.all("QualityLevel").is_empty(),
+                "{id}/mss: a StreamIndex without chunks or quality levels"
+            );
             for chunk in s.all("c") {
                 if let Some(ct) = chunk.num("t") {
                     t = ct;
@@ -1431,10 +1454,12 @@ async fn tracks_that_start_late_or_end_early() {
                         .replace("{bitrate}", q.attr("Bitrate").unwrap())
                         .replace("{start time}", &t.to_string());
                     get_bytes(&format!("{base}/{path}")).await;
+                    fragments += 1;
                 }
                 t += chunk.num("d").unwrap();
             }
         }
+        assert!(fragments > 0, "{id}/mss: no fragments requested");
         // Offline, every file of every format.
         for (config, json) in [
             (

@@ -104,6 +104,7 @@ async fn local_sources_become_playable_with_events() {
         assert_eq!(done[0]["account"], ACCOUNT);
         let playable = hook.wait_for("VodAssetPlayable", id, 2).await;
         let d = c.describe_asset().id(id).send().await.unwrap();
+        assert_eq!(d.egress_endpoints().len(), 2, "{id}: endpoints");
         for ep in d.egress_endpoints() {
             let pc = ep.packaging_configuration_id().unwrap();
             let ev = playable

@@ -1,12 +1,18 @@
 //! Real players in a real browser: headless Debian Chromium, driven by playwright-core through
 //! tests/players/play.mjs, plays vodpack's egress (HLS-TS, CMAF, DASH, Smooth) with hls.js, Shaka
 //! Player (5, and 4.16 for Smooth, which Shaka 5 dropped) and dash.js (with its Smooth module)
-//! for several seconds; every case must advance the playhead with no player or media error.
+//! for several seconds, then seek and play to the end; every case must do so with no player
+//! error (fatal or recovered), media error, console error or HTTP error (play.mjs decides).
 //!
 //! Needs `scripts/install-players` (the Debian `chromium` package and the pinned npm packages,
 //! installed outside the clone; their folder is $VODPACK_PLAYERS_DIR or what
 //! `scripts/install-players --print-dir` names). Missing pieces fail the test;
-//! `VODPACK_SKIP_PLAYERS=1` skips it.
+//! `VODPACK_SKIP_PLAYERS=1` skips it, except in CI (`VODPACK_CI`, which `.ci/run` sets, or `CI`
+//! set): there skipping is refused and fails the test.
+//!
+//! Negative controls (`harness_fails_broken_streams`): the same harness must fail a stream whose
+//! manifest is missing, one with a corrupt (zeroed) segment, and one where a segment answers
+//! 503 once, served through a small tampering proxy in front of the real server.
 //!
 //! Cases are a table of (player, packaging configuration, source, play.mjs options). Before a
 //! player runs, the case's manifest must answer 200 and show the configuration's option took
@@ -16,6 +22,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use aws_sdk_mediapackagevod as mpv;
@@ -239,32 +246,60 @@ fn play(player: &str, url: &str, extra: &[&str], players: &Path) -> Outcome {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn real_players_in_headless_chromium() {
+/// Browser runs, one test at a time (each case is a Chromium decoding video; the tests in this
+/// file share the machine's cores).
+static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Whether this run is CI: `VODPACK_CI` (set by `.ci/run`) or the `CI` variable most CI
+/// systems set, to anything but empty, `0` or `false`.
+fn in_ci() -> bool {
+    ["VODPACK_CI", "CI"].iter().any(|k| {
+        std::env::var(k)
+            .map(|v| !matches!(v.trim(), "" | "0" | "false"))
+            .unwrap_or(false)
+    })
+}
+
+/// The players' folder, after checking every piece is there; `None` when the run asks to skip
+/// (`VODPACK_SKIP_PLAYERS=1`, refused in CI). Missing pieces fail.
+fn players_or_skip() -> Option<PathBuf> {
     if std::env::var("VODPACK_SKIP_PLAYERS").as_deref() == Ok("1") {
+        assert!(
+            !in_ci(),
+            "VODPACK_SKIP_PLAYERS=1 in CI (VODPACK_CI or CI is set): the browser tests cannot be \
+             skipped in CI"
+        );
         println!("players: skipped (VODPACK_SKIP_PLAYERS=1)");
-        return;
+        return None;
     }
+    let hint = if in_ci() {
+        "run scripts/install-players"
+    } else {
+        "run scripts/install-players (or set VODPACK_SKIP_PLAYERS=1)"
+    };
     let players = players_dir();
     assert!(
         players.join("node_modules/playwright-core").is_dir()
             && players.join("node_modules/hls.js").is_dir(),
-        "no player packages in {}: run scripts/install-players (or set VODPACK_SKIP_PLAYERS=1)",
+        "no player packages in {}: {hint}",
         players.display()
     );
     assert!(
         chromium().exists(),
-        "no Chromium at {}: run scripts/install-players (or set VODPACK_SKIP_PLAYERS=1)",
+        "no Chromium at {}: {hint}",
         chromium().display()
     );
-    let started = Instant::now();
+    Some(players)
+}
 
+/// A server with every configuration of [`configs`] and every asset of [`SOURCES`] ingested;
+/// egress URLs by (asset id, configuration id).
+async fn serve_all() -> (Server, std::collections::HashMap<(String, String), String>) {
     let server = Server::start();
     copy_tree(&media_dir(), &server.data_dir.join("buckets/media"));
     let c = server.client();
     c.create_packaging_group().id("g").send().await.unwrap();
-    let configs = configs();
-    for config in &configs {
+    for config in &configs() {
         let create = c
             .create_packaging_configuration()
             .id(config.id)
@@ -301,6 +336,18 @@ async fn real_players_in_headless_chromium() {
             urls.insert((id.to_string(), config), e.url().unwrap().to_string());
         }
     }
+    (server, urls)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_players_in_headless_chromium() {
+    let Some(players) = players_or_skip() else {
+        return;
+    };
+    let _browser = BROWSER.lock().await;
+    let started = Instant::now();
+    let (server, urls) = serve_all().await;
+    let configs = configs();
 
     // Each case's manifest must answer 200 and show its configuration's options before a player
     // runs; a case that fails here is reported with the others.
@@ -376,16 +423,240 @@ async fn real_players_in_headless_chromium() {
         failed.len(),
         started.elapsed().as_secs_f64()
     );
-
-    // Negative control: the harness does report a broken stream (here a manifest that 404s) as a
-    // failure with this browser and these packages.
-    let url = &urls[&("ladder".to_string(), "hls".to_string())];
-    let missing = format!("{}/missing.m3u8", url.rsplit_once('/').unwrap().0);
-    match play("hlsjs", &missing, &[], &players) {
-        Outcome::Failed(v) => println!("players: negative control failed as it must: {v}"),
-        Outcome::Played(v) => panic!("a missing manifest played: {v}"),
-    }
     // The server lives until every player finished.
     drop(server);
     assert!(failed.is_empty(), "player failures:\n{}", failed.join("\n"));
+    assert_eq!(played, CASES.len(), "cases played");
+}
+
+/// What the tampering proxy does to a request whose path matches.
+#[derive(Clone, Copy)]
+enum Tamper {
+    /// Answer the upstream's status and headers with a body of zeros of the same length.
+    Zero,
+    /// Answer this status with an empty body, the first time the path is requested only (a
+    /// transient error: the player retries, gets the file and may well play on).
+    StatusOnce(u16),
+}
+
+/// An HTTP proxy on 127.0.0.1 in front of `upstream` (scheme://host:port) that passes every
+/// request through except those whose path `rule` picks; returns its base URL and how many
+/// requests it tampered with.
+async fn tamper_proxy(
+    upstream: &str,
+    rule: fn(&str) -> Option<Tamper>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::http::{HeaderName, Response, StatusCode};
+    let tampered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = tampered.clone();
+    let refused = std::sync::Arc::new(Mutex::new(std::collections::HashSet::new()));
+    let upstream = upstream.trim_end_matches('/').to_string();
+    let client = reqwest::Client::new();
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let (upstream, client, count) = (upstream.clone(), client.clone(), count.clone());
+        let refused = refused.clone();
+        async move {
+            let path_q = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default();
+            let tamper = rule(req.uri().path());
+            if let Some(Tamper::StatusOnce(code)) = tamper
+                && refused.lock().unwrap().insert(path_q.clone())
+            {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                return Response::builder()
+                    .status(code)
+                    .header("access-control-allow-origin", "*")
+                    .body(axum::body::Body::empty())
+                    .unwrap();
+            }
+            let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes()).unwrap();
+            let mut rb = client.request(method, format!("{upstream}{path_q}"));
+            for (k, v) in req.headers() {
+                if k != "host" {
+                    rb = rb.header(k.as_str(), v.as_bytes());
+                }
+            }
+            let Ok(up) = rb.send().await else {
+                return Response::builder()
+                    .status(StatusCode::BAD_GATEWAY)
+                    .body(axum::body::Body::empty())
+                    .unwrap();
+            };
+            let mut out = Response::builder().status(up.status().as_u16());
+            for (k, v) in up.headers() {
+                if !matches!(
+                    k.as_str(),
+                    "content-length" | "transfer-encoding" | "connection"
+                ) {
+                    out = out.header(
+                        HeaderName::from_bytes(k.as_str().as_bytes()).unwrap(),
+                        v.as_bytes(),
+                    );
+                }
+            }
+            let mut body = up.bytes().await.unwrap_or_default().to_vec();
+            if let Some(Tamper::Zero) = tamper {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                body.iter_mut().for_each(|b| *b = 0);
+            }
+            out.body(axum::body::Body::from(body)).unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), tampered)
+}
+
+/// The third segment of every TS rendition (`main_<k>_2.ts`: 4–6 s).
+fn third_ts_segment(path: &str) -> Option<Tamper> {
+    path.ends_with("_2.ts").then_some(Tamper::Zero)
+}
+
+/// The third segment of every CMAF rendition (`main_<k>_2.mp4`).
+fn third_cmaf_segment(path: &str) -> Option<Tamper> {
+    path.ends_with("_2.mp4").then_some(Tamper::Zero)
+}
+
+/// The third video segment of every DASH Representation (`main_v<k>_3.mp4`, numbers from 1).
+fn third_dash_video_segment(path: &str) -> Option<Tamper> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    (name.starts_with("main_v") && name.ends_with("_3.mp4")).then_some(Tamper::Zero)
+}
+
+/// The same DASH segments answering 503 once.
+fn flaky_dash_video_segment(path: &str) -> Option<Tamper> {
+    third_dash_video_segment(path).map(|_| Tamper::StatusOnce(503))
+}
+
+/// The harness must fail broken streams, or a passing player run would prove nothing: a
+/// missing manifest, a corrupt (zeroed) segment in TS, CMAF and DASH, and a segment answering
+/// 503 once (which players retry and recover from without a fatal error: only the HTTP-error
+/// rule catches it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn harness_fails_broken_streams() {
+    let Some(players) = players_or_skip() else {
+        return;
+    };
+    let _browser = BROWSER.lock().await;
+    let (server, urls) = serve_all().await;
+    let url = |asset: &str, config: &str| urls[&(asset.to_string(), config.to_string())].clone();
+
+    let hls = url("ladder", "hls");
+    let missing = format!("{}/missing.m3u8", hls.rsplit_once('/').unwrap().0);
+    match play("hlsjs", &missing, &[], &players) {
+        Outcome::Failed(v) => println!("players: a missing manifest failed as it must: {v}"),
+        Outcome::Played(v) => panic!("a missing manifest played: {v}"),
+    }
+
+    type Rule = fn(&str) -> Option<Tamper>;
+    let cases: &[(&str, &str, &str, Rule, &str)] = &[
+        (
+            "hlsjs",
+            "hls",
+            "ladder",
+            third_ts_segment,
+            "zeroed TS segment",
+        ),
+        (
+            "shaka",
+            "cmaf",
+            "ladder",
+            third_cmaf_segment,
+            "zeroed CMAF segment",
+        ),
+        (
+            "dashjs",
+            "dash",
+            "ladder",
+            third_dash_video_segment,
+            "zeroed DASH segment",
+        ),
+        (
+            "shaka",
+            "dash",
+            "ladder",
+            flaky_dash_video_segment,
+            "DASH segment 503 once",
+        ),
+    ];
+    let mut played = Vec::new();
+    for &(player, config, asset, rule, what) in cases {
+        let (proxy, tampered) = tamper_proxy(&server.endpoint, rule).await;
+        let proxied = url(asset, config).replacen(&server.endpoint, &proxy, 1);
+        assert_ne!(
+            proxied,
+            url(asset, config),
+            "the URL goes through the proxy"
+        );
+        let outcome = play(player, &proxied, &[], &players);
+        let n = tampered.load(std::sync::atomic::Ordering::SeqCst);
+        match outcome {
+            Outcome::Failed(v) => {
+                assert!(
+                    n > 0,
+                    "{player} {what}: failed, but nothing was tampered with: {v}"
+                );
+                println!("players: {player} {what} failed as it must: {v}");
+            }
+            Outcome::Played(v) => played.push(format!("{player} {what} ({n} tampered): {v}")),
+        }
+    }
+    drop(server);
+    assert!(
+        played.is_empty(),
+        "broken streams the harness let pass:\n{}",
+        played.join("\n")
+    );
+}
+
+/// `VODPACK_SKIP_PLAYERS=1` skips the browser tests on a developer's machine and fails them in
+/// CI. Runs this test binary's own player test in a child process with each environment.
+#[test]
+fn skipping_players_is_refused_in_ci() {
+    let exe = std::env::current_exe().unwrap();
+    let run = |env: &[(&str, &str)]| {
+        let mut cmd = Command::new(&exe);
+        cmd.args([
+            "--exact",
+            "real_players_in_headless_chromium",
+            "--nocapture",
+        ])
+        .env("VODPACK_SKIP_PLAYERS", "1")
+        .env_remove("VODPACK_CI")
+        .env_remove("CI");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let (ok, text) = run(&[]);
+    assert!(ok && text.contains("players: skipped"), "{text}");
+    for ci in [("VODPACK_CI", "1"), ("CI", "true")] {
+        let (ok, text) = run(&[ci]);
+        assert!(!ok, "{ci:?}: skipping was allowed: {text}");
+        assert!(text.contains("cannot be skipped in CI"), "{ci:?}: {text}");
+    }
+    // Not asking to skip, in CI, with no Chromium or no player packages: a failure, not a skip.
+    for (k, v, says) in [
+        ("VODPACK_CHROMIUM", "/nonexistent/chromium", "no Chromium"),
+        (
+            "VODPACK_PLAYERS_DIR",
+            "/nonexistent/players",
+            "no player packages",
+        ),
+    ] {
+        let (ok, text) = run(&[("VODPACK_SKIP_PLAYERS", "0"), ("VODPACK_CI", "1"), (k, v)]);
+        assert!(!ok && text.contains(says), "{k}={v}: {text}");
+        assert!(!text.contains("players: skipped"), "{k}={v}: {text}");
+    }
 }
