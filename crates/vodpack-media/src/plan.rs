@@ -7,19 +7,6 @@
 use crate::error::MediaError;
 use crate::index::{MediaIndex, Track, TrackKind};
 
-/// Where segments of one asset start, for a requested duration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SegmentPlan {
-    /// The typical distance between key frames of the reference video track, in seconds.
-    pub gop_seconds: f64,
-    /// The requested duration rounded to a multiple of the GOP, in seconds.
-    pub segment_seconds: f64,
-    /// Start time of each segment, in seconds of presentation time.
-    pub starts: Vec<f64>,
-    /// Duration of each segment (the last may be short).
-    pub durations: Vec<f64>,
-}
-
 /// GOP statistics of a video track.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GopStats {
@@ -49,53 +36,6 @@ pub fn gop_stats(track: &Track) -> Option<GopStats> {
         // A full GOP: the last one is usually short, so take the median of the others if any.
         median_seconds: sorted[sorted.len() / 2],
     })
-}
-
-/// Plans segments of roughly `target_seconds` on the key frames of the first video track (or
-/// on fixed times for audio-only assets).
-pub fn plan(index: &MediaIndex, target_seconds: f64) -> Option<SegmentPlan> {
-    let target = if target_seconds > 0.0 {
-        target_seconds
-    } else {
-        6.0
-    };
-    let duration = index.duration_seconds();
-    if let Some(video) = index
-        .tracks
-        .iter()
-        .find(|t| t.codec.kind() == TrackKind::Video)
-    {
-        let stats = gop_stats(video)?;
-        let gop = stats.median_seconds;
-        let every = ((target / gop).round() as usize).max(1);
-        let keys = video.keyframe_times();
-        let first = *keys.first()?;
-        let starts: Vec<f64> = keys.iter().step_by(every).copied().collect();
-        let end = first + video.duration_seconds();
-        let durations = starts
-            .iter()
-            .enumerate()
-            .map(|(i, s)| starts.get(i + 1).copied().unwrap_or(end) - s)
-            .collect();
-        Some(SegmentPlan {
-            gop_seconds: gop,
-            segment_seconds: gop * every as f64,
-            starts,
-            durations,
-        })
-    } else {
-        let n = (duration / target).ceil().max(1.0) as usize;
-        let starts: Vec<f64> = (0..n).map(|i| i as f64 * target).collect();
-        let durations = (0..n)
-            .map(|i| (duration - i as f64 * target).min(target))
-            .collect();
-        Some(SegmentPlan {
-            gop_seconds: target,
-            segment_seconds: target,
-            starts,
-            durations,
-        })
-    }
 }
 
 /// Checks that every video track has its key frames where the first one has them (within half
@@ -155,6 +95,28 @@ pub fn check_alignment(index: &MediaIndex, stream_names: &[String]) -> Result<()
     Ok(())
 }
 
+/// The track segments are cut on: the first video track, else the first audio track.
+fn reference_track(index: &MediaIndex) -> Option<&Track> {
+    let first = |kind| index.tracks.iter().find(|t| t.codec.kind() == kind);
+    first(TrackKind::Video).or_else(|| first(TrackKind::Audio))
+}
+
+/// The typical GOP of a video track in seconds, and how many GOPs make the segment nearest
+/// `target` seconds (AWS rounds `segmentDurationSeconds` the same way).
+fn gop_multiple(video: &Track, target: f64) -> (f64, usize) {
+    let gop = gop_stats(video).map_or(target, |g| g.median_seconds);
+    (gop, ((target / gop).round() as usize).max(1))
+}
+
+/// The nominal segment duration of a [`Segmentation`], for display.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Nominal {
+    /// The typical distance between key frames of the reference video track, in seconds.
+    pub gop_seconds: f64,
+    /// The requested duration rounded to a multiple of the GOP, in seconds.
+    pub segment_seconds: f64,
+}
+
 /// Exact segment boundaries of an asset, in the timescale of its reference track (the first
 /// video track, else the first track), and which samples of any track fall in each segment.
 /// Every sample belongs to exactly one segment: no gaps, no overlaps.
@@ -173,16 +135,7 @@ impl Segmentation {
     /// Audio-only assets are cut every `target_seconds` on the first track's samples.
     pub fn new(index: &MediaIndex, target_seconds: u32) -> Option<Segmentation> {
         let target = f64::from(target_seconds.max(1));
-        let reference = index
-            .tracks
-            .iter()
-            .find(|t| t.codec.kind() == TrackKind::Video)
-            .or_else(|| {
-                index
-                    .tracks
-                    .iter()
-                    .find(|t| t.codec.kind() == TrackKind::Audio)
-            })?;
+        let reference = reference_track(index)?;
         let n = reference.samples.len();
         if n == 0 {
             return None;
@@ -199,8 +152,7 @@ impl Segmentation {
                 .filter(|i| reference.samples.keyframe[*i])
                 .map(|i| pts[i])
                 .collect();
-            let gop = gop_stats(reference).map_or(target, |g| g.median_seconds);
-            let every = ((target / gop).round() as usize).max(1);
+            let (_, every) = gop_multiple(reference, target);
             starts.extend(keys.iter().step_by(every).copied());
             if starts.first().is_none_or(|s| *s > first) {
                 // Samples before the first key frame (open GOP start) join the first segment.
@@ -223,6 +175,30 @@ impl Segmentation {
             starts,
             end,
         })
+    }
+
+    /// The nominal cut for `target_seconds` (what the rounding of [`Segmentation::new`] makes of
+    /// the request): the reference track's typical GOP and the GOP multiple nearest the target,
+    /// in seconds; both the target itself for audio-only assets.
+    pub fn nominal(index: &MediaIndex, target_seconds: u32) -> Option<Nominal> {
+        let target = f64::from(target_seconds.max(1));
+        let reference = reference_track(index)?;
+        if reference.codec.kind() != TrackKind::Video {
+            return Some(Nominal {
+                gop_seconds: target,
+                segment_seconds: target,
+            });
+        }
+        let (gop, every) = gop_multiple(reference, target);
+        Some(Nominal {
+            gop_seconds: gop,
+            segment_seconds: gop * every as f64,
+        })
+    }
+
+    /// Presentation start of segment `i` in seconds.
+    pub fn start_seconds(&self, i: usize) -> f64 {
+        self.starts[i] as f64 / f64::from(self.timescale)
     }
 
     pub fn count(&self) -> usize {

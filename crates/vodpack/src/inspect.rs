@@ -1,6 +1,7 @@
 //! `vodpack inspect SOURCE`: runs the ingest path on a source without a server and prints what
-//! it finds — tracks, codecs, durations, bitrates, GOP statistics, where segments would start
-//! for a segment duration, and every warning or the error ingest would raise.
+//! it finds — tracks, codecs, durations, bitrates, GOP statistics, the segments egress serves
+//! for a segment duration (egress's own `Segmentation`), and every warning or the error ingest
+//! would raise.
 
 use std::path::{Component, PathBuf};
 
@@ -8,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use serde_json::json;
 use vodpack_media::index::{MediaIndex, TrackKind};
-use vodpack_media::plan;
+use vodpack_media::plan::{self, Segmentation};
 use vodpack_service::StorageChoice;
 use vodpack_service::ingest::source::index_source_with_progress;
 use vodpack_service::storage::local::LocalStorage;
@@ -23,7 +24,8 @@ pub struct InspectArgs {
     /// `arn:aws:s3:::bucket/key` (resolved like the server does: local buckets under the data
     /// directory, or S3 when configured).
     source: String,
-    /// Segment duration to plan boundaries for, in seconds.
+    /// Segment duration to plan boundaries for, in seconds: a configuration's
+    /// `segmentDurationSeconds` (egress cuts the same segments).
     #[arg(long, default_value_t = 6)]
     segment_duration: u32,
     /// Print JSON instead of text.
@@ -102,6 +104,16 @@ pub fn open_source(
     ))
 }
 
+/// The segments egress serves for a configuration with `segmentDurationSeconds` = `seconds`:
+/// the same [`Segmentation`] egress computes (never a second segmenter, so what inspect prints
+/// is what is served), with its nominal duration for display.
+fn segment_plan(index: &MediaIndex, seconds: u32) -> Option<(Segmentation, plan::Nominal)> {
+    Some((
+        Segmentation::new(index, seconds)?,
+        Segmentation::nominal(index, seconds)?,
+    ))
+}
+
 fn to_json(index: &MediaIndex, segment: u32) -> serde_json::Value {
     let tracks: Vec<_> = index
         .tracks
@@ -136,14 +148,18 @@ fn to_json(index: &MediaIndex, segment: u32) -> serde_json::Value {
             })
         })
         .collect();
-    let segments = plan::plan(index, f64::from(segment)).map(|p| {
+    let segments = segment_plan(index, segment).map(|(seg, nominal)| {
         json!({
             "requestedSeconds": segment,
-            "gopSeconds": p.gop_seconds,
-            "segmentSeconds": p.segment_seconds,
-            "count": p.starts.len(),
-            "starts": p.starts,
-            "durations": p.durations,
+            "gopSeconds": nominal.gop_seconds,
+            "segmentSeconds": nominal.segment_seconds,
+            "count": seg.count(),
+            "starts": (0..seg.count()).map(|i| seg.start_seconds(i)).collect::<Vec<_>>(),
+            "durations": (0..seg.count()).map(|i| seg.duration_seconds(i)).collect::<Vec<_>>(),
+            // Exact, in the ticks of the track segments are cut on.
+            "timescale": seg.timescale,
+            "startTicks": seg.starts,
+            "endTicks": seg.end,
         })
     });
     json!({
@@ -208,15 +224,14 @@ fn print_text(index: &MediaIndex, segment: u32) {
             );
         }
     }
-    if let Some(p) = plan::plan(index, f64::from(segment)) {
+    if let Some((seg, nominal)) = segment_plan(index, segment) {
         println!(
             "segments for {segment} s: {} of {:.3} s (GOP {:.3} s); starts: {}",
-            p.starts.len(),
-            p.segment_seconds,
-            p.gop_seconds,
-            p.starts
-                .iter()
-                .map(|s| format!("{s:.3}"))
+            seg.count(),
+            nominal.segment_seconds,
+            nominal.gop_seconds,
+            (0..seg.count())
+                .map(|i| format!("{:.3}", seg.start_seconds(i)))
                 .collect::<Vec<_>>()
                 .join(" ")
         );

@@ -9,7 +9,12 @@
 //! - every resource has a creation sequence number, strictly increasing and never reused, that
 //!   orders lists and anchors pagination tokens;
 //! - a write that returned `Ok` is durable (it survives `kill -9`).
+//!
+//! `contract.rs` (tests only) holds these rules and those of the methods below as one test
+//! suite that every implementation runs against itself.
 
+#[cfg(test)]
+mod contract;
 pub mod sqlite;
 
 use async_trait::async_trait;
