@@ -2,20 +2,32 @@
 //!
 //! A request is resolved from the three egress ids (asset, configuration, manifest; resolutions
 //! of playable assets are cached for a few seconds and dropped on every change through this
-//! node's API), then a [`job::Job`] is built: the decoded index from the [`IndexCache`], the
+//! node's API), then a [`job::Job`] is built: the decoded index from the [`IndexCache`] (owned
+//! here: egress is its only reader), the
 //! segment plan (cached per asset × duration), the source location and the configuration. The
 //! format module (`hls` for HLS-TS and CMAF, `dash`, `mss`) renders the file from it; the
 //! HTTP behaviour a CDN expects (validators, ranges, caching, gzip for manifests) is added here.
 //! Egress is public (no SigV4), like MediaPackage's; `vodpack package` drives the same format
-//! modules offline ([`package`]).
+//! modules offline ([`package`]). Egress has its own state, [`Egress`]: it needs the
+//! database, the store, the ingest queue (to start a re-ingest) and its caches, none of the
+//! API's.
+//!
+//! Module map: [`routes`] (the `/out/` route, its preflight and 405), this module (resolution,
+//! caches, the HTTP answer), [`job`] (what one output needs), [`read`] (source bytes),
+//! `segments` (media files), `hls`/`dash`/`mss` (one per output family), `rendered` (a file
+//! as made), [`error`] (typed failures and their statuses).
 
 pub mod cdn_auth;
 mod dash;
+pub mod error;
 mod hls;
+pub mod index_cache;
 pub mod job;
 mod mss;
 pub mod package;
 mod read;
+mod rendered;
+pub mod routes;
 mod segments;
 
 use std::sync::Arc;
@@ -30,12 +42,17 @@ use bytes::Bytes;
 use vodpack_media::index::MediaIndex;
 use vodpack_media::plan::Segmentation;
 
-use crate::api::AppState;
-use crate::ingest::cache::{CacheError, IndexCache};
+use crate::ingest::Ingest;
 use crate::model::Package;
-use crate::repo::{AssetRecord, ConfigRecord, GroupRecord};
+use crate::repo::{AssetRecord, ConfigRecord, GroupRecord, Repository};
 use crate::resources::manifest_id;
-use job::{Caching, Job, Rendered};
+use crate::storage::Storage;
+pub use error::EgressError;
+use error::{RETRY_AFTER, not_found};
+use index_cache::{CacheError, IndexCache};
+use job::Job;
+use rendered::{Body as RenderedBody, Caching, Rendered};
+pub use routes::routes;
 
 /// How long a resolution (asset, configuration, group) is reused. Changes made through this
 /// node's API drop them at once; this bounds how long other nodes of a fleet serve a deleted
@@ -57,8 +74,13 @@ struct Resolved {
 
 type Resolution = Arc<Resolved>;
 
-/// What egress handlers need beyond the API state.
+/// Egress's state: what its handlers need, and its caches.
 pub struct Egress {
+    repo: Arc<dyn Repository>,
+    /// Source objects (every read under the egress deadline).
+    storage: Arc<dyn Storage>,
+    /// Told when a source changed under a playable asset (re-ingest).
+    ingest: Arc<Ingest>,
     pub cache: IndexCache,
     pub cdn_secrets: cdn_auth::CdnSecrets,
     /// Segment plans per asset incarnation × segment duration: computing one walks every
@@ -72,13 +94,23 @@ pub struct Egress {
     /// asset incarnation, and some (I-frame playlists) read media to be written.
     manifests: moka::future::Cache<String, (&'static str, Bytes)>,
     /// Lengths of MPEG-TS segments (see [`segments::TsLengths`]).
-    ts_lengths: segments::TsLengths,
+    ts_lengths: job::TsLengths,
 }
 
 impl Egress {
-    pub fn new(cache: IndexCache, cdn_secrets: cdn_auth::CdnSecrets) -> Egress {
+    /// `index_cache_samples`: samples of decoded indexes kept in memory (about 30 bytes each).
+    pub fn new(
+        repo: Arc<dyn Repository>,
+        storage: Arc<dyn Storage>,
+        ingest: Arc<Ingest>,
+        index_cache_samples: u64,
+        cdn_secrets: cdn_auth::CdnSecrets,
+    ) -> Egress {
         Egress {
-            cache,
+            cache: IndexCache::new(repo.clone(), index_cache_samples),
+            repo,
+            storage,
+            ingest,
             cdn_secrets,
             plans: moka::future::Cache::builder().max_capacity(10_000).build(),
             generation: std::sync::atomic::AtomicU64::new(0),
@@ -121,61 +153,6 @@ impl Egress {
     }
 }
 
-/// An egress failure: status and a plain-text reason (never an internal endpoint or path:
-/// storage details go to the log).
-#[derive(Debug)]
-pub struct EgressError {
-    pub status: StatusCode,
-    pub message: String,
-    /// Seconds after which trying again may succeed (`Retry-After`).
-    pub retry_after: Option<u32>,
-    /// The asset's source is not what its index describes: the asset must be ingested again.
-    pub source_changed: Option<String>,
-}
-
-impl EgressError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> EgressError {
-        EgressError {
-            status,
-            message: message.into(),
-            retry_after: None,
-            source_changed: None,
-        }
-    }
-
-    /// 503 with `Retry-After`.
-    pub fn unavailable(message: impl Into<String>, retry_after: u32) -> EgressError {
-        EgressError {
-            retry_after: Some(retry_after),
-            ..EgressError::new(StatusCode::SERVICE_UNAVAILABLE, message)
-        }
-    }
-}
-
-impl IntoResponse for EgressError {
-    fn into_response(self) -> Response {
-        let mut r = (self.status, self.message).into_response();
-        r.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-        r.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Some(secs) = self.retry_after {
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        r
-    }
-}
-
-fn not_found(msg: impl Into<String>) -> EgressError {
-    EgressError::new(StatusCode::NOT_FOUND, msg)
-}
-
-/// Seconds a client is asked to wait while an asset is (re-)ingested or the store recovers.
-const RETRY_AFTER: u32 = 5;
-
 /// A non-negative decimal number without sign or leading zeros (one URL per file).
 pub(crate) fn number(s: &str) -> Option<usize> {
     let ok =
@@ -192,15 +169,12 @@ fn storage_error(e: crate::repo::RepoError) -> EgressError {
 }
 
 /// Asset, configuration and group of an egress URL (cached for playable assets).
-async fn resolve(state: &AppState, asset: &str, config: &str) -> Result<Resolution, EgressError> {
+async fn resolve(state: &Egress, asset: &str, config: &str) -> Result<Resolution, EgressError> {
     let key = (asset.to_string(), config.to_string());
-    if let Some(hit) = state.egress.resolutions.get(&key).await {
+    if let Some(hit) = state.resolutions.get(&key).await {
         return Ok(hit);
     }
-    let generation = state
-        .egress
-        .generation
-        .load(std::sync::atomic::Ordering::SeqCst);
+    let generation = state.generation.load(std::sync::atomic::Ordering::SeqCst);
     let asset = state
         .repo
         .get_asset_by_egress_id(asset)
@@ -237,20 +211,16 @@ async fn resolve(state: &AppState, asset: &str, config: &str) -> Result<Resoluti
         manifests,
         modified,
     });
-    let unchanged = state
-        .egress
-        .generation
-        .load(std::sync::atomic::Ordering::SeqCst)
-        == generation;
+    let unchanged = state.generation.load(std::sync::atomic::Ordering::SeqCst) == generation;
     if playable && unchanged {
-        state.egress.resolutions.insert(key, r.clone()).await;
+        state.resolutions.insert(key, r.clone()).await;
     }
     Ok(r)
 }
 
 /// `GET /out/v1/{asset}/{config}/{manifest}/{*file}` (HEAD too: axum answers HEAD from GET).
 pub async fn serve(
-    State(state): State<AppState>,
+    State(state): State<Arc<Egress>>,
     Path((asset, config, manifest, file)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
@@ -272,7 +242,7 @@ pub async fn serve(
 }
 
 async fn serve_inner(
-    state: &AppState,
+    state: &Egress,
     asset: &str,
     config: &str,
     manifest: &str,
@@ -292,7 +262,7 @@ async fn serve_inner(
         .and_then(|a| a.cdn_identifier_secret.as_deref())
     {
         let presented = headers.get(cdn_auth::HEADER).and_then(|v| v.to_str().ok());
-        if !state.egress.cdn_secrets.allows(secret, presented) {
+        if !state.cdn_secrets.allows(secret, presented) {
             return Err(EgressError::new(
                 StatusCode::FORBIDDEN,
                 "CDN authorization failed: missing or wrong X-MediaPackage-CDNIdentifier",
@@ -327,7 +297,7 @@ async fn serve_inner(
     let cache_key =
         is_manifest_name(file).then(|| format!("{incarnation}/{config}/{manifest}/{file}"));
     if let Some(key) = &cache_key
-        && let Some((content_type, body)) = state.egress.manifests.get(key).await
+        && let Some((content_type, body)) = state.manifests.get(key).await
     {
         return Ok((
             Rendered::manifest(content_type, body),
@@ -335,7 +305,7 @@ async fn serve_inner(
             incarnation,
         ));
     }
-    let index = match state.egress.cache.get(asset_rec).await {
+    let index = match state.cache.get(asset_rec).await {
         Ok(Some(index)) => index,
         Ok(None) => return Err(not_found("asset index not found")),
         // Written by another build (older format) or damaged: ingest again.
@@ -352,11 +322,12 @@ async fn serve_inner(
     };
     let seconds = job::segment_seconds(&config_rec.package);
     let seg = state
-        .egress
         .segmentation(&incarnation, seconds, &index)
         .await
         .ok_or_else(|| not_found("the asset has no segments"))?;
-    let source = crate::ingest::source_object(&asset_rec.source_arn).map_err(read::unavailable)?;
+    let source = crate::source_arn::source_object(&asset_rec.source_arn)
+        // Checked when the asset was created.
+        .map_err(EgressError::bug)?;
     let job = Job {
         storage: state.storage.clone(),
         bucket: source.bucket,
@@ -364,7 +335,7 @@ async fn serve_inner(
         seg,
         created_at: asset_rec.created_at.clone(),
         package: config_rec.package.clone(),
-        ts_lengths: Some((state.egress.ts_lengths.clone(), incarnation.clone())),
+        ts_lengths: Some((state.ts_lengths.clone(), incarnation.clone())),
         manifest: position,
         manifest_name: r.manifests[position].1.clone(),
     };
@@ -378,12 +349,11 @@ async fn serve_inner(
     };
     if out.caching == Caching::Manifest
         && let Some(cache_key) = cache_key
-        && let job::Body::Parts(parts) = &out.body
+        && let RenderedBody::Parts(parts) = &out.body
     {
         state
-            .egress
             .manifests
-            .insert(cache_key, (out.content_type, job::concat(parts)))
+            .insert(cache_key, (out.content_type, rendered::concat(parts)))
             .await;
     }
     Ok((out, modified, incarnation))
@@ -392,14 +362,10 @@ async fn serve_inner(
 /// The asset's index no longer describes its source: start a new incarnation (once, however
 /// many requests notice together), drop what was cached of the old one, and answer 503 with
 /// `Retry-After` until the new one is playable.
-async fn reingest(state: &AppState, asset: &AssetRecord, detail: &str) -> EgressError {
+async fn reingest(state: &Egress, asset: &AssetRecord, detail: &str) -> EgressError {
     if state.ingest.source_changed(asset, detail).await.is_some() {
-        state.egress.forget_resolutions();
-        state
-            .egress
-            .cache
-            .invalidate(&asset.incarnation_key())
-            .await;
+        state.forget_resolutions();
+        state.cache.invalidate(&asset.incarnation_key()).await;
     }
     EgressError::unavailable(
         format!(
@@ -496,11 +462,11 @@ enum Source {
 }
 
 impl Sending {
-    fn new(body: job::Body) -> Sending {
+    fn new(body: RenderedBody) -> Sending {
         let remaining = body.len();
         let source = match body {
-            job::Body::Parts(parts) => Source::Parts(parts.into_iter()),
-            job::Body::Stream(stream) => Source::Stream(stream),
+            RenderedBody::Parts(parts) => Source::Parts(parts.into_iter()),
+            RenderedBody::Stream(stream) => Source::Stream(stream),
         };
         Sending { source, remaining }
     }
@@ -574,7 +540,7 @@ async fn respond(
     let caching = out.caching;
     let body = if compress {
         match out.into_bytes() {
-            Ok(whole) => job::Body::Parts(vec![gzip(&whole).unwrap_or(whole)]),
+            Ok(whole) => RenderedBody::Parts(vec![gzip(&whole).unwrap_or(whole)]),
             Err(e) => return e.into_response(),
         }
     } else {
@@ -711,6 +677,3 @@ fn parse_range(spec: &str, len: u64) -> Option<(u64, u64)> {
     };
     (start <= end && start < len).then_some((start, end))
 }
-
-/// Shared handle type stored in the API state.
-pub type EgressHandle = Arc<Egress>;
