@@ -19,26 +19,68 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-/// An egress failure: status and a plain-text reason (never an internal endpoint or path:
+/// What kind of failure an egress request met; the status follows from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// No such asset, configuration, manifest or file; an asset not playable yet.
+    NotFound,
+    /// A source object of a playable asset is gone from the store.
+    SourceMissing,
+    /// CDN authorization failed.
+    Forbidden,
+    /// Something the configuration asks for is not built (encryption).
+    NotImplemented,
+    /// The source's bytes do not make the media its index describes, or the store refuses
+    /// the object (denied, invalid name, too large).
+    DamagedSource,
+    /// The source changed since it was indexed (a re-ingest starts) or while it was read.
+    SourceChanged,
+    /// The store or the database did not answer in time, or failed.
+    Unavailable,
+    /// Our own data disagrees with itself.
+    Bug,
+}
+
+impl Failure {
+    pub fn status(self) -> StatusCode {
+        match self {
+            Failure::NotFound | Failure::SourceMissing => StatusCode::NOT_FOUND,
+            Failure::Forbidden => StatusCode::FORBIDDEN,
+            Failure::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+            Failure::DamagedSource => StatusCode::BAD_GATEWAY,
+            Failure::SourceChanged | Failure::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Failure::Bug => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// An egress failure: its kind and a plain-text reason (never an internal endpoint or path:
 /// storage details go to the log).
 #[derive(Debug)]
 pub struct EgressError {
-    pub status: StatusCode,
+    pub failure: Failure,
     pub message: String,
-    /// Seconds after which trying again may succeed (`Retry-After`).
+    /// Seconds after which trying again may succeed (`Retry-After`): set for
+    /// [`Failure::SourceChanged`] and [`Failure::Unavailable`], never for the others.
     pub retry_after: Option<u32>,
     /// The asset's source is not what its index describes: the asset must be ingested again.
     pub source_changed: Option<String>,
 }
 
 impl EgressError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> EgressError {
+    pub fn new(failure: Failure, message: impl Into<String>) -> EgressError {
+        let retry_after =
+            matches!(failure, Failure::SourceChanged | Failure::Unavailable).then_some(RETRY_AFTER);
         EgressError {
-            status,
+            failure,
             message: message.into(),
-            retry_after: None,
+            retry_after,
             source_changed: None,
         }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.failure.status()
     }
 
     /// 502: the source's bytes do not make the media its index describes (see the module
@@ -46,7 +88,7 @@ impl EgressError {
     pub fn damaged(e: impl std::fmt::Display) -> EgressError {
         tracing::warn!(error = %e, "egress cannot make a file: the source is damaged");
         EgressError::new(
-            StatusCode::BAD_GATEWAY,
+            Failure::DamagedSource,
             format!("cannot make this file: the source media is damaged ({e})"),
         )
     }
@@ -54,24 +96,27 @@ impl EgressError {
     /// 500: our own data disagrees with itself.
     pub fn bug(e: impl std::fmt::Display) -> EgressError {
         tracing::error!(error = %e, "egress bug");
-        EgressError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("an internal error occurred: {e}"),
-        )
+        EgressError::new(Failure::Bug, format!("an internal error occurred: {e}"))
     }
 
-    /// 503 with `Retry-After`.
-    pub fn unavailable(message: impl Into<String>, retry_after: u32) -> EgressError {
+    /// 503 with `Retry-After`: the store or the database is slow or failing.
+    pub fn unavailable(message: impl Into<String>) -> EgressError {
+        EgressError::new(Failure::Unavailable, message)
+    }
+
+    /// 503 with `Retry-After`: the source changed; with `reingest`, the detail for the log and
+    /// the event, which starts a new incarnation of the asset.
+    pub fn source_changed(message: impl Into<String>, reingest: Option<String>) -> EgressError {
         EgressError {
-            retry_after: Some(retry_after),
-            ..EgressError::new(StatusCode::SERVICE_UNAVAILABLE, message)
+            source_changed: reingest,
+            ..EgressError::new(Failure::SourceChanged, message)
         }
     }
 }
 
 impl IntoResponse for EgressError {
     fn into_response(self) -> Response {
-        let mut r = (self.status, self.message).into_response();
+        let mut r = (self.status(), self.message).into_response();
         r.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
@@ -87,7 +132,7 @@ impl IntoResponse for EgressError {
 }
 
 pub(crate) fn not_found(msg: impl Into<String>) -> EgressError {
-    EgressError::new(StatusCode::NOT_FOUND, msg)
+    EgressError::new(Failure::NotFound, msg)
 }
 
 /// Seconds a client is asked to wait while an asset is (re-)ingested or the store recovers.

@@ -17,11 +17,11 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::Arc;
 
-use axum::http::StatusCode;
 use bytes::Bytes;
 use vodpack_media::index::{MediaIndex, Track};
 
 use super::EgressError;
+use super::error::Failure;
 use crate::storage::{ObjectRef, ObjectVersion, SourceFile, Storage, StorageError, check_version};
 
 /// A TS sample's payload may continue in the packet that holds the next sample's start.
@@ -47,17 +47,14 @@ pub fn storage_failed(e: StorageError) -> EgressError {
     tracing::warn!(error = %e, "egress cannot read a source object");
     let message = format!("cannot read the source: {}", e.public_reason());
     match &e {
-        StorageError::NotFound { .. } => EgressError::new(StatusCode::NOT_FOUND, message),
-        StorageError::Changed { .. } => EgressError {
-            source_changed: Some(e.to_string()),
-            ..EgressError::unavailable(message, super::RETRY_AFTER)
-        },
+        StorageError::NotFound { .. } => EgressError::new(Failure::SourceMissing, message),
+        StorageError::Changed { .. } => EgressError::source_changed(message, Some(e.to_string())),
         StorageError::TimedOut { .. } | StorageError::Backend { .. } => {
-            EgressError::unavailable(message, super::RETRY_AFTER)
+            EgressError::unavailable(message)
         }
         StorageError::InvalidKey { .. }
         | StorageError::TooLarge { .. }
-        | StorageError::Denied { .. } => EgressError::new(StatusCode::BAD_GATEWAY, message),
+        | StorageError::Denied { .. } => EgressError::new(Failure::DamagedSource, message),
     }
 }
 
@@ -111,10 +108,7 @@ impl SampleBytes {
                 if let Some(expected) = expect {
                     let found = file.version().map_err(|e| {
                         tracing::warn!(error = %e, "egress cannot check a source file");
-                        EgressError::unavailable(
-                            "cannot check the source; try again",
-                            super::RETRY_AFTER,
-                        )
+                        EgressError::unavailable("cannot check the source; try again")
                     })?;
                     check_version(&obj, expected, &found).map_err(storage_failed)?;
                 }
@@ -176,9 +170,9 @@ impl SampleBytes {
             Ok(())
         } else {
             // The next request finds the new version and starts a re-ingest.
-            Err(EgressError::unavailable(
+            Err(EgressError::source_changed(
                 "cannot read the source: the source file was truncated while being read; try again",
-                super::RETRY_AFTER,
+                None,
             ))
         }
     }
@@ -264,7 +258,7 @@ mod tests {
     use super::*;
 
     fn err(status: u16, e: EgressError) -> EgressError {
-        assert_eq!(e.status.as_u16(), status, "{}", e.message);
+        assert_eq!(e.status().as_u16(), status, "{}", e.message);
         e
     }
 
