@@ -1,6 +1,6 @@
 //! What a rendered output file is: its bytes (in pieces, or a TS segment muxed as it is
 //! sent), its content type and how long it may be cached. Independent of HTTP; the server's
-//! response (validators, ranges, gzip) is made from it in [`super::respond`].
+//! response (validators, ranges, gzip) is made from it by the `respond` module.
 
 use bytes::Bytes;
 
