@@ -1,8 +1,8 @@
-//! The egress HTTP/1.1 request-head parser (vodpack-service `server::conn`), and the check that
+//! The egress HTTP/1.1 request-head parser (vodpack-service `http::conn`), and the check that
 //! recognises hyper's automatic error answers.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use vodpack_service::server::conn::{Head, automatic_error_status, parse};
+use vodpack_service::http::conn::{Head, automatic_error_status, parse};
 
 fuzz_target!(|data: &[u8]| {
     if let Head::Complete { req, used, .. } = parse(data) {

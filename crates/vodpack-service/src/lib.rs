@@ -3,23 +3,30 @@
 //!
 //! Code map:
 //! - [`server`]: start-up (data directory, database, credentials, listener) and shutdown;
-//! - [`api`]: the REST router, one module per resource, validation and pagination;
+//! - [`http`]: the one router (API, egress), request observation, the connection path;
+//! - [`state`]: what API handlers reach; egress keeps its own ([`egress::Egress`]);
+//! - [`api`]: the REST routes, one module per resource, validation and pagination;
+//! - [`egress`]: just-in-time packaging of `/out/` URLs, with its index cache;
 //! - [`auth`]: credentials and the SigV4 check in front of every API call;
 //! - [`repo`]: the [`repo::Repository`] trait and its SQLite implementation;
 //! - [`storage`]: the [`storage::Storage`] trait over the local folder and S3;
 //! - [`ingest`]: the persisted ingest queue, its workers and events;
-//! - [`model`]: the wire shapes; [`resources`]: ARNs and egress URLs; [`error`]: API errors.
+//! - [`model`]: the wire shapes; [`resources`]: ARNs and egress URLs; [`source_arn`]: the
+//!   parser of assets' `sourceArn`; [`error`]: API errors.
 
 pub mod api;
 pub mod auth;
 pub mod config;
 pub mod egress;
 pub mod error;
+pub mod http;
 pub mod ingest;
 pub mod model;
 pub mod repo;
 pub mod resources;
 pub mod server;
+pub mod source_arn;
+pub mod state;
 pub mod storage;
 
 pub use auth::{Credentials, CredentialsSource};

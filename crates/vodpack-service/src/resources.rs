@@ -116,6 +116,17 @@ pub fn egress_endpoint_url(
     manifest_url(public_url, asset_egress_id, config, 0, name)
 }
 
+/// A 12-digit AWS account id.
+pub fn is_account(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// An AWS partition name (`aws`, `aws-cn`, …).
+pub fn is_partition(s: &str) -> bool {
+    s == "aws"
+        || s.starts_with("aws-") && s[4..].bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

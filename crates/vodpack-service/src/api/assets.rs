@@ -58,7 +58,7 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> ApiResult<Res
     let id = validate::resource_id(&req.id, "id")?;
     let group = validate::resource_id(&req.packaging_group_id, "packagingGroupId")?;
     let source_arn = validate::required(&req.source_arn, "sourceArn")?;
-    crate::ingest::source_object(source_arn)
+    crate::source_arn::source_object(source_arn)
         .map_err(|m| ApiError::unprocessable(format!("sourceArn: {m}")))?;
     let role = validate::required(&req.source_role_arn, "sourceRoleArn")?;
     validate::iam_role_arn(role, "sourceRoleArn")?;

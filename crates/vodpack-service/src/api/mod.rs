@@ -1,10 +1,10 @@
 //! The MediaPackage VOD control-plane REST API (restJson1), wire-compatible with the AWS SDKs.
 //!
 //! One file per resource (`packaging_groups`, `packaging_configurations`, `assets`, `tags`),
-//! this router, [`validate`] for member rules and [`pagination`] for list tokens. Layers, from
-//! the outside in: request id + CORS headers + access log, panic guard, SigV4 check with the
-//! body-size limit ([`crate::auth::require_signature`]), then the handler. The egress route
-//! (public) is here too, with its CORS preflight answer and the headers it exposes to pages.
+//! their routes ([`routes`]: each behind the SigV4 check with the body-size limit,
+//! [`crate::auth::require_signature`], with its CORS preflight and JSON 405), [`validate`] for
+//! member rules and [`pagination`] for list tokens. The layers every route shares (request id,
+//! CORS, access log, panic guard) are added where the routes are composed (the `http` module).
 
 pub mod assets;
 pub mod packaging_configurations;
@@ -13,63 +13,26 @@ pub mod pagination;
 pub mod tags;
 pub mod validate;
 
-use std::sync::Arc;
-use std::time::Instant;
-
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, RawPathParams, Request};
+use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post, put};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::auth::sigv4::Verifier;
-use crate::config::ServiceConfig;
 use crate::error::{ApiError, ApiResult, ErrorKind};
-use crate::repo::{RepoError, Repository};
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub repo: Arc<dyn Repository>,
-    pub config: Arc<ServiceConfig>,
-    /// `None` only when authentication was turned off (loopback listeners only).
-    pub verifier: Option<Arc<Verifier>>,
-    /// The ingest queue, woken on CreateAsset and told of DeleteAsset.
-    pub ingest: Arc<crate::ingest::Ingest>,
-    /// Source objects, for egress reads.
-    pub storage: Arc<dyn crate::storage::Storage>,
-    /// Egress state (the decoded-index cache).
-    pub egress: crate::egress::EgressHandle,
-}
-
-impl AppState {
-    pub fn egress_storage(&self) -> &dyn crate::storage::Storage {
-        self.storage.as_ref()
-    }
-}
+use crate::repo::RepoError;
+pub use crate::state::AppState;
 
 /// Headers a browser client may send (CORS preflight answer).
 const CORS_ALLOW_HEADERS: &str = "Authorization, Content-Type, X-Amz-Date, X-Amz-Security-Token, X-Amz-Content-Sha256, X-Amz-User-Agent, X-Api-Key, Amz-Sdk-Invocation-Id, Amz-Sdk-Request";
-/// Response headers a browser client may read.
-const CORS_EXPOSE_HEADERS: &str = "x-amzn-RequestId, x-amzn-ErrorType, x-amzn-ErrorMessage, Date";
-/// Response headers a player may read from egress: range answers, validators, the request id.
-const EGRESS_EXPOSE_HEADERS: &str =
-    "Content-Length, Content-Range, Accept-Ranges, ETag, Last-Modified, Date, x-amzn-RequestId";
-/// Request headers egress always allows in a preflight: ranges, revalidation and the CDN
-/// identifier (MediaPackage's CDN authorization header).
-const EGRESS_ALLOW_HEADERS: &str =
-    "Range, If-Range, If-None-Match, If-Modified-Since, X-MediaPackage-CDNIdentifier";
-/// Methods of egress URLs.
-const EGRESS_METHODS: &str = "GET, HEAD, OPTIONS";
-
-/// The control-plane router with all its layers.
-pub fn router(state: AppState) -> Router {
+/// The control-plane routes, each behind the signature check (the shared layers are added by
+/// the `http` module).
+pub fn routes(state: AppState) -> Router {
     Router::new()
         .route(
             "/packaging_groups",
@@ -123,36 +86,11 @@ pub fn router(state: AppState) -> Router {
                 "GET, POST, DELETE, OPTIONS",
             ),
         )
-        // Only the API routes above are signed; egress below is public, as MediaPackage's is.
+        // Only these routes are signed; egress is public, as MediaPackage's is.
         .route_layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.signature.clone(),
             crate::auth::require_signature,
         ))
-        .route(
-            "/out/v1/{asset}/{config}/{manifest}/{*file}",
-            get(crate::egress::serve)
-                .options(egress_preflight)
-                .fallback(|| async {
-                    let mut resp = ApiError::new(
-                        ErrorKind::MethodNotAllowed,
-                        format!("egress URLs accept {EGRESS_METHODS}"),
-                    )
-                    .into_response();
-                    resp.headers_mut()
-                        .insert(header::ALLOW, HeaderValue::from_static(EGRESS_METHODS));
-                    resp
-                }),
-        )
-        .fallback(unknown_route)
-        .layer(CatchPanicLayer::custom(|_| {
-            tracing::error!("a handler panicked");
-            ApiError::new(
-                ErrorKind::InternalServerError,
-                "An unexpected error occurred",
-            )
-            .into_response()
-        }))
-        .layer(middleware::from_fn(request_envelope))
         .with_state(state)
 }
 
@@ -184,92 +122,6 @@ fn preflight(allow: &'static str) -> Response {
         HeaderValue::from_static(CORS_ALLOW_HEADERS),
     );
     h.insert("access-control-max-age", HeaderValue::from_static("86400"));
-    resp
-}
-
-/// The CORS preflight of an egress URL (public, like every egress request: no CDN identifier,
-/// no lookup, so it answers the same for every `/out/` file). The allowed request headers are
-/// [`EGRESS_ALLOW_HEADERS`] plus every well-formed name the browser asks for in
-/// `Access-Control-Request-Headers`: egress is read-only and answers `*` origins without
-/// credentials, so a header a player adds (a token for its own CDN, say) gains it nothing a
-/// non-browser client could not do, while refusing it would stop the player. The answer
-/// varies with that request header, and says so for caches.
-async fn egress_preflight(headers: axum::http::HeaderMap) -> Response {
-    let mut allow = EGRESS_ALLOW_HEADERS.to_string();
-    let fixed = EGRESS_ALLOW_HEADERS.to_ascii_lowercase();
-    let fixed: Vec<&str> = fixed.split(", ").collect();
-    let asked = headers
-        .get_all("access-control-request-headers")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|n| n.trim().to_ascii_lowercase())
-        .filter(|n| {
-            !n.is_empty()
-                && n.len() <= 64
-                && n.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-        })
-        .take(32);
-    let mut added: Vec<String> = Vec::new();
-    for name in asked {
-        if !fixed.contains(&name.as_str()) && !added.contains(&name) {
-            allow.push_str(", ");
-            allow.push_str(&name);
-            added.push(name);
-        }
-    }
-    let mut resp = StatusCode::NO_CONTENT.into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        "access-control-allow-methods",
-        HeaderValue::from_static(EGRESS_METHODS),
-    );
-    if let Ok(v) = HeaderValue::from_str(&allow) {
-        h.insert("access-control-allow-headers", v);
-    }
-    h.insert("access-control-max-age", HeaderValue::from_static("86400"));
-    h.insert(
-        header::VARY,
-        HeaderValue::from_static("Access-Control-Request-Headers"),
-    );
-    resp
-}
-
-async fn unknown_route() -> Response {
-    ApiError::not_found("no such resource path in the MediaPackage VOD API").into_response()
-}
-
-/// Request id, CORS headers and the access-log line, on every response.
-async fn request_envelope(req: Request, next: Next) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let egress = path.starts_with("/out/");
-    let started = Instant::now();
-    let mut resp = next.run(req).await;
-    let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        h.insert("x-amzn-RequestId", v);
-    }
-    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
-    h.insert(
-        "access-control-expose-headers",
-        HeaderValue::from_static(if egress {
-            EGRESS_EXPOSE_HEADERS
-        } else {
-            CORS_EXPOSE_HEADERS
-        }),
-    );
-    tracing::info!(
-        target: "vodpack::access",
-        request_id = %request_id,
-        %method,
-        path = %path,
-        status = resp.status().as_u16(),
-        micros = started.elapsed().as_micros() as u64,
-        "api request"
-    );
     resp
 }
 

@@ -6,6 +6,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::model::*;
+use crate::resources::{is_account, is_partition};
 
 /// Largest number of tags on one resource.
 pub const MAX_TAGS: usize = 50;
@@ -100,15 +101,6 @@ pub fn tags(tags: &Tags) -> ApiResult<()> {
     Ok(())
 }
 
-fn is_account(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-fn is_partition(s: &str) -> bool {
-    s == "aws"
-        || s.starts_with("aws-") && s[4..].bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
-}
-
 /// `arn:aws:iam::123456789012:role/NAME` (paths allowed in the name).
 pub fn iam_role_arn(value: &str, path: &str) -> ApiResult<()> {
     let ok = (|| {
@@ -144,47 +136,6 @@ pub fn secret_arn(value: &str, path: &str) -> ApiResult<()> {
             "{path} '{value}' is not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)"
         ))
     })
-}
-
-/// The bucket and key of a source ARN: `arn:aws:s3:::BUCKET/KEY` or `arn:aws:s3::ACCOUNT:BUCKET/KEY`.
-pub fn source_arn(value: &str) -> ApiResult<(String, String)> {
-    let parsed = (|| {
-        let rest = value.strip_prefix("arn:")?;
-        let (partition, rest) = rest.split_once(':')?;
-        let rest = rest.strip_prefix("s3:")?;
-        let (region, rest) = rest.split_once(':')?;
-        let (account, object) = rest.split_once(':')?;
-        if !is_partition(partition)
-            || !region.is_empty()
-            || !(account.is_empty() || is_account(account))
-        {
-            return None;
-        }
-        let (bucket, key) = object.split_once('/')?;
-        Some((bucket.to_string(), key.to_string()))
-    })();
-    let (bucket, key) = parsed.ok_or_else(|| {
-        bad(format!(
-            "sourceArn '{value}' is not an S3 object ARN (arn:aws:s3:::BUCKET/KEY)"
-        ))
-    })?;
-    let bucket_ok = (3..=63).contains(&bucket.len())
-        && bucket
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && bucket.as_bytes()[0].is_ascii_alphanumeric()
-        && bucket.as_bytes()[bucket.len() - 1].is_ascii_alphanumeric();
-    if !bucket_ok {
-        return Err(bad(format!(
-            "sourceArn: '{bucket}' is not a valid bucket name (3-63 lowercase letters, digits, '.', '-')"
-        )));
-    }
-    if key.is_empty() || key.len() > 1024 {
-        return Err(bad(
-            "sourceArn: the object key must be 1 to 1024 bytes long",
-        ));
-    }
-    Ok((bucket, key))
 }
 
 pub fn authorization(auth: &Authorization) -> ApiResult<()> {
@@ -528,19 +479,6 @@ mod tests {
         assert!(tag_key(&"k".repeat(128)).is_ok());
         assert!(tag_key(&"k".repeat(129)).is_err());
         assert!(tag_key("café résumé").is_ok());
-    }
-
-    #[test]
-    fn source_arns() {
-        assert_eq!(
-            source_arn("arn:aws:s3:::bucket/a/b.smil").unwrap(),
-            ("bucket".into(), "a/b.smil".into())
-        );
-        assert!(source_arn("arn:aws:s3::111122223333:video-bucket/A/x.smil").is_ok());
-        assert!(source_arn("arn:aws:s3:::bucket").is_err());
-        assert!(source_arn("arn:aws:s3:us-east-1::bucket/k").is_err());
-        assert!(source_arn("s3://bucket/key").is_err());
-        assert!(source_arn("arn:aws:s3:::Bucket/key").is_err());
     }
 
     #[test]

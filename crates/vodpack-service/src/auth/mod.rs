@@ -18,8 +18,16 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use crate::api::AppState;
 use crate::error::{ApiError, ErrorKind};
+
+/// What the signature layer needs: the verifier and the body limit.
+#[derive(Clone)]
+pub struct SignatureCheck {
+    /// `None` only when authentication was turned off (loopback listeners only).
+    pub verifier: Option<std::sync::Arc<sigv4::Verifier>>,
+    /// Largest request body buffered for the check (413 beyond).
+    pub max_body_bytes: usize,
+}
 
 /// A control-plane key pair.
 #[derive(Clone)]
@@ -141,22 +149,19 @@ pub fn load_or_generate(
 /// Buffers the body (up to the configured limit), checks the signature, and hands the request
 /// on with its body restored. `OPTIONS` (CORS preflight) passes unsigned, as browsers send it.
 pub async fn require_signature(
-    State(state): State<AppState>,
+    State(check): State<SignatureCheck>,
     req: Request,
     next: Next,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    let bytes: Bytes = match Limited::new(body, state.config.max_body_bytes)
-        .collect()
-        .await
-    {
+    let bytes: Bytes = match Limited::new(body, check.max_body_bytes).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
             return ApiError::new(
                 ErrorKind::PayloadTooLarge,
                 format!(
                     "the request body is larger than {} bytes",
-                    state.config.max_body_bytes
+                    check.max_body_bytes
                 ),
             )
             .into_response();
@@ -167,7 +172,7 @@ pub async fn require_signature(
         }
     };
     if parts.method != Method::OPTIONS
-        && let Some(verifier) = &state.verifier
+        && let Some(verifier) = &check.verifier
     {
         let headers: Vec<(&str, &str)> = parts
             .headers

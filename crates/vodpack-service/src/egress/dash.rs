@@ -19,7 +19,8 @@ use vodpack_media::index::{Codec, TrackKind};
 use vodpack_media::manifest::dash as mpd;
 use vodpack_media::mux::fmp4::{FragmentKind, time_shift_us};
 
-use super::job::{Job, Rendered};
+use super::job::Job;
+use super::rendered::Rendered;
 use super::segments::{self, Fmp4Style};
 use super::{EgressError, not_found};
 use crate::model::{self, Package};

@@ -2,63 +2,67 @@
 //!
 //! A request is resolved from the three egress ids (asset, configuration, manifest; resolutions
 //! of playable assets are cached for a few seconds and dropped on every change through this
-//! node's API), then a [`job::Job`] is built: the decoded index from the [`IndexCache`], the
-//! segment plan (cached per asset × duration), the source location and the configuration. The
-//! format module (`hls` for HLS-TS and CMAF, `dash`, `mss`) renders the file from it; the
-//! HTTP behaviour a CDN expects (validators, ranges, caching, gzip for manifests) is added here.
-//! Egress is public (no SigV4), like MediaPackage's; `vodpack package` drives the same format
-//! modules offline ([`package`]).
+//! node's API), then a [`job::Job`] is built: the decoded index from the [`IndexCache`] (owned
+//! here: egress is its only reader), the segment plan (cached per asset × duration), the source
+//! location and the configuration. The format module (`hls` for HLS-TS and CMAF, `dash`,
+//! `mss`) renders the file from it; `respond` adds the HTTP behaviour a CDN expects
+//! (validators, ranges, caching, gzip for manifests). Egress is public (no SigV4), like
+//! MediaPackage's; `vodpack package` drives the same format modules offline ([`package`]).
+//! Egress has its own state, [`Egress`]: the database, the store, the ingest queue (to start a
+//! re-ingest) and its caches, none of the API's.
+//!
+//! Module map, in the order a request meets them: [`routes`] (the `/out/` route, its preflight
+//! and 405), this module (state, caches, the handler), `resolve` (egress ids → asset,
+//! configuration, group), [`index_cache`] (decoded indexes), [`job`] (what one output needs),
+//! `hls`/`dash`/`mss` (one per output family: file name → file), `segments` (media files),
+//! `read` (source bytes), `rendered` (a file as made), `respond` (the HTTP answer: validators,
+//! ranges, gzip, the body), [`error`] (typed failures and their statuses).
 
 pub mod cdn_auth;
 mod dash;
+pub mod error;
 mod hls;
+pub mod index_cache;
 pub mod job;
 mod mss;
 pub mod package;
 mod read;
+mod rendered;
+mod resolve;
+mod respond;
+pub mod routes;
 mod segments;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use vodpack_media::index::MediaIndex;
 use vodpack_media::plan::Segmentation;
 
-use crate::api::AppState;
-use crate::ingest::cache::{CacheError, IndexCache};
+use crate::ingest::Ingest;
 use crate::model::Package;
-use crate::repo::{AssetRecord, ConfigRecord, GroupRecord};
-use crate::resources::manifest_id;
-use job::{Caching, Job, Rendered};
+use crate::repo::{AssetRecord, Repository};
+use crate::storage::Storage;
+pub use error::EgressError;
+use error::{Failure, not_found};
+use index_cache::{CacheError, IndexCache};
+use job::Job;
+use rendered::{Body as RenderedBody, Caching, Rendered};
+use resolve::{RESOLUTION_TTL, Resolution, resolve};
+use respond::respond;
+pub use routes::routes;
 
-/// How long a resolution (asset, configuration, group) is reused. Changes made through this
-/// node's API drop them at once; this bounds how long other nodes of a fleet serve a deleted
-/// asset or an old CDN secret name.
-const RESOLUTION_TTL: Duration = Duration::from_secs(5);
-
-/// What an egress URL's asset and configuration ids resolve to, with what follows from them
-/// alone (worked out once per resolution, not per request).
-struct Resolved {
-    asset: AssetRecord,
-    config: ConfigRecord,
-    group: Option<GroupRecord>,
-    /// (egress id, name) of each manifest of the configuration, in order.
-    manifests: Vec<(String, String)>,
-    /// `Last-Modified` of every output: outputs change only when the asset or the
-    /// configuration is re-created.
-    modified: String,
-}
-
-type Resolution = Arc<Resolved>;
-
-/// What egress handlers need beyond the API state.
+/// Egress's state: what its handlers need, and its caches.
 pub struct Egress {
+    repo: Arc<dyn Repository>,
+    /// Source objects (every read under the egress deadline).
+    storage: Arc<dyn Storage>,
+    /// Told when a source changed under a playable asset (re-ingest).
+    ingest: Arc<Ingest>,
     pub cache: IndexCache,
     pub cdn_secrets: cdn_auth::CdnSecrets,
     /// Segment plans per asset incarnation × segment duration: computing one walks every
@@ -72,13 +76,23 @@ pub struct Egress {
     /// asset incarnation, and some (I-frame playlists) read media to be written.
     manifests: moka::future::Cache<String, (&'static str, Bytes)>,
     /// Lengths of MPEG-TS segments (see [`segments::TsLengths`]).
-    ts_lengths: segments::TsLengths,
+    ts_lengths: job::TsLengths,
 }
 
 impl Egress {
-    pub fn new(cache: IndexCache, cdn_secrets: cdn_auth::CdnSecrets) -> Egress {
+    /// `index_cache_samples`: samples of decoded indexes kept in memory (about 30 bytes each).
+    pub fn new(
+        repo: Arc<dyn Repository>,
+        storage: Arc<dyn Storage>,
+        ingest: Arc<Ingest>,
+        index_cache_samples: u64,
+        cdn_secrets: cdn_auth::CdnSecrets,
+    ) -> Egress {
         Egress {
-            cache,
+            cache: IndexCache::new(repo.clone(), index_cache_samples),
+            repo,
+            storage,
+            ingest,
             cdn_secrets,
             plans: moka::future::Cache::builder().max_capacity(10_000).build(),
             generation: std::sync::atomic::AtomicU64::new(0),
@@ -121,61 +135,6 @@ impl Egress {
     }
 }
 
-/// An egress failure: status and a plain-text reason (never an internal endpoint or path:
-/// storage details go to the log).
-#[derive(Debug)]
-pub struct EgressError {
-    pub status: StatusCode,
-    pub message: String,
-    /// Seconds after which trying again may succeed (`Retry-After`).
-    pub retry_after: Option<u32>,
-    /// The asset's source is not what its index describes: the asset must be ingested again.
-    pub source_changed: Option<String>,
-}
-
-impl EgressError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> EgressError {
-        EgressError {
-            status,
-            message: message.into(),
-            retry_after: None,
-            source_changed: None,
-        }
-    }
-
-    /// 503 with `Retry-After`.
-    pub fn unavailable(message: impl Into<String>, retry_after: u32) -> EgressError {
-        EgressError {
-            retry_after: Some(retry_after),
-            ..EgressError::new(StatusCode::SERVICE_UNAVAILABLE, message)
-        }
-    }
-}
-
-impl IntoResponse for EgressError {
-    fn into_response(self) -> Response {
-        let mut r = (self.status, self.message).into_response();
-        r.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-        r.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Some(secs) = self.retry_after {
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        r
-    }
-}
-
-fn not_found(msg: impl Into<String>) -> EgressError {
-    EgressError::new(StatusCode::NOT_FOUND, msg)
-}
-
-/// Seconds a client is asked to wait while an asset is (re-)ingested or the store recovers.
-const RETRY_AFTER: u32 = 5;
-
 /// A non-negative decimal number without sign or leading zeros (one URL per file).
 pub(crate) fn number(s: &str) -> Option<usize> {
     let ok =
@@ -183,74 +142,9 @@ pub(crate) fn number(s: &str) -> Option<usize> {
     ok.then(|| s.parse().ok()).flatten()
 }
 
-fn storage_error(e: crate::repo::RepoError) -> EgressError {
-    tracing::warn!(error = %e, "egress cannot read the database");
-    EgressError::unavailable(
-        "the service cannot read its database; try again",
-        RETRY_AFTER,
-    )
-}
-
-/// Asset, configuration and group of an egress URL (cached for playable assets).
-async fn resolve(state: &AppState, asset: &str, config: &str) -> Result<Resolution, EgressError> {
-    let key = (asset.to_string(), config.to_string());
-    if let Some(hit) = state.egress.resolutions.get(&key).await {
-        return Ok(hit);
-    }
-    let generation = state
-        .egress
-        .generation
-        .load(std::sync::atomic::Ordering::SeqCst);
-    let asset = state
-        .repo
-        .get_asset_by_egress_id(asset)
-        .await
-        .map_err(storage_error)?
-        .ok_or_else(|| not_found("no such asset"))?;
-    let config = state
-        .repo
-        .get_config_by_egress_id(config)
-        .await
-        .map_err(storage_error)?
-        .ok_or_else(|| not_found("no such packaging configuration"))?;
-    if config.packaging_group_id != asset.packaging_group_id {
-        return Err(not_found("no such packaging configuration for this asset"));
-    }
-    let group = state
-        .repo
-        .get_group(&asset.packaging_group_id)
-        .await
-        .map_err(storage_error)?;
-    let playable = asset.status == "PLAYABLE";
-    let manifests = config
-        .package
-        .manifest_names()
-        .into_iter()
-        .enumerate()
-        .map(|(i, name)| (manifest_id(&config.egress_id, i), name))
-        .collect();
-    let modified = http_date(asset.outputs_since().max(config.created_at.as_str()));
-    let r = Arc::new(Resolved {
-        asset,
-        config,
-        group,
-        manifests,
-        modified,
-    });
-    let unchanged = state
-        .egress
-        .generation
-        .load(std::sync::atomic::Ordering::SeqCst)
-        == generation;
-    if playable && unchanged {
-        state.egress.resolutions.insert(key, r.clone()).await;
-    }
-    Ok(r)
-}
-
 /// `GET /out/v1/{asset}/{config}/{manifest}/{*file}` (HEAD too: axum answers HEAD from GET).
 pub async fn serve(
-    State(state): State<AppState>,
+    State(state): State<Arc<Egress>>,
     Path((asset, config, manifest, file)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
@@ -272,7 +166,7 @@ pub async fn serve(
 }
 
 async fn serve_inner(
-    state: &AppState,
+    state: &Egress,
     asset: &str,
     config: &str,
     manifest: &str,
@@ -292,9 +186,9 @@ async fn serve_inner(
         .and_then(|a| a.cdn_identifier_secret.as_deref())
     {
         let presented = headers.get(cdn_auth::HEADER).and_then(|v| v.to_str().ok());
-        if !state.egress.cdn_secrets.allows(secret, presented) {
+        if !state.cdn_secrets.allows(secret, presented) {
             return Err(EgressError::new(
-                StatusCode::FORBIDDEN,
+                Failure::Forbidden,
                 "CDN authorization failed: missing or wrong X-MediaPackage-CDNIdentifier",
             ));
         }
@@ -313,7 +207,7 @@ async fn serve_inner(
                 asset_rec.id
             )
         };
-        return Err(EgressError::unavailable(message, RETRY_AFTER));
+        return Err(EgressError::source_changed(message, None));
     }
     if asset_rec.status != "PLAYABLE" {
         return Err(not_found(format!(
@@ -327,7 +221,7 @@ async fn serve_inner(
     let cache_key =
         is_manifest_name(file).then(|| format!("{incarnation}/{config}/{manifest}/{file}"));
     if let Some(key) = &cache_key
-        && let Some((content_type, body)) = state.egress.manifests.get(key).await
+        && let Some((content_type, body)) = state.manifests.get(key).await
     {
         return Ok((
             Rendered::manifest(content_type, body),
@@ -335,7 +229,7 @@ async fn serve_inner(
             incarnation,
         ));
     }
-    let index = match state.egress.cache.get(asset_rec).await {
+    let index = match state.cache.get(asset_rec).await {
         Ok(Some(index)) => index,
         Ok(None) => return Err(not_found("asset index not found")),
         // Written by another build (older format) or damaged: ingest again.
@@ -346,17 +240,17 @@ async fn serve_inner(
             tracing::warn!(asset = %asset_rec.id, error = %e, "egress cannot load an index");
             return Err(EgressError::unavailable(
                 "the asset's index cannot be read; try again",
-                RETRY_AFTER,
             ));
         }
     };
     let seconds = job::segment_seconds(&config_rec.package);
     let seg = state
-        .egress
         .segmentation(&incarnation, seconds, &index)
         .await
         .ok_or_else(|| not_found("the asset has no segments"))?;
-    let source = crate::ingest::source_object(&asset_rec.source_arn).map_err(read::unavailable)?;
+    let source = crate::source_arn::source_object(&asset_rec.source_arn)
+        // Checked when the asset was created.
+        .map_err(EgressError::bug)?;
     let job = Job {
         storage: state.storage.clone(),
         bucket: source.bucket,
@@ -364,7 +258,7 @@ async fn serve_inner(
         seg,
         created_at: asset_rec.created_at.clone(),
         package: config_rec.package.clone(),
-        ts_lengths: Some((state.egress.ts_lengths.clone(), incarnation.clone())),
+        ts_lengths: Some((state.ts_lengths.clone(), incarnation.clone())),
         manifest: position,
         manifest_name: r.manifests[position].1.clone(),
     };
@@ -378,12 +272,11 @@ async fn serve_inner(
     };
     if out.caching == Caching::Manifest
         && let Some(cache_key) = cache_key
-        && let job::Body::Parts(parts) = &out.body
+        && let RenderedBody::Parts(parts) = &out.body
     {
         state
-            .egress
             .manifests
-            .insert(cache_key, (out.content_type, job::concat(parts)))
+            .insert(cache_key, (out.content_type, rendered::concat(parts)))
             .await;
     }
     Ok((out, modified, incarnation))
@@ -392,21 +285,17 @@ async fn serve_inner(
 /// The asset's index no longer describes its source: start a new incarnation (once, however
 /// many requests notice together), drop what was cached of the old one, and answer 503 with
 /// `Retry-After` until the new one is playable.
-async fn reingest(state: &AppState, asset: &AssetRecord, detail: &str) -> EgressError {
+async fn reingest(state: &Egress, asset: &AssetRecord, detail: &str) -> EgressError {
     if state.ingest.source_changed(asset, detail).await.is_some() {
-        state.egress.forget_resolutions();
-        state
-            .egress
-            .cache
-            .invalidate(&asset.incarnation_key())
-            .await;
+        state.forget_resolutions();
+        state.cache.invalidate(&asset.incarnation_key()).await;
     }
-    EgressError::unavailable(
+    EgressError::source_changed(
         format!(
             "the source of asset '{}' changed since it was ingested; it is being ingested again, try again shortly",
             asset.id
         ),
-        RETRY_AFTER,
+        None,
     )
 }
 
@@ -424,7 +313,7 @@ pub async fn render(job: &Job, file: &str) -> Result<Rendered, EgressError> {
     if job.package.encrypted() {
         tracing::warn!(file, "refused: {ENCRYPTION_REFUSED}");
         return Err(EgressError::new(
-            StatusCode::NOT_IMPLEMENTED,
+            Failure::NotImplemented,
             ENCRYPTION_REFUSED,
         ));
     }
@@ -443,274 +332,3 @@ pub fn files(job: &Job) -> Result<Vec<String>, EgressError> {
         Package::MssPackage(_) => mss::files(job),
     }
 }
-
-const MANIFEST_CACHE: &str = "public, max-age=60";
-const MEDIA_CACHE: &str = "public, max-age=31536000, immutable";
-
-/// Whether the client accepts gzip (`Accept-Encoding`, q-values honoured; an explicit
-/// `gzip;q=0` wins over `*`).
-fn accepts_gzip(req: &HeaderMap) -> bool {
-    let mut gzip = None;
-    let mut star = None;
-    for item in req
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-    {
-        let mut parts = item.split(';');
-        let coding = parts.next().unwrap_or("").trim();
-        let q = parts
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .filter_map(|q| q.trim().parse::<f32>().ok())
-            .next()
-            .unwrap_or(1.0);
-        if coding.eq_ignore_ascii_case("gzip") {
-            gzip = Some(q > 0.0);
-        } else if coding == "*" {
-            star = Some(q > 0.0);
-        }
-    }
-    gzip.or(star).unwrap_or(false)
-}
-
-fn gzip(body: &[u8]) -> Option<Bytes> {
-    use std::io::Write;
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(body).ok()?;
-    e.finish().ok().map(Bytes::from)
-}
-
-/// A response body with its exact length known (so it goes out with `Content-Length`, not
-/// chunked): an output's buffers in order, or an MPEG-TS segment muxed as it is sent. An error
-/// mid-way (the source truncated under a streamed segment) ends the body early, and the
-/// connection with it, since the length was promised.
-struct Sending {
-    source: Source,
-    remaining: u64,
-}
-
-enum Source {
-    Parts(std::vec::IntoIter<Bytes>),
-    Stream(Box<segments::TsSegment>),
-}
-
-impl Sending {
-    fn new(body: job::Body) -> Sending {
-        let remaining = body.len();
-        let source = match body {
-            job::Body::Parts(parts) => Source::Parts(parts.into_iter()),
-            job::Body::Stream(stream) => Source::Stream(stream),
-        };
-        Sending { source, remaining }
-    }
-}
-
-impl http_body::Body for Sending {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-        let next = match &mut self.source {
-            Source::Parts(parts) => parts.next().map(Ok),
-            Source::Stream(stream) => stream.next_chunk(),
-        };
-        std::task::Poll::Ready(next.map(|piece| match piece {
-            Ok(b) => {
-                self.remaining = self.remaining.saturating_sub(b.len() as u64);
-                Ok(http_body::Frame::data(b))
-            }
-            Err(e) => {
-                tracing::warn!(error = %e.message, "segment cut off");
-                Err(std::io::Error::other(e.message))
-            }
-        }))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.remaining == 0
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        http_body::SizeHint::with_exact(self.remaining)
-    }
-}
-
-/// Identifies this build's outputs in ETags: a hash of the running executable, so a new
-/// muxer or manifest writer never answers 304 to a validator of the old one's bytes.
-fn build_id() -> &'static str {
-    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    ID.get_or_init(|| {
-        use sha2::{Digest, Sha256};
-        let exe = std::env::current_exe().and_then(std::fs::read);
-        match exe {
-            Ok(bytes) => hex::encode(&Sha256::digest(&bytes)[..8]),
-            Err(_) => env!("CARGO_PKG_VERSION").to_string(),
-        }
-    })
-}
-
-/// Compares entity tags weakly (RFC 9110 §8.8.3.2), as `If-None-Match` requires.
-fn weak_eq(a: &str, b: &str) -> bool {
-    a.trim().trim_start_matches("W/") == b.trim().trim_start_matches("W/")
-}
-
-/// The HTTP response for a rendered file: type, caching, `Last-Modified`, gzip for
-/// manifests when asked, strong validators, conditional GET and byte ranges.
-async fn respond(
-    out: Rendered,
-    modified: &str,
-    req: &HeaderMap,
-    incarnation: &str,
-    config: &str,
-    manifest: &str,
-    file: &str,
-) -> Response {
-    let compress = out.caching == Caching::Manifest && out.len() > 256 && accepts_gzip(req);
-    let content_type = out.content_type;
-    let caching = out.caching;
-    let body = if compress {
-        match out.into_bytes() {
-            Ok(whole) => job::Body::Parts(vec![gzip(&whole).unwrap_or(whole)]),
-            Err(e) => return e.into_response(),
-        }
-    } else {
-        out.body
-    };
-    let len = body.len();
-    // Outputs are deterministic for an asset incarnation × configuration × file × build, so
-    // the strong ETag is derived from those names, not from the bytes.
-    let tag = {
-        use sha2::{Digest, Sha256};
-        let d = Sha256::digest(
-            format!(
-                "{}|{incarnation}|{config}|{manifest}/{file}|{}",
-                build_id(),
-                if compress { "gzip" } else { "identity" }
-            )
-            .as_bytes(),
-        );
-        format!("\"{}\"", hex::encode(&d[..12]))
-    };
-    let mut h = HeaderMap::new();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(match caching {
-            Caching::Manifest => MANIFEST_CACHE,
-            Caching::Media => MEDIA_CACHE,
-        }),
-    );
-    if caching == Caching::Manifest {
-        h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    }
-    if compress {
-        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    }
-    if let Ok(v) = HeaderValue::from_str(modified) {
-        h.insert(header::LAST_MODIFIED, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&tag) {
-        h.insert(header::ETAG, v);
-    }
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-
-    let not_modified = req
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == "*" || weak_eq(t, &tag)));
-    if not_modified {
-        let mut nm = StatusCode::NOT_MODIFIED.into_response();
-        for name in [
-            header::ETAG,
-            header::CACHE_CONTROL,
-            header::VARY,
-            header::LAST_MODIFIED,
-        ] {
-            if let Some(v) = h.get(&name) {
-                nm.headers_mut().insert(name, v.clone());
-            }
-        }
-        return nm;
-    }
-    // A Range applies only if If-Range (when sent) still names this representation; other
-    // units and multiple ranges are answered with the whole body (RFC 9110 §14.2).
-    let if_range_ok = req
-        .get(header::IF_RANGE)
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|v| v.trim() == tag || v.trim() == modified);
-    let range = req
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .filter(|_| if_range_ok)
-        .and_then(|v| v.trim().strip_prefix("bytes="))
-        .filter(|spec| !spec.contains(','));
-    let Some(spec) = range else {
-        let mut r = Response::new(Body::new(Sending::new(body)));
-        *r.headers_mut() = h;
-        return r;
-    };
-    match parse_range(spec, len) {
-        Some((start, end)) => {
-            let whole = match body.into_bytes() {
-                Ok(whole) => whole,
-                Err(e) => return e.into_response(),
-            };
-            let mut r = Response::new(Body::from(whole.slice(start as usize..=end as usize)));
-            *r.status_mut() = StatusCode::PARTIAL_CONTENT;
-            *r.headers_mut() = h;
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
-                r.headers_mut().insert(header::CONTENT_RANGE, v);
-            }
-            r
-        }
-        None => {
-            let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
-                r.headers_mut().insert(header::CONTENT_RANGE, v);
-            }
-            r
-        }
-    }
-}
-
-/// An RFC 3339 time as an HTTP date (`Last-Modified`).
-fn http_date(rfc3339: &str) -> String {
-    chrono::DateTime::parse_from_rfc3339(rfc3339)
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .unwrap_or_else(|_| chrono::Utc::now())
-        .format("%a, %d %b %Y %H:%M:%S GMT")
-        .to_string()
-}
-
-/// One byte range spec (`a-b`, `a-`, `-n`, after `bytes=`) within `len` bytes, inclusive;
-/// `None` if unsatisfiable.
-fn parse_range(spec: &str, len: u64) -> Option<(u64, u64)> {
-    if len == 0 {
-        return None;
-    }
-    let (a, b) = spec.split_once('-')?;
-    let (a, b) = (a.trim(), b.trim());
-    let (start, end) = if a.is_empty() {
-        let n: u64 = b.parse().ok()?;
-        if n == 0 {
-            return None;
-        }
-        (len.saturating_sub(n), len - 1)
-    } else {
-        let start: u64 = a.parse().ok()?;
-        let end = if b.is_empty() {
-            len - 1
-        } else {
-            b.parse::<u64>().ok()?.min(len - 1)
-        };
-        (start, end)
-    };
-    (start <= end && start < len).then_some((start, end))
-}
-
-/// Shared handle type stored in the API state.
-pub type EgressHandle = Arc<Egress>;

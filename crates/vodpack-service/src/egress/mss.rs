@@ -16,8 +16,8 @@ use vodpack_media::manifest::mss;
 use vodpack_media::mux::access_unit::parameter_sets;
 use vodpack_media::mux::fmp4::FragmentKind;
 
-use super::job::{Job, Rendered};
-use super::read::unavailable;
+use super::job::Job;
+use super::rendered::Rendered;
 use super::segments::{self, Fmp4Style};
 use super::{EgressError, not_found};
 
@@ -161,7 +161,7 @@ fn manifest(job: &Job) -> Result<String, EgressError> {
                 let (codec, private) = match track.codec {
                     Codec::H264 | Codec::H265 => {
                         let mut annex_b = Vec::new();
-                        for set in parameter_sets(track).map_err(unavailable)? {
+                        for set in parameter_sets(track).map_err(EgressError::damaged)? {
                             annex_b.extend_from_slice(&[0, 0, 0, 1]);
                             annex_b.extend_from_slice(&set);
                         }

@@ -21,6 +21,7 @@ use bytes::Bytes;
 use vodpack_media::index::{MediaIndex, Track};
 
 use super::EgressError;
+use super::error::Failure;
 use crate::storage::{ObjectRef, ObjectVersion, SourceFile, Storage, StorageError, check_version};
 
 /// A TS sample's payload may continue in the packet that holds the next sample's start.
@@ -38,31 +39,23 @@ pub struct SampleBytes {
     mapped: Vec<Arc<SourceFile>>,
 }
 
-pub fn unavailable(e: impl std::fmt::Display) -> EgressError {
-    tracing::warn!(error = %e, "egress cannot make a file from the source");
-    EgressError::new(
-        axum::http::StatusCode::SERVICE_UNAVAILABLE,
-        format!("cannot read the source: {e}"),
-    )
-}
-
-/// A storage failure as a client sees it: 503 with the kind of failure (the details, which
-/// may name endpoints and paths, go to the log), `Retry-After` when waiting may help, and a
-/// re-ingest when the source changed.
+/// A storage failure as a client sees it, with the kind of failure (the details, which may
+/// name endpoints and paths, go to the log): a missing object 404; a changed one 503 with
+/// `Retry-After` and a re-ingest; a slow or failing store 503 with `Retry-After`; a refused,
+/// invalid or oversized object 502 (see [`super::error`]).
 pub fn storage_failed(e: StorageError) -> EgressError {
     tracing::warn!(error = %e, "egress cannot read a source object");
-    let mut out = EgressError::new(
-        axum::http::StatusCode::SERVICE_UNAVAILABLE,
-        format!("cannot read the source: {}", e.public_reason()),
-    );
-    if e.is_transient() {
-        out.retry_after = Some(super::RETRY_AFTER);
+    let message = format!("cannot read the source: {}", e.public_reason());
+    match &e {
+        StorageError::NotFound { .. } => EgressError::new(Failure::SourceMissing, message),
+        StorageError::Changed { .. } => EgressError::source_changed(message, Some(e.to_string())),
+        StorageError::TimedOut { .. } | StorageError::Backend { .. } => {
+            EgressError::unavailable(message)
+        }
+        StorageError::InvalidKey { .. }
+        | StorageError::TooLarge { .. }
+        | StorageError::Denied { .. } => EgressError::new(Failure::DamagedSource, message),
     }
-    if let StorageError::Changed { .. } = &e {
-        out.retry_after = Some(super::RETRY_AFTER);
-        out.source_changed = Some(e.to_string());
-    }
-    out
 }
 
 impl SampleBytes {
@@ -96,7 +89,7 @@ impl SampleBytes {
                 };
                 wanted
                     .get_mut(o as usize)
-                    .ok_or_else(|| unavailable("index names no such object"))?
+                    .ok_or_else(|| EgressError::bug("the index names no such object"))?
                     .push((start, end));
             }
         }
@@ -108,14 +101,15 @@ impl SampleBytes {
                 continue;
             }
             let o = o as u32;
-            let obj = ObjectRef::new(bucket, key).map_err(unavailable)?;
+            let obj = ObjectRef::new(bucket, key).map_err(EgressError::bug)?;
             let expect: Option<&ObjectVersion> = index.versions.get(o as usize);
             // The whole span as one slice of the mapping, when it is there and cached.
             if let Some(file) = storage.local_file(&obj) {
                 if let Some(expected) = expect {
-                    let found = file
-                        .version()
-                        .map_err(|e| unavailable(format!("cannot check the source: {e}")))?;
+                    let found = file.version().map_err(|e| {
+                        tracing::warn!(error = %e, "egress cannot check a source file");
+                        EgressError::unavailable("cannot check the source; try again")
+                    })?;
                     check_version(&obj, expected, &found).map_err(storage_failed)?;
                 }
                 let lo = spans.iter().map(|s| s.0).min().unwrap_or(0);
@@ -175,8 +169,10 @@ impl SampleBytes {
         if self.mapped.iter().all(|f| f.intact()) {
             Ok(())
         } else {
-            Err(unavailable(
-                "the source file was truncated while being read; try again",
+            // The next request finds the new version and starts a re-ingest.
+            Err(EgressError::source_changed(
+                "cannot read the source: the source file was truncated while being read; try again",
+                None,
             ))
         }
     }
@@ -211,7 +207,7 @@ impl SampleBytes {
 
     /// The buffer of object `o` that starts at or before byte `off`, and where it starts.
     fn run_at(&self, o: u32, off: u64) -> Result<(u64, &Bytes), EgressError> {
-        let outside = || unavailable("sample outside the bytes read");
+        let outside = || EgressError::bug("a sample outside the bytes read for it");
         let runs = self.buffers.get(o as usize).ok_or_else(outside)?;
         let at = runs.partition_point(|r| r.0 <= off);
         let (base, buf) = at
@@ -227,7 +223,9 @@ impl SampleBytes {
         let from = (start - base) as usize;
         let to = usize::try_from(end - base).unwrap_or(usize::MAX);
         if from > to || to > buf.len() {
-            return Err(unavailable("short read"));
+            return Err(EgressError::damaged(
+                "the source is shorter than its index says",
+            ));
         }
         Ok(buf.slice(from..to))
     }
@@ -242,15 +240,84 @@ impl SampleBytes {
         if track.ts_pid == 0 {
             let from = off
                 .checked_sub(base)
-                .ok_or_else(|| unavailable("sample outside the bytes read"))?
+                .ok_or_else(|| EgressError::bug("a sample outside the bytes read for it"))?
                 as usize;
             return buf
                 .get(from..from + size as usize)
                 .map(Cow::Borrowed)
-                .ok_or_else(|| unavailable("short read"));
+                .ok_or_else(|| EgressError::damaged("the source is shorter than its index says"));
         }
         vodpack_media::ts::read_sample(buf, base, track.ts_pid, off, s.skip[i], size)
             .map(Cow::Owned)
-            .ok_or_else(|| unavailable("TS sample runs past its segment"))
+            .ok_or_else(|| EgressError::damaged("a TS sample runs past its segment"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(status: u16, e: EgressError) -> EgressError {
+        assert_eq!(e.status().as_u16(), status, "{}", e.message);
+        e
+    }
+
+    /// Each kind of storage failure has its status (see `egress/error.rs`).
+    #[test]
+    fn storage_failures_have_their_own_statuses() {
+        let (bucket, key) = ("b".to_string(), "k".to_string());
+        let e = err(
+            404,
+            storage_failed(StorageError::NotFound {
+                bucket: bucket.clone(),
+                key: key.clone(),
+            }),
+        );
+        assert!(e.retry_after.is_none() && e.source_changed.is_none());
+        let e = err(
+            503,
+            storage_failed(StorageError::Changed {
+                bucket: bucket.clone(),
+                key: key.clone(),
+                detail: "size".into(),
+            }),
+        );
+        assert!(e.retry_after.is_some() && e.source_changed.is_some());
+        let e = err(
+            503,
+            storage_failed(StorageError::TimedOut {
+                bucket: bucket.clone(),
+                key: key.clone(),
+                millis: 2000,
+            }),
+        );
+        assert!(e.retry_after.is_some() && e.source_changed.is_none());
+        let e = err(
+            502,
+            storage_failed(StorageError::Denied {
+                bucket: bucket.clone(),
+                key: key.clone(),
+            }),
+        );
+        assert!(e.retry_after.is_none());
+        assert!(!e.message.contains("s3://"), "{}", e.message);
+    }
+
+    /// Our own data disagreeing with itself is a bug: 500, not a 503 to retry.
+    #[test]
+    fn a_sample_outside_the_bytes_read_is_a_bug() {
+        let none = SampleBytes {
+            buffers: vec![Vec::new()],
+            mapped: Vec::new(),
+        };
+        err(500, none.range(0, 0, 10).unwrap_err());
+        err(500, none.range(7, 0, 10).unwrap_err());
+        let short = SampleBytes {
+            buffers: vec![vec![(100, Bytes::from_static(b"abcd"))]],
+            mapped: Vec::new(),
+        };
+        assert_eq!(&short.range(0, 101, 103).unwrap()[..], b"bc");
+        // The store gave fewer bytes than the index promises: the source, not us.
+        err(502, short.range(0, 101, 200).unwrap_err());
     }
 }

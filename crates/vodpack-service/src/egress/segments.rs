@@ -16,10 +16,11 @@ use vodpack_media::mux::{TS_TIME_OFFSET, to_90k};
 
 use super::EgressError;
 use super::job::Job;
-use super::read::{SampleBytes, unavailable};
+use super::read::SampleBytes;
 
+/// Media that cannot be cut or muxed from source bytes the index describes: a damaged source.
 fn media_error(e: vodpack_media::MediaError) -> EgressError {
-    unavailable(e)
+    EgressError::damaged(e)
 }
 
 /// The 90 kHz time of presentation time zero in TS output: the usual 1.4 s plus the asset's
@@ -124,11 +125,6 @@ pub fn iframe_bitrate(
         .max()
         .unwrap_or(0)
 }
-
-/// Lengths of TS segments by asset incarnation, segment duration, tracks, segment and cut:
-/// outputs are deterministic, so the sizing pass (which walks every sample once more, a cache
-/// miss or more each) runs once per segment, not per request.
-pub type TsLengths = moka::future::Cache<String, u64>;
 
 /// Bytes muxed per chunk of a streamed TS segment: small enough that the packets are still in
 /// the CPU's cache when the socket copies them, large enough to keep system calls few (A/B on

@@ -13,7 +13,6 @@
 //! changed after it was ingested is ingested again as a new incarnation
 //! ([`Ingest::source_changed`]).
 
-pub mod cache;
 pub mod events;
 pub mod source;
 
@@ -28,7 +27,7 @@ use vodpack_media::mp4::Limits;
 use crate::config::ServiceConfig;
 use crate::repo::{AssetRecord, IngestOutcome, Repository, ResourceKind};
 use crate::resources::{arn, egress_endpoint_url};
-use crate::storage::{Bounded, ObjectRef, Storage};
+use crate::storage::{Bounded, Storage};
 use events::{Detail, EventSink};
 use source::IngestError;
 
@@ -76,12 +75,8 @@ pub struct Ingest {
     running: Mutex<HashMap<String, tokio::task::AbortHandle>>,
 }
 
-/// The object a `sourceArn` names.
-pub fn source_object(source_arn: &str) -> Result<ObjectRef, String> {
-    let (bucket, key) =
-        crate::api::validate::source_arn(source_arn).map_err(|e| e.message.clone())?;
-    ObjectRef::new(&bucket, &key).map_err(|e| e.to_string())
-}
+/// Kept under its old name for callers outside the crate; parsed in [`crate::source_arn`].
+pub use crate::source_arn::source_object;
 
 impl Ingest {
     pub fn new(

@@ -1,9 +1,6 @@
 //! Start-up and shutdown of `vodpack serve`: open the data directory and the database, resolve
-//! credentials, bind the listener, serve until told to stop. Each accepted connection is
-//! carried by [`conn`] (egress with `sendfile`, the rest by hyper).
-
-/// Public for the fuzz target of the request-head parser ([`conn::parse`]).
-pub mod conn;
+//! credentials, bind the listener, serve until told to stop. What is answered is
+//! [`crate::http`]'s: its router, and [`crate::http::conn`] for each accepted connection.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,13 +10,15 @@ use std::sync::Arc;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::api::{self, AppState};
 use crate::auth::sigv4::Verifier;
-use crate::auth::{self, Credentials, CredentialsSource};
+use crate::auth::{self, Credentials, CredentialsSource, SignatureCheck};
 use crate::config::ServiceConfig;
+use crate::egress::Egress;
+use crate::http::conn;
 use crate::ingest::{Ingest, IngestSettings};
 use crate::repo::sqlite::SqliteRepository;
 use crate::repo::{Quotas, Repository};
+use crate::state::AppState;
 use crate::storage::local::LocalStorage;
 use crate::storage::s3::{S3Settings, S3Storage};
 use crate::storage::{Bounded, Storage, Timeouts};
@@ -215,21 +214,26 @@ impl Server {
             .cdn_secrets_file
             .clone()
             .unwrap_or_else(|| opts.data_dir.join("cdn-secrets.json"));
-        let egress = Arc::new(crate::egress::Egress::new(
-            crate::ingest::cache::IndexCache::new(repo.clone(), opts.index_cache_samples),
+        let egress = Arc::new(Egress::new(
+            repo.clone(),
+            // Every egress read runs under the deadline: a silent store costs a request
+            // seconds (503 + Retry-After), not minutes.
+            Arc::new(Bounded::new(storage.clone(), opts.timeouts.egress)),
+            ingest.clone(),
+            opts.index_cache_samples,
             crate::egress::cdn_auth::CdnSecrets::new(cdn_file),
         ));
         let state = AppState {
             repo,
+            signature: SignatureCheck {
+                verifier,
+                max_body_bytes: config.max_body_bytes,
+            },
             config,
-            verifier,
             ingest,
-            // Every egress read runs under the deadline: a silent store costs a request
-            // seconds (503 + Retry-After), not minutes.
-            storage: Arc::new(Bounded::new(storage.clone(), opts.timeouts.egress)),
             egress,
         };
-        let app = api::router(state);
+        let app = crate::http::router(state);
         Ok(Server {
             listener,
             app,
