@@ -28,12 +28,13 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use vodpack_media::index::MediaIndex;
+use vodpack_media::package::PackageSpec;
+use vodpack_media::package::spec::Format;
 use vodpack_media::plan::Segmentation;
 
 use crate::api::AppState;
 use crate::ingest::cache::{CacheError, IndexCache};
-use crate::model::Package;
-use crate::repo::{AssetRecord, ConfigRecord, GroupRecord};
+use crate::repo::{AssetRecord, GroupRecord};
 use crate::resources::manifest_id;
 use job::{Caching, Job, Rendered};
 
@@ -46,8 +47,10 @@ const RESOLUTION_TTL: Duration = Duration::from_secs(5);
 /// alone (worked out once per resolution, not per request).
 struct Resolved {
     asset: AssetRecord,
-    config: ConfigRecord,
     group: Option<GroupRecord>,
+    /// The configuration's package, validated (defaults applied): the stored wire form is not
+    /// kept, nothing below resolution reads it.
+    spec: Arc<PackageSpec>,
     /// (egress id, name) of each manifest of the configuration, in order.
     manifests: Vec<(String, String)>,
     /// `Last-Modified` of every output: outputs change only when the asset or the
@@ -222,8 +225,8 @@ async fn resolve(state: &AppState, asset: &str, config: &str) -> Result<Resoluti
         .await
         .map_err(storage_error)?;
     let playable = asset.status == "PLAYABLE";
-    let manifests = config
-        .package
+    let spec = Arc::new(config.package.spec());
+    let manifests = spec
         .manifest_names()
         .into_iter()
         .enumerate()
@@ -232,8 +235,8 @@ async fn resolve(state: &AppState, asset: &str, config: &str) -> Result<Resoluti
     let modified = http_date(asset.outputs_since().max(config.created_at.as_str()));
     let r = Arc::new(Resolved {
         asset,
-        config,
         group,
+        spec,
         manifests,
         modified,
     });
@@ -280,7 +283,7 @@ async fn serve_inner(
     headers: &HeaderMap,
 ) -> Result<(Rendered, String, String), EgressError> {
     let r = resolve(state, asset, config).await?;
-    let (asset_rec, config_rec, group) = (&r.asset, &r.config, &r.group);
+    let (asset_rec, group) = (&r.asset, &r.group);
     let position = r
         .manifests
         .iter()
@@ -350,7 +353,7 @@ async fn serve_inner(
             ));
         }
     };
-    let seconds = job::segment_seconds(&config_rec.package);
+    let seconds = r.spec.segment_seconds;
     let seg = state
         .egress
         .segmentation(&incarnation, seconds, &index)
@@ -363,7 +366,7 @@ async fn serve_inner(
         index,
         seg,
         created_at: asset_rec.created_at.clone(),
-        package: config_rec.package.clone(),
+        spec: r.spec.clone(),
         ts_lengths: Some((state.egress.ts_lengths.clone(), incarnation.clone())),
         manifest: position,
         manifest_name: r.manifests[position].1.clone(),
@@ -421,26 +424,26 @@ pub const ENCRYPTION_REFUSED: &str = "this packaging configuration asks for encr
 
 /// Renders one file of a job with its format module.
 pub async fn render(job: &Job, file: &str) -> Result<Rendered, EgressError> {
-    if job.package.encrypted() {
+    if job.spec.encrypted {
         tracing::warn!(file, "refused: {ENCRYPTION_REFUSED}");
         return Err(EgressError::new(
             StatusCode::NOT_IMPLEMENTED,
             ENCRYPTION_REFUSED,
         ));
     }
-    match &job.package {
-        Package::HlsPackage(_) | Package::CmafPackage(_) => hls::render(job, file).await,
-        Package::DashPackage(_) => dash::render(job, file).await,
-        Package::MssPackage(_) => mss::render(job, file).await,
+    match &job.spec.format {
+        Format::Hls(_) | Format::Cmaf(_) => hls::render(job, file).await,
+        Format::Dash(_) => dash::render(job, file).await,
+        Format::Mss(_) => mss::render(job, file).await,
     }
 }
 
 /// Every file of a job (for `vodpack package`).
 pub fn files(job: &Job) -> Result<Vec<String>, EgressError> {
-    match &job.package {
-        Package::HlsPackage(_) | Package::CmafPackage(_) => hls::files(job),
-        Package::DashPackage(_) => dash::files(job),
-        Package::MssPackage(_) => mss::files(job),
+    match &job.spec.format {
+        Format::Hls(_) | Format::Cmaf(_) => hls::files(job),
+        Format::Dash(_) => dash::files(job),
+        Format::Mss(_) => mss::files(job),
     }
 }
 
