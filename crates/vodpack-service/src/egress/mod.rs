@@ -34,7 +34,7 @@ use vodpack_media::plan::Segmentation;
 
 use crate::api::AppState;
 use crate::ingest::cache::{CacheError, IndexCache};
-use crate::repo::{AssetRecord, GroupRecord};
+use crate::repo::{AssetRecord, AssetStatus, GroupRecord};
 use crate::resources::manifest_id;
 use job::{Caching, Job, Rendered};
 
@@ -224,7 +224,7 @@ async fn resolve(state: &AppState, asset: &str, config: &str) -> Result<Resoluti
         .get_group(&asset.packaging_group_id)
         .await
         .map_err(storage_error)?;
-    let playable = asset.status == "PLAYABLE";
+    let playable = asset.status == AssetStatus::Playable;
     let spec = Arc::new(config.package.spec());
     let manifests = spec
         .manifest_names()
@@ -302,10 +302,10 @@ async fn serve_inner(
             ));
         }
     }
-    if asset_rec.status != "PLAYABLE" && asset_rec.incarnation > 1 {
+    if asset_rec.status != AssetStatus::Playable && asset_rec.incarnation > 1 {
         // It played before: its source changed, and it is being ingested again (or the new
         // version could not be).
-        let message = if asset_rec.status == "FAILED" {
+        let message = if asset_rec.status == AssetStatus::Failed {
             format!(
                 "the source of asset '{}' changed and the new version could not be ingested (see its IngestError event)",
                 asset_rec.id
@@ -318,7 +318,7 @@ async fn serve_inner(
         };
         return Err(EgressError::unavailable(message, RETRY_AFTER));
     }
-    if asset_rec.status != "PLAYABLE" {
+    if asset_rec.status != AssetStatus::Playable {
         return Err(not_found(format!(
             "asset '{}' is not playable yet (status {})",
             asset_rec.id, asset_rec.status
