@@ -582,3 +582,142 @@ pub struct AssetOut {
     pub source_role_arn: String,
     pub tags: Tags,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn package(v: serde_json::Value) -> Package {
+        let req: CreatePackagingConfigurationRequest = serde_json::from_value(v).unwrap();
+        crate::api::validate::package(&req).unwrap()
+    }
+
+    #[test]
+    fn spec_applies_every_default() {
+        let spec = package(json!({"dashPackage": {"dashManifests": [{}]}})).spec();
+        assert_eq!(spec.segment_seconds, 6);
+        assert!(!spec.encrypted);
+        let ps::Format::Dash(d) = &spec.format else {
+            panic!("{spec:?}")
+        };
+        assert_eq!(
+            d.segment_template_format,
+            ps::SegmentTemplateFormat::NumberWithTimeline
+        );
+        assert!(!d.include_iframe_only_stream && !d.include_encoder_configuration_in_segments);
+        assert!(!d.period_on_ads);
+        let m = &d.manifests[0];
+        assert_eq!(m.name, "index");
+        assert_eq!(m.min_buffer_time_seconds, 30);
+        assert_eq!(m.manifest_layout, ps::ManifestLayout::Full);
+        assert_eq!(m.profile, ps::Profile::None);
+        assert_eq!(m.scte_markers_source, ps::ScteMarkersSource::Segments);
+        assert_eq!(
+            m.stream_selection,
+            ps::StreamSelection {
+                min_video_bits_per_second: 0,
+                max_video_bits_per_second: u64::MAX,
+                order: ps::StreamOrder::Original,
+            }
+        );
+
+        let spec =
+            package(json!({"hlsPackage": {"hlsManifests": [{}, {"manifestName": "b"}]}})).spec();
+        assert_eq!(spec.manifest_names(), ["index", "b"]);
+        let ps::Format::Hls(h) = &spec.format else {
+            panic!("{spec:?}")
+        };
+        assert!(!h.use_audio_rendition_group && !h.include_dvb_subtitles);
+        let m = &h.manifests[0];
+        assert_eq!(m.ad_markers, ps::AdMarkers::None);
+        assert!(!m.include_iframe_only_stream && !m.repeat_ext_x_key);
+        assert_eq!(m.program_date_time_interval_seconds, None);
+    }
+
+    #[test]
+    fn spec_carries_every_option() {
+        let selection = json!({"minVideoBitsPerSecond": 1000, "maxVideoBitsPerSecond": 5000,
+                               "streamOrder": "VIDEO_BITRATE_DESCENDING"});
+        let spec = package(json!({"cmafPackage": {
+            "segmentDurationSeconds": 2, "includeEncoderConfigurationInSegments": true,
+            "hlsManifests": [{"manifestName": "c", "adMarkers": "SCTE35_ENHANCED",
+                              "includeIframeOnlyStream": true, "programDateTimeIntervalSeconds": 60,
+                              "repeatExtXKey": true, "streamSelection": selection}]}}))
+        .spec();
+        assert_eq!(spec.segment_seconds, 2);
+        let ps::Format::Cmaf(c) = &spec.format else {
+            panic!("{spec:?}")
+        };
+        assert!(c.include_encoder_configuration_in_segments);
+        assert_eq!(
+            c.manifests[0],
+            ps::HlsManifestSpec {
+                name: "c".into(),
+                stream_selection: ps::StreamSelection {
+                    min_video_bits_per_second: 1000,
+                    max_video_bits_per_second: 5000,
+                    order: ps::StreamOrder::VideoBitrateDescending,
+                },
+                ad_markers: ps::AdMarkers::Scte35Enhanced,
+                include_iframe_only_stream: true,
+                program_date_time_interval_seconds: Some(60),
+                repeat_ext_x_key: true,
+            }
+        );
+
+        let spec = package(json!({"dashPackage": {
+            "segmentTemplateFormat": "TIME_WITH_TIMELINE", "includeIframeOnlyStream": true,
+            "periodTriggers": ["ADS"],
+            "dashManifests": [{"manifestLayout": "COMPACT", "profile": "HBBTV_1_5",
+                               "minBufferTimeSeconds": 0, "scteMarkersSource": "MANIFEST"}]}}))
+        .spec();
+        let ps::Format::Dash(d) = &spec.format else {
+            panic!("{spec:?}")
+        };
+        assert_eq!(
+            d.segment_template_format,
+            ps::SegmentTemplateFormat::TimeWithTimeline
+        );
+        assert!(d.include_iframe_only_stream && d.period_on_ads);
+        let m = &d.manifests[0];
+        assert_eq!(m.manifest_layout, ps::ManifestLayout::Compact);
+        assert_eq!(m.profile, ps::Profile::Hbbtv1_5);
+        assert_eq!(m.min_buffer_time_seconds, 0);
+        assert_eq!(m.scte_markers_source, ps::ScteMarkersSource::Manifest);
+
+        let spec = package(
+            json!({"mssPackage": {"mssManifests": [{"manifestName": "s"}],
+            "encryption": {"spekeKeyProvider": {"url": "https://k.example/",
+                "roleArn": "arn:aws:iam::111122223333:role/r",
+                "systemIds": ["9a04f079-9840-4286-ab92-e65be0885f95"]}}}}),
+        )
+        .spec();
+        assert!(spec.encrypted);
+        assert_eq!(spec.manifest_names(), ["s"]);
+    }
+
+    /// What an older build may have stored is clamped the way egress always read it.
+    #[test]
+    fn spec_of_out_of_range_stored_values() {
+        let stored = Package::HlsPackage(HlsPackage {
+            segment_duration_seconds: Some(0),
+            hls_manifests: Some(vec![HlsManifest {
+                program_date_time_interval_seconds: Some(-5),
+                stream_selection: Some(StreamSelection {
+                    min_video_bits_per_second: Some(-1),
+                    max_video_bits_per_second: Some(-1),
+                    stream_order: None,
+                }),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        });
+        let spec = stored.spec();
+        assert_eq!(spec.segment_seconds, 1);
+        let m = spec.hls_manifest(0).unwrap();
+        assert_eq!(m.program_date_time_interval_seconds, None);
+        assert_eq!(m.stream_selection.min_video_bits_per_second, 0);
+        assert_eq!(m.stream_selection.max_video_bits_per_second, 0);
+    }
+}

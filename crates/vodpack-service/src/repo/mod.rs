@@ -297,3 +297,25 @@ pub trait Repository: Send + Sync + 'static {
     /// Removes the named keys (absent keys are ignored).
     async fn remove_tags(&self, kind: ResourceKind, id: &str, keys: &[String]) -> RepoResult<()>;
 }
+
+#[cfg(test)]
+mod status_tests {
+    use super::AssetStatus;
+
+    #[test]
+    fn asset_status_round_trips_through_its_stored_form() {
+        let all = [
+            (AssetStatus::Queued, "QUEUED"),
+            (AssetStatus::Processing, "PROCESSING"),
+            (AssetStatus::Playable, "PLAYABLE"),
+            (AssetStatus::Failed, "FAILED"),
+        ];
+        for (status, text) in all {
+            assert_eq!(status.as_str(), text);
+            assert_eq!(status.to_string(), text);
+            assert_eq!(AssetStatus::parse(text), Some(status));
+        }
+        assert_eq!(AssetStatus::parse("playable"), None);
+        assert_eq!(AssetStatus::parse(""), None);
+    }
+}
