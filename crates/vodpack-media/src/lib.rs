@@ -7,6 +7,7 @@
 //! - [`smil`]: SMIL manifests; [`srt`]: SubRip subtitles; [`ts`]: MPEG-TS segments of HLS sources;
 //! - [`plan`]: segment boundaries and rendition alignment;
 //! - [`mux`]: output writers (access-unit filters, MPEG-TS); [`manifest`]: playlists;
+//! - [`package`]: a packaging configuration as a validated spec, defaults applied;
 //! - [`error`]: why a source is refused.
 
 pub mod error;
@@ -16,6 +17,7 @@ pub mod index;
 pub mod manifest;
 pub mod mp4;
 pub mod mux;
+pub mod package;
 pub mod plan;
 pub mod smil;
 pub mod srt;

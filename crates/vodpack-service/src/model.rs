@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use vodpack_media::package::spec::{self as ps, PackageSpec};
 
 /// Resource tags as they travel on the wire.
 pub type Tags = BTreeMap<String, String>;
@@ -296,7 +297,7 @@ pub enum PackageKind {
 }
 
 /// Manifest name used when a manifest does not set one (AWS user guide: "index").
-pub const DEFAULT_MANIFEST_NAME: &str = "index";
+pub use vodpack_media::package::spec::DEFAULT_MANIFEST_NAME;
 
 impl Package {
     pub fn kind(&self) -> PackageKind {
@@ -308,38 +309,152 @@ impl Package {
         }
     }
 
-    /// Whether the configuration asks for encrypted output (an `encryption` block).
-    pub fn encrypted(&self) -> bool {
-        match self {
-            Package::HlsPackage(p) => p.encryption.is_some(),
-            Package::CmafPackage(p) => p.encryption.is_some(),
-            Package::DashPackage(p) => p.encryption.is_some(),
-            Package::MssPackage(p) => p.encryption.is_some(),
-        }
-    }
-
     /// Manifest names in declaration order, defaults applied.
     pub fn manifest_names(&self) -> Vec<String> {
-        fn names<'a>(it: impl Iterator<Item = &'a Option<String>>) -> Vec<String> {
-            it.map(|n| {
-                n.clone()
-                    .unwrap_or_else(|| DEFAULT_MANIFEST_NAME.to_string())
-            })
-            .collect()
+        self.spec().manifest_names()
+    }
+
+    /// The typed spec of a validated package, every default applied. Total: it also accepts what
+    /// an older build stored, clamping out-of-range numbers the way egress always has.
+    pub fn spec(&self) -> PackageSpec {
+        fn segment_seconds(d: Option<i32>) -> u32 {
+            d.map_or(ps::DEFAULT_SEGMENT_SECONDS, |d| d.max(1) as u32)
+        }
+        fn name(n: &Option<String>) -> String {
+            n.clone()
+                .unwrap_or_else(|| ps::DEFAULT_MANIFEST_NAME.to_string())
+        }
+        fn selection(s: &Option<StreamSelection>) -> ps::StreamSelection {
+            let Some(s) = s else {
+                return ps::StreamSelection::default();
+            };
+            ps::StreamSelection {
+                min_video_bits_per_second: s
+                    .min_video_bits_per_second
+                    .map_or(0, |v| v.max(0) as u64),
+                max_video_bits_per_second: s
+                    .max_video_bits_per_second
+                    .map_or(u64::MAX, |v| v.max(0) as u64),
+                order: match s.stream_order {
+                    None | Some(StreamOrder::Original) => ps::StreamOrder::Original,
+                    Some(StreamOrder::VideoBitrateAscending) => {
+                        ps::StreamOrder::VideoBitrateAscending
+                    }
+                    Some(StreamOrder::VideoBitrateDescending) => {
+                        ps::StreamOrder::VideoBitrateDescending
+                    }
+                },
+            }
+        }
+        fn hls_manifests(list: &Option<Vec<HlsManifest>>) -> Vec<ps::HlsManifestSpec> {
+            list.iter()
+                .flatten()
+                .map(|m| ps::HlsManifestSpec {
+                    name: name(&m.manifest_name),
+                    stream_selection: selection(&m.stream_selection),
+                    ad_markers: match m.ad_markers {
+                        None | Some(AdMarkers::None) => ps::AdMarkers::None,
+                        Some(AdMarkers::Passthrough) => ps::AdMarkers::Passthrough,
+                        Some(AdMarkers::Scte35Enhanced) => ps::AdMarkers::Scte35Enhanced,
+                    },
+                    include_iframe_only_stream: m.include_iframe_only_stream == Some(true),
+                    program_date_time_interval_seconds: m
+                        .program_date_time_interval_seconds
+                        .filter(|i| *i > 0)
+                        .map(|i| i as u32),
+                    repeat_ext_x_key: m.repeat_ext_x_key == Some(true),
+                })
+                .collect()
         }
         match self {
-            Package::HlsPackage(p) => {
-                names(p.hls_manifests.iter().flatten().map(|m| &m.manifest_name))
-            }
-            Package::CmafPackage(p) => {
-                names(p.hls_manifests.iter().flatten().map(|m| &m.manifest_name))
-            }
-            Package::DashPackage(p) => {
-                names(p.dash_manifests.iter().flatten().map(|m| &m.manifest_name))
-            }
-            Package::MssPackage(p) => {
-                names(p.mss_manifests.iter().flatten().map(|m| &m.manifest_name))
-            }
+            Package::HlsPackage(p) => PackageSpec {
+                segment_seconds: segment_seconds(p.segment_duration_seconds),
+                encrypted: p.encryption.is_some(),
+                format: ps::Format::Hls(ps::HlsSpec {
+                    manifests: hls_manifests(&p.hls_manifests),
+                    use_audio_rendition_group: p.use_audio_rendition_group == Some(true),
+                    include_dvb_subtitles: p.include_dvb_subtitles == Some(true),
+                }),
+            },
+            Package::CmafPackage(p) => PackageSpec {
+                segment_seconds: segment_seconds(p.segment_duration_seconds),
+                encrypted: p.encryption.is_some(),
+                format: ps::Format::Cmaf(ps::CmafSpec {
+                    manifests: hls_manifests(&p.hls_manifests),
+                    include_encoder_configuration_in_segments: p
+                        .include_encoder_configuration_in_segments
+                        == Some(true),
+                }),
+            },
+            Package::DashPackage(p) => PackageSpec {
+                segment_seconds: segment_seconds(p.segment_duration_seconds),
+                encrypted: p.encryption.is_some(),
+                format: ps::Format::Dash(ps::DashSpec {
+                    manifests: p
+                        .dash_manifests
+                        .iter()
+                        .flatten()
+                        .map(|m| ps::DashManifestSpec {
+                            name: name(&m.manifest_name),
+                            stream_selection: selection(&m.stream_selection),
+                            manifest_layout: match m.manifest_layout {
+                                None | Some(ManifestLayout::Full) => ps::ManifestLayout::Full,
+                                Some(ManifestLayout::Compact) => ps::ManifestLayout::Compact,
+                            },
+                            min_buffer_time_seconds: m
+                                .min_buffer_time_seconds
+                                .map_or(ps::DEFAULT_MIN_BUFFER_SECONDS, |v| v.max(0) as u32),
+                            profile: match m.profile {
+                                None | Some(Profile::None) => ps::Profile::None,
+                                Some(Profile::Hbbtv15) => ps::Profile::Hbbtv1_5,
+                            },
+                            scte_markers_source: match m.scte_markers_source {
+                                None | Some(ScteMarkersSource::Segments) => {
+                                    ps::ScteMarkersSource::Segments
+                                }
+                                Some(ScteMarkersSource::Manifest) => {
+                                    ps::ScteMarkersSource::Manifest
+                                }
+                            },
+                        })
+                        .collect(),
+                    include_encoder_configuration_in_segments: p
+                        .include_encoder_configuration_in_segments
+                        == Some(true),
+                    include_iframe_only_stream: p.include_iframe_only_stream == Some(true),
+                    period_on_ads: p
+                        .period_triggers
+                        .iter()
+                        .flatten()
+                        .any(|t| *t == PeriodTrigger::Ads),
+                    segment_template_format: match p.segment_template_format {
+                        None | Some(SegmentTemplateFormat::NumberWithTimeline) => {
+                            ps::SegmentTemplateFormat::NumberWithTimeline
+                        }
+                        Some(SegmentTemplateFormat::TimeWithTimeline) => {
+                            ps::SegmentTemplateFormat::TimeWithTimeline
+                        }
+                        Some(SegmentTemplateFormat::NumberWithDuration) => {
+                            ps::SegmentTemplateFormat::NumberWithDuration
+                        }
+                    },
+                }),
+            },
+            Package::MssPackage(p) => PackageSpec {
+                segment_seconds: segment_seconds(p.segment_duration_seconds),
+                encrypted: p.encryption.is_some(),
+                format: ps::Format::Mss(ps::MssSpec {
+                    manifests: p
+                        .mss_manifests
+                        .iter()
+                        .flatten()
+                        .map(|m| ps::MssManifestSpec {
+                            name: name(&m.manifest_name),
+                            stream_selection: selection(&m.stream_selection),
+                        })
+                        .collect(),
+                }),
+            },
         }
     }
 }
@@ -466,4 +581,143 @@ pub struct AssetOut {
     pub source_arn: String,
     pub source_role_arn: String,
     pub tags: Tags,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn package(v: serde_json::Value) -> Package {
+        let req: CreatePackagingConfigurationRequest = serde_json::from_value(v).unwrap();
+        crate::api::validate::package(&req).unwrap()
+    }
+
+    #[test]
+    fn spec_applies_every_default() {
+        let spec = package(json!({"dashPackage": {"dashManifests": [{}]}})).spec();
+        assert_eq!(spec.segment_seconds, 6);
+        assert!(!spec.encrypted);
+        let ps::Format::Dash(d) = &spec.format else {
+            panic!("{spec:?}")
+        };
+        assert_eq!(
+            d.segment_template_format,
+            ps::SegmentTemplateFormat::NumberWithTimeline
+        );
+        assert!(!d.include_iframe_only_stream && !d.include_encoder_configuration_in_segments);
+        assert!(!d.period_on_ads);
+        let m = &d.manifests[0];
+        assert_eq!(m.name, "index");
+        assert_eq!(m.min_buffer_time_seconds, 30);
+        assert_eq!(m.manifest_layout, ps::ManifestLayout::Full);
+        assert_eq!(m.profile, ps::Profile::None);
+        assert_eq!(m.scte_markers_source, ps::ScteMarkersSource::Segments);
+        assert_eq!(
+            m.stream_selection,
+            ps::StreamSelection {
+                min_video_bits_per_second: 0,
+                max_video_bits_per_second: u64::MAX,
+                order: ps::StreamOrder::Original,
+            }
+        );
+
+        let spec =
+            package(json!({"hlsPackage": {"hlsManifests": [{}, {"manifestName": "b"}]}})).spec();
+        assert_eq!(spec.manifest_names(), ["index", "b"]);
+        let ps::Format::Hls(h) = &spec.format else {
+            panic!("{spec:?}")
+        };
+        assert!(!h.use_audio_rendition_group && !h.include_dvb_subtitles);
+        let m = &h.manifests[0];
+        assert_eq!(m.ad_markers, ps::AdMarkers::None);
+        assert!(!m.include_iframe_only_stream && !m.repeat_ext_x_key);
+        assert_eq!(m.program_date_time_interval_seconds, None);
+    }
+
+    #[test]
+    fn spec_carries_every_option() {
+        let selection = json!({"minVideoBitsPerSecond": 1000, "maxVideoBitsPerSecond": 5000,
+                               "streamOrder": "VIDEO_BITRATE_DESCENDING"});
+        let spec = package(json!({"cmafPackage": {
+            "segmentDurationSeconds": 2, "includeEncoderConfigurationInSegments": true,
+            "hlsManifests": [{"manifestName": "c", "adMarkers": "SCTE35_ENHANCED",
+                              "includeIframeOnlyStream": true, "programDateTimeIntervalSeconds": 60,
+                              "repeatExtXKey": true, "streamSelection": selection}]}}))
+        .spec();
+        assert_eq!(spec.segment_seconds, 2);
+        let ps::Format::Cmaf(c) = &spec.format else {
+            panic!("{spec:?}")
+        };
+        assert!(c.include_encoder_configuration_in_segments);
+        assert_eq!(
+            c.manifests[0],
+            ps::HlsManifestSpec {
+                name: "c".into(),
+                stream_selection: ps::StreamSelection {
+                    min_video_bits_per_second: 1000,
+                    max_video_bits_per_second: 5000,
+                    order: ps::StreamOrder::VideoBitrateDescending,
+                },
+                ad_markers: ps::AdMarkers::Scte35Enhanced,
+                include_iframe_only_stream: true,
+                program_date_time_interval_seconds: Some(60),
+                repeat_ext_x_key: true,
+            }
+        );
+
+        let spec = package(json!({"dashPackage": {
+            "segmentTemplateFormat": "TIME_WITH_TIMELINE", "includeIframeOnlyStream": true,
+            "periodTriggers": ["ADS"],
+            "dashManifests": [{"manifestLayout": "COMPACT", "profile": "HBBTV_1_5",
+                               "minBufferTimeSeconds": 0, "scteMarkersSource": "MANIFEST"}]}}))
+        .spec();
+        let ps::Format::Dash(d) = &spec.format else {
+            panic!("{spec:?}")
+        };
+        assert_eq!(
+            d.segment_template_format,
+            ps::SegmentTemplateFormat::TimeWithTimeline
+        );
+        assert!(d.include_iframe_only_stream && d.period_on_ads);
+        let m = &d.manifests[0];
+        assert_eq!(m.manifest_layout, ps::ManifestLayout::Compact);
+        assert_eq!(m.profile, ps::Profile::Hbbtv1_5);
+        assert_eq!(m.min_buffer_time_seconds, 0);
+        assert_eq!(m.scte_markers_source, ps::ScteMarkersSource::Manifest);
+
+        let spec = package(
+            json!({"mssPackage": {"mssManifests": [{"manifestName": "s"}],
+            "encryption": {"spekeKeyProvider": {"url": "https://k.example/",
+                "roleArn": "arn:aws:iam::111122223333:role/r",
+                "systemIds": ["9a04f079-9840-4286-ab92-e65be0885f95"]}}}}),
+        )
+        .spec();
+        assert!(spec.encrypted);
+        assert_eq!(spec.manifest_names(), ["s"]);
+    }
+
+    /// What an older build may have stored is clamped the way egress always read it.
+    #[test]
+    fn spec_of_out_of_range_stored_values() {
+        let stored = Package::HlsPackage(HlsPackage {
+            segment_duration_seconds: Some(0),
+            hls_manifests: Some(vec![HlsManifest {
+                program_date_time_interval_seconds: Some(-5),
+                stream_selection: Some(StreamSelection {
+                    min_video_bits_per_second: Some(-1),
+                    max_video_bits_per_second: Some(-1),
+                    stream_order: None,
+                }),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        });
+        let spec = stored.spec();
+        assert_eq!(spec.segment_seconds, 1);
+        let m = spec.hls_manifest(0).unwrap();
+        assert_eq!(m.program_date_time_interval_seconds, None);
+        assert_eq!(m.stream_selection.min_video_bits_per_second, 0);
+        assert_eq!(m.stream_selection.max_video_bits_per_second, 0);
+    }
 }

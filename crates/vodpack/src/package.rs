@@ -79,6 +79,7 @@ pub async fn run(args: PackageArgs) -> anyhow::Result<()> {
         .context("the configuration is not a packaging configuration")?;
     let package = vodpack_service::api::validate::package(&req)
         .map_err(|e| anyhow::anyhow!("invalid packaging configuration: {}", e.message))?;
+    let spec = package.spec();
 
     let (storage, obj) = open_source(&args.source, &args.storage, &args.region)?;
     let storage: Arc<dyn vodpack_service::storage::Storage> = Arc::from(storage);
@@ -93,7 +94,7 @@ pub async fn run(args: PackageArgs) -> anyhow::Result<()> {
         storage,
         &obj.bucket,
         index,
-        &package,
+        &spec,
         &created_at,
         &args.out,
         |f| {

@@ -13,11 +13,8 @@ use super::pagination::{self, ListKind};
 use super::{AppState, PathParam, json, now_rfc3339, parse_body, validate};
 use crate::error::{ApiError, ApiResult};
 use crate::model::*;
-use crate::repo::{AssetRecord, ResourceKind};
+use crate::repo::{AssetRecord, AssetStatus, ResourceKind};
 use crate::resources::{arn, egress_endpoint_url, new_egress_id};
-
-/// Ingest status of an asset that has not been picked up yet.
-pub const STATUS_QUEUED: &str = "QUEUED";
 
 fn shallow(state: &AppState, a: AssetRecord) -> AssetOut {
     AssetOut {
@@ -44,7 +41,7 @@ async fn full(state: &AppState, a: AssetRecord) -> ApiResult<AssetOut> {
         .iter()
         .map(|c| EgressEndpointOut {
             packaging_configuration_id: c.id.clone(),
-            status: a.status.clone(),
+            status: a.status.as_str().to_string(),
             url: egress_endpoint_url(&state.config.public_url, &a.egress_id, c),
         })
         .collect();
@@ -79,7 +76,7 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> ApiResult<Res
         source_role_arn: role.clone(),
         resource_id: req.resource_id.clone(),
         egress_id: new_egress_id(),
-        status: STATUS_QUEUED.to_string(),
+        status: AssetStatus::Queued,
         ingest_error: None,
         incarnation: 1,
         incarnated_at: None,

@@ -3,6 +3,9 @@
 //! The model carries almost no constraints (only `maxResults` has bounds); the rules here come
 //! from the AWS user guide and CloudFormation schemas cited in `API-CONTRACT.md` §6. Every
 //! failure is a 422 whose message names the member by its wire path.
+//!
+//! A validated package is used below the API as the media crate's `PackageSpec`, every default
+//! applied ([`Package::spec`]): the packagers read that, never the wire `Option`s.
 
 use crate::error::{ApiError, ApiResult};
 use crate::model::*;
@@ -446,7 +449,7 @@ pub fn package(req: &CreatePackagingConfigurationRequest) -> ApiResult<Package> 
         // `given == 1` above makes this unreachable; answer as a client error all the same.
         return Err(bad("a package is required"));
     };
-    let names = package.manifest_names();
+    let names = package.spec().manifest_names();
     for (i, n) in names.iter().enumerate() {
         if names[..i].contains(n) {
             return Err(bad(format!(

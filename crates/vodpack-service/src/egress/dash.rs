@@ -18,46 +18,36 @@ use std::time::Duration;
 use vodpack_media::index::{Codec, TrackKind};
 use vodpack_media::manifest::dash as mpd;
 use vodpack_media::mux::fmp4::{FragmentKind, time_shift_us};
+use vodpack_media::package::spec::{
+    DEFAULT_MIN_BUFFER_SECONDS, DashManifestSpec, DashSpec, Format,
+};
 
 use super::job::Job;
 use super::rendered::Rendered;
 use super::segments::{self, Fmp4Style};
 use super::{EgressError, not_found};
-use crate::model::{self, Package};
 
 pub const MPD: &str = "application/dash+xml";
-const DEFAULT_MIN_BUFFER_SECONDS: u32 = 30;
 
 struct Settings<'a> {
-    pkg: &'a model::DashPackage,
-    manifest: Option<&'a model::DashManifest>,
+    pkg: &'a DashSpec,
+    manifest: Option<&'a DashManifestSpec>,
     style: Fmp4Style,
     format: mpd::SegmentTemplateFormat,
 }
 
 fn settings(job: &Job) -> Result<Settings<'_>, EgressError> {
-    let Package::DashPackage(pkg) = &job.package else {
+    let Format::Dash(pkg) = &job.spec.format else {
         return Err(not_found("not a DASH configuration"));
     };
     Ok(Settings {
         pkg,
-        manifest: pkg
-            .dash_manifests
-            .as_ref()
-            .and_then(|m| m.get(job.manifest)),
+        manifest: pkg.manifests.get(job.manifest),
         style: Fmp4Style {
-            in_band: pkg.include_encoder_configuration_in_segments == Some(true),
+            in_band: pkg.include_encoder_configuration_in_segments,
             timescale: None,
         },
-        format: match pkg.segment_template_format {
-            Some(model::SegmentTemplateFormat::TimeWithTimeline) => {
-                mpd::SegmentTemplateFormat::TimeWithTimeline
-            }
-            Some(model::SegmentTemplateFormat::NumberWithDuration) => {
-                mpd::SegmentTemplateFormat::NumberWithDuration
-            }
-            _ => mpd::SegmentTemplateFormat::NumberWithTimeline,
-        },
+        format: pkg.segment_template_format,
     })
 }
 
@@ -78,7 +68,7 @@ fn representations(job: &Job) -> Vec<(String, usize)> {
 }
 
 fn trick_track(job: &Job, s: &Settings) -> Option<usize> {
-    if s.pkg.include_iframe_only_stream != Some(true) {
+    if !s.pkg.include_iframe_only_stream {
         return None;
     }
     job.streams().videos.first().copied()
@@ -163,14 +153,10 @@ fn manifest(job: &Job, s: &Settings) -> Result<String, EgressError> {
     let n = &job.manifest_name;
     let index = &job.index;
     let shift_us = time_shift_us(index);
-    let layout = match s.manifest.and_then(|m| m.manifest_layout) {
-        Some(model::ManifestLayout::Compact) => mpd::ManifestLayout::Compact,
-        _ => mpd::ManifestLayout::Full,
-    };
-    let profile = match s.manifest.and_then(|m| m.profile) {
-        Some(model::Profile::Hbbtv15) => mpd::Profile::Hbbtv1_5,
-        _ => mpd::Profile::None,
-    };
+    let layout = s
+        .manifest
+        .map_or_else(Default::default, |m| m.manifest_layout);
+    let profile = s.manifest.map_or_else(Default::default, |m| m.profile);
     let urls = |id: &str| {
         let id = if layout == mpd::ManifestLayout::Compact {
             "$RepresentationID$"
@@ -279,8 +265,7 @@ fn manifest(job: &Job, s: &Settings) -> Result<String, EgressError> {
             profile,
             min_buffer_time_seconds: s
                 .manifest
-                .and_then(|m| m.min_buffer_time_seconds)
-                .map_or(DEFAULT_MIN_BUFFER_SECONDS, |v| v.max(0) as u32),
+                .map_or(DEFAULT_MIN_BUFFER_SECONDS, |m| m.min_buffer_time_seconds),
         },
     }))
 }

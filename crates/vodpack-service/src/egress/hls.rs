@@ -18,12 +18,12 @@
 use vodpack_media::index::TrackKind;
 use vodpack_media::manifest::hls as m3u8;
 use vodpack_media::mux::fmp4::{FragmentKind, time_shift_us};
+use vodpack_media::package::spec::Format;
 
 use super::job::Job;
 use super::rendered::Rendered;
 use super::segments::{self, Fmp4Style};
 use super::{EgressError, not_found};
-use crate::model::{HlsManifest, Package};
 
 const PLAYLIST: &str = "application/vnd.apple.mpegurl";
 
@@ -47,24 +47,18 @@ struct Layout {
 }
 
 fn layout(job: &Job) -> Result<Layout, EgressError> {
-    let (container, manifests, group): (Container, &Option<Vec<HlsManifest>>, bool) =
-        match &job.package {
-            Package::HlsPackage(p) => (
-                Container::Ts,
-                &p.hls_manifests,
-                p.use_audio_rendition_group == Some(true),
-            ),
-            Package::CmafPackage(p) => (
-                Container::Fmp4(Fmp4Style {
-                    in_band: p.include_encoder_configuration_in_segments == Some(true),
-                    timescale: None,
-                }),
-                &p.hls_manifests,
-                true,
-            ),
-            _ => return Err(not_found("not an HLS configuration")),
-        };
-    let manifest = manifests.as_ref().and_then(|m| m.get(job.manifest));
+    let (container, group) = match &job.spec.format {
+        Format::Hls(p) => (Container::Ts, p.use_audio_rendition_group),
+        Format::Cmaf(p) => (
+            Container::Fmp4(Fmp4Style {
+                in_band: p.include_encoder_configuration_in_segments,
+                timescale: None,
+            }),
+            true,
+        ),
+        _ => return Err(not_found("not an HLS configuration")),
+    };
+    let manifest = job.spec.hls_manifest(job.manifest);
     let st = job.streams();
     // No video (an audio-only asset, or a selection that keeps none): one variant per audio
     // track, as DASH and Smooth serve it.
@@ -89,12 +83,8 @@ fn layout(job: &Job) -> Result<Layout, EgressError> {
         variants,
         audio,
         texts: st.texts,
-        iframes: manifest.and_then(|m| m.include_iframe_only_stream) == Some(true)
-            && !st.videos.is_empty(),
-        dates: manifest
-            .and_then(|m| m.program_date_time_interval_seconds)
-            .filter(|i| *i > 0)
-            .map(|i| i as u32),
+        iframes: manifest.is_some_and(|m| m.include_iframe_only_stream) && !st.videos.is_empty(),
+        dates: manifest.and_then(|m| m.program_date_time_interval_seconds),
     })
 }
 

@@ -150,7 +150,7 @@ mod tests {
             source_role_arn: "arn:aws:iam::111122223333:role/r".into(),
             resource_id: None,
             egress_id: "e1".into(),
-            status: "QUEUED".into(),
+            status: crate::repo::AssetStatus::Queued,
             ingest_error: None,
             incarnation: 1,
             incarnated_at: None,

@@ -1,17 +1,16 @@
 //! What one output needs, independent of HTTP: the asset's index and segment plan, where its
-//! source bytes are, the packaging configuration and which of its manifests. The server builds
+//! source bytes are, the packaging configuration (as its validated [`PackageSpec`]) and which
+//! of its manifests. The server builds
 //! a [`Job`] per request; `vodpack package` builds one per manifest and asks for every file.
 
 use std::sync::Arc;
 
 use vodpack_media::index::{MediaIndex, TrackKind};
+use vodpack_media::package::PackageSpec;
+use vodpack_media::package::spec::{StreamOrder, StreamSelection};
 use vodpack_media::plan::Segmentation;
 
-use crate::model::{Package, StreamOrder, StreamSelection};
 use crate::storage::Storage;
-
-/// Segment duration when the configuration does not set one (MediaPackage's default).
-pub const DEFAULT_SEGMENT_SECONDS: u32 = 6;
 
 pub struct Job {
     pub storage: Arc<dyn Storage>,
@@ -21,7 +20,8 @@ pub struct Job {
     pub seg: Arc<Segmentation>,
     /// Asset creation time (RFC 3339): the origin of `EXT-X-PROGRAM-DATE-TIME`.
     pub created_at: String,
-    pub package: Package,
+    /// The packaging configuration, validated, defaults applied.
+    pub spec: Arc<PackageSpec>,
     /// Lengths of TS segments already worked out for this asset incarnation (its egress id):
     /// a repeat request muxes without the sizing pass.
     pub ts_lengths: Option<(TsLengths, String)>,
@@ -35,17 +35,6 @@ pub struct Job {
 /// miss or more each) runs once per segment, not per request.
 pub type TsLengths = moka::future::Cache<String, u64>;
 
-/// The segment duration a package asks for, default applied.
-pub fn segment_seconds(p: &Package) -> u32 {
-    let d = match p {
-        Package::HlsPackage(p) => p.segment_duration_seconds,
-        Package::CmafPackage(p) => p.segment_duration_seconds,
-        Package::DashPackage(p) => p.segment_duration_seconds,
-        Package::MssPackage(p) => p.segment_duration_seconds,
-    };
-    d.map_or(DEFAULT_SEGMENT_SECONDS, |d| d.max(1) as u32)
-}
-
 /// The tracks a manifest presents, after its `streamSelection`: video renditions within the
 /// bitrate bounds in the requested order; every audio and text track.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,27 +44,20 @@ pub struct Streams {
     pub texts: Vec<usize>,
 }
 
-pub fn select(index: &MediaIndex, sel: Option<&StreamSelection>) -> Streams {
+pub fn select(index: &MediaIndex, sel: StreamSelection) -> Streams {
     let kind = |k: TrackKind| -> Vec<usize> {
         (0..index.tracks.len())
             .filter(|i| index.tracks[*i].codec.kind() == k)
             .collect()
     };
     let mut videos = kind(TrackKind::Video);
-    if let Some(sel) = sel {
-        let rate = |i: &usize| index.tracks[*i].avg_bitrate;
-        let min = sel.min_video_bits_per_second.map_or(0, |v| v.max(0) as u64);
-        let max = sel
-            .max_video_bits_per_second
-            .map_or(u64::MAX, |v| v.max(0) as u64);
-        videos.retain(|i| (min..=max).contains(&rate(i)));
-        match sel.stream_order {
-            Some(StreamOrder::VideoBitrateAscending) => videos.sort_by_key(rate),
-            Some(StreamOrder::VideoBitrateDescending) => {
-                videos.sort_by_key(|i| std::cmp::Reverse(rate(i)))
-            }
-            _ => {}
-        }
+    let rate = |i: &usize| index.tracks[*i].avg_bitrate;
+    let bounds = sel.min_video_bits_per_second..=sel.max_video_bits_per_second;
+    videos.retain(|i| bounds.contains(&rate(i)));
+    match sel.order {
+        StreamOrder::VideoBitrateAscending => videos.sort_by_key(rate),
+        StreamOrder::VideoBitrateDescending => videos.sort_by_key(|i| std::cmp::Reverse(rate(i))),
+        StreamOrder::Original => {}
     }
     Streams {
         videos,
@@ -85,34 +67,8 @@ pub fn select(index: &MediaIndex, sel: Option<&StreamSelection>) -> Streams {
 }
 
 impl Job {
-    /// The `streamSelection` of this job's manifest.
-    pub fn stream_selection(&self) -> Option<&StreamSelection> {
-        match &self.package {
-            Package::HlsPackage(p) => p.hls_manifests.as_ref()?.get(self.manifest)?,
-            Package::CmafPackage(p) => p.hls_manifests.as_ref()?.get(self.manifest)?,
-            Package::DashPackage(p) => {
-                return p
-                    .dash_manifests
-                    .as_ref()?
-                    .get(self.manifest)?
-                    .stream_selection
-                    .as_ref();
-            }
-            Package::MssPackage(p) => {
-                return p
-                    .mss_manifests
-                    .as_ref()?
-                    .get(self.manifest)?
-                    .stream_selection
-                    .as_ref();
-            }
-        }
-        .stream_selection
-        .as_ref()
-    }
-
     pub fn streams(&self) -> Streams {
-        select(&self.index, self.stream_selection())
+        select(&self.index, self.spec.stream_selection(self.manifest))
     }
 
     /// A human name for a track in manifests: its SMIL/HLS name, else its language, else a

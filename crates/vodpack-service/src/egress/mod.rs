@@ -41,11 +41,11 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use vodpack_media::index::MediaIndex;
+use vodpack_media::package::spec::Format;
 use vodpack_media::plan::Segmentation;
 
 use crate::ingest::Ingest;
-use crate::model::Package;
-use crate::repo::{AssetRecord, Repository};
+use crate::repo::{AssetRecord, AssetStatus, Repository};
 use crate::storage::Storage;
 pub use error::EgressError;
 use error::{Failure, not_found};
@@ -174,7 +174,7 @@ async fn serve_inner(
     headers: &HeaderMap,
 ) -> Result<(Rendered, String, String), EgressError> {
     let r = resolve(state, asset, config).await?;
-    let (asset_rec, config_rec, group) = (&r.asset, &r.config, &r.group);
+    let (asset_rec, group) = (&r.asset, &r.group);
     let position = r
         .manifests
         .iter()
@@ -193,10 +193,10 @@ async fn serve_inner(
             ));
         }
     }
-    if asset_rec.status != "PLAYABLE" && asset_rec.incarnation > 1 {
+    if asset_rec.status != AssetStatus::Playable && asset_rec.incarnation > 1 {
         // It played before: its source changed, and it is being ingested again (or the new
         // version could not be).
-        let message = if asset_rec.status == "FAILED" {
+        let message = if asset_rec.status == AssetStatus::Failed {
             format!(
                 "the source of asset '{}' changed and the new version could not be ingested (see its IngestError event)",
                 asset_rec.id
@@ -209,7 +209,7 @@ async fn serve_inner(
         };
         return Err(EgressError::source_changed(message, None));
     }
-    if asset_rec.status != "PLAYABLE" {
+    if asset_rec.status != AssetStatus::Playable {
         return Err(not_found(format!(
             "asset '{}' is not playable yet (status {})",
             asset_rec.id, asset_rec.status
@@ -243,7 +243,7 @@ async fn serve_inner(
             ));
         }
     };
-    let seconds = job::segment_seconds(&config_rec.package);
+    let seconds = r.spec.segment_seconds;
     let seg = state
         .segmentation(&incarnation, seconds, &index)
         .await
@@ -257,7 +257,7 @@ async fn serve_inner(
         index,
         seg,
         created_at: asset_rec.created_at.clone(),
-        package: config_rec.package.clone(),
+        spec: r.spec.clone(),
         ts_lengths: Some((state.ts_lengths.clone(), incarnation.clone())),
         manifest: position,
         manifest_name: r.manifests[position].1.clone(),
@@ -310,25 +310,25 @@ pub const ENCRYPTION_REFUSED: &str = "this packaging configuration asks for encr
 
 /// Renders one file of a job with its format module.
 pub async fn render(job: &Job, file: &str) -> Result<Rendered, EgressError> {
-    if job.package.encrypted() {
+    if job.spec.encrypted {
         tracing::warn!(file, "refused: {ENCRYPTION_REFUSED}");
         return Err(EgressError::new(
             Failure::NotImplemented,
             ENCRYPTION_REFUSED,
         ));
     }
-    match &job.package {
-        Package::HlsPackage(_) | Package::CmafPackage(_) => hls::render(job, file).await,
-        Package::DashPackage(_) => dash::render(job, file).await,
-        Package::MssPackage(_) => mss::render(job, file).await,
+    match &job.spec.format {
+        Format::Hls(_) | Format::Cmaf(_) => hls::render(job, file).await,
+        Format::Dash(_) => dash::render(job, file).await,
+        Format::Mss(_) => mss::render(job, file).await,
     }
 }
 
 /// Every file of a job (for `vodpack package`).
 pub fn files(job: &Job) -> Result<Vec<String>, EgressError> {
-    match &job.package {
-        Package::HlsPackage(_) | Package::CmafPackage(_) => hls::files(job),
-        Package::DashPackage(_) => dash::files(job),
-        Package::MssPackage(_) => mss::files(job),
+    match &job.spec.format {
+        Format::Hls(_) | Format::Cmaf(_) => hls::files(job),
+        Format::Dash(_) => dash::files(job),
+        Format::Mss(_) => mss::files(job),
     }
 }

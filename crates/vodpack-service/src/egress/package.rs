@@ -6,10 +6,10 @@ use std::path::{Component, Path};
 use std::sync::Arc;
 
 use vodpack_media::index::MediaIndex;
+use vodpack_media::package::PackageSpec;
 use vodpack_media::plan::Segmentation;
 
-use super::job::{self, Job};
-use crate::model::Package;
+use super::job::Job;
 use crate::storage::Storage;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,29 +32,29 @@ pub struct Written {
     pub bytes: u64,
 }
 
-/// Writes every manifest of `package` for the asset `index` (sources in `bucket`) below `out`.
+/// Writes every manifest of the configuration `spec` for the asset `index` (sources in `bucket`) below `out`.
 /// `progress` is called after each file with its path relative to `out`.
 pub async fn write_all(
     storage: Arc<dyn Storage>,
     bucket: &str,
     index: Arc<MediaIndex>,
-    package: &Package,
+    spec: &PackageSpec,
     created_at: &str,
     out: &Path,
     mut progress: impl FnMut(&str),
 ) -> Result<Written, PackageError> {
-    let seg = Arc::new(
-        Segmentation::new(&index, job::segment_seconds(package)).ok_or(PackageError::NoSegments)?,
-    );
+    let seg =
+        Arc::new(Segmentation::new(&index, spec.segment_seconds).ok_or(PackageError::NoSegments)?);
+    let spec = Arc::new(spec.clone());
     let mut written = Written::default();
-    for (position, name) in package.manifest_names().into_iter().enumerate() {
+    for (position, name) in spec.manifest_names().into_iter().enumerate() {
         let job = Job {
             storage: storage.clone(),
             bucket: bucket.to_string(),
             index: index.clone(),
             seg: seg.clone(),
             created_at: created_at.to_string(),
-            package: package.clone(),
+            spec: spec.clone(),
             ts_lengths: None,
             manifest: position,
             manifest_name: name.clone(),

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use super::error::not_found;
 use super::{Egress, EgressError};
-use crate::repo::{AssetRecord, ConfigRecord, GroupRecord};
+use vodpack_media::package::PackageSpec;
+
+use crate::repo::{AssetRecord, AssetStatus, GroupRecord};
 use crate::resources::manifest_id;
 
 /// How long a resolution (asset, configuration, group) is reused. Changes made through this
@@ -19,8 +21,10 @@ pub(super) const RESOLUTION_TTL: Duration = Duration::from_secs(5);
 /// alone (worked out once per resolution, not per request).
 pub(super) struct Resolved {
     pub(super) asset: AssetRecord,
-    pub(super) config: ConfigRecord,
     pub(super) group: Option<GroupRecord>,
+    /// The configuration's package, validated (defaults applied): the stored wire form is not
+    /// kept, nothing below resolution reads it.
+    pub(super) spec: Arc<PackageSpec>,
     /// (egress id, name) of each manifest of the configuration, in order.
     pub(super) manifests: Vec<(String, String)>,
     /// `Last-Modified` of every output: outputs change only when the asset or the
@@ -66,9 +70,9 @@ pub(super) async fn resolve(
         .get_group(&asset.packaging_group_id)
         .await
         .map_err(storage_error)?;
-    let playable = asset.status == "PLAYABLE";
-    let manifests = config
-        .package
+    let playable = asset.status == AssetStatus::Playable;
+    let spec = Arc::new(config.package.spec());
+    let manifests = spec
         .manifest_names()
         .into_iter()
         .enumerate()
@@ -77,8 +81,8 @@ pub(super) async fn resolve(
     let modified = super::respond::http_date(asset.outputs_since().max(config.created_at.as_str()));
     let r = Arc::new(Resolved {
         asset,
-        config,
         group,
+        spec,
         manifests,
         modified,
     });

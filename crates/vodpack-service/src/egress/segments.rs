@@ -208,7 +208,7 @@ pub async fn ts_segment(
     let key = job.ts_lengths.as_ref().map(|(_, asset)| {
         format!(
             "{asset}/{}/{tracks:?}/{s}/{until_key}",
-            super::job::segment_seconds(&job.package)
+            job.spec.segment_seconds
         )
     });
     let known = match (&job.ts_lengths, &key) {

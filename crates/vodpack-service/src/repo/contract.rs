@@ -117,7 +117,7 @@ fn asset(id: &str, group_id: &str) -> AssetRecord {
         source_role_arn: "arn:aws:iam::111122223333:role/r".into(),
         resource_id: None,
         egress_id: egress_id(),
-        status: "QUEUED".into(),
+        status: AssetStatus::Queued,
         ingest_error: None,
         tags: Tags::new(),
         incarnation: 1,
@@ -147,7 +147,7 @@ async fn with_group(repo: &dyn Repository, id: &str) {
     repo.create_group(&group(id), ROOMY).await.unwrap();
 }
 
-async fn status(repo: &dyn Repository, id: &str) -> String {
+async fn status(repo: &dyn Repository, id: &str) -> AssetStatus {
     repo.get_asset(id).await.unwrap().unwrap().status
 }
 
@@ -979,17 +979,17 @@ async fn claims_follow_creation_order(repo: Arc<dyn Repository>) {
     }
     let mut claimed = Vec::new();
     while let Some(a) = repo.claim_next_queued().await.unwrap() {
-        assert_eq!(a.status, "PROCESSING");
-        assert_eq!(status(&*repo, &a.id).await, "PROCESSING");
+        assert_eq!(a.status, AssetStatus::Processing);
+        assert_eq!(status(&*repo, &a.id).await, AssetStatus::Processing);
         claimed.push(a.id);
     }
     assert_eq!(claimed, ["q3", "q1", "q2"]);
-    assert_eq!(status(&*repo, "p").await, "PLAYABLE");
-    assert_eq!(status(&*repo, "f").await, "FAILED");
+    assert_eq!(status(&*repo, "p").await, AssetStatus::Playable);
+    assert_eq!(status(&*repo, "f").await, AssetStatus::Failed);
     // A claim returns the asset as it is now.
     repo.create_asset(&asset("q4", "g"), ROOMY).await.unwrap();
     let want = AssetRecord {
-        status: "PROCESSING".into(),
+        status: AssetStatus::Processing,
         ..repo.get_asset("q4").await.unwrap().unwrap()
     };
     assert_eq!(repo.claim_next_queued().await.unwrap(), Some(want));
@@ -1041,9 +1041,9 @@ async fn interrupted_ingests_are_queued_again(repo: Arc<dyn Repository>) {
     assert!(repo.finish_ingest("b", &b.egress_id, ok).await.unwrap());
     // `a` is left PROCESSING, as by a run that stopped mid-ingest.
     assert_eq!(repo.requeue_interrupted().await.unwrap(), 1);
-    assert_eq!(status(&*repo, "a").await, "QUEUED");
-    assert_eq!(status(&*repo, "b").await, "PLAYABLE");
-    assert_eq!(status(&*repo, "c").await, "QUEUED");
+    assert_eq!(status(&*repo, "a").await, AssetStatus::Queued);
+    assert_eq!(status(&*repo, "b").await, AssetStatus::Playable);
+    assert_eq!(status(&*repo, "c").await, AssetStatus::Queued);
     assert_eq!(repo.requeue_interrupted().await.unwrap(), 0);
     // Back in its place in the queue: first again.
     assert_eq!(repo.claim_next_queued().await.unwrap().unwrap().id, a.id);
@@ -1081,7 +1081,7 @@ async fn finish_ingest_records_the_outcome(repo: Arc<dyn Repository>) {
             .unwrap()
     );
     let got = repo.get_asset("bad").await.unwrap().unwrap();
-    assert_eq!(got.status, "FAILED");
+    assert_eq!(got.status, AssetStatus::Failed);
     assert_eq!(got.ingest_error.as_deref(), Some("no video or audio track"));
     assert_eq!(repo.get_index("bad").await.unwrap(), None);
     // A permanent failure is never retried.
@@ -1095,7 +1095,7 @@ async fn finish_ingest_records_the_outcome(repo: Arc<dyn Repository>) {
             .await
             .unwrap()
     );
-    assert_eq!(status(&*repo, "ok").await, "PLAYABLE");
+    assert_eq!(status(&*repo, "ok").await, AssetStatus::Playable);
     assert_eq!(
         repo.get_index("ok").await.unwrap(),
         Some((7, b"index bytes".to_vec()))
@@ -1110,7 +1110,7 @@ async fn finish_ingest_records_the_outcome(repo: Arc<dyn Repository>) {
             .await
             .unwrap()
     );
-    assert_eq!(status(&*repo, "queued").await, "QUEUED");
+    assert_eq!(status(&*repo, "queued").await, AssetStatus::Queued);
     assert_eq!(repo.get_index("queued").await.unwrap(), None);
     assert!(
         !repo
@@ -1136,12 +1136,12 @@ async fn finish_ingest_lands_only_on_its_incarnation(repo: Arc<dyn Repository>) 
         format_version: 1,
     };
     assert!(!repo.finish_ingest("a", &first.egress_id, ok).await.unwrap());
-    assert_eq!(status(&*repo, "a").await, "QUEUED");
+    assert_eq!(status(&*repo, "a").await, AssetStatus::Queued);
     assert_eq!(repo.get_index("a").await.unwrap(), None);
     // Not even once the new asset is PROCESSING.
     repo.claim_next_queued().await.unwrap().unwrap();
     assert!(!repo.finish_ingest("a", &first.egress_id, ok).await.unwrap());
-    assert_eq!(status(&*repo, "a").await, "PROCESSING");
+    assert_eq!(status(&*repo, "a").await, AssetStatus::Processing);
     assert_eq!(repo.get_index("a").await.unwrap(), None);
     // The new asset's own ingest lands, with its index.
     assert!(
@@ -1172,16 +1172,16 @@ async fn transient_failures_are_retried_when_due(repo: Arc<dyn Repository>) {
     };
     assert!(repo.finish_ingest("a", &a.egress_id, retry).await.unwrap());
     let got = repo.get_asset("a").await.unwrap().unwrap();
-    assert_eq!(got.status, "FAILED");
+    assert_eq!(got.status, AssetStatus::Failed);
     assert_eq!(got.ingest_error.as_deref(), Some("the store timed out"));
     assert_eq!(got.ingest_attempts, 1);
     // Not before it is due.
     assert_eq!(repo.requeue_due(999).await.unwrap(), 0);
-    assert_eq!(status(&*repo, "a").await, "FAILED");
+    assert_eq!(status(&*repo, "a").await, AssetStatus::Failed);
     assert!(repo.claim_next_queued().await.unwrap().is_none());
     // Due (the boundary included): queued again, once.
     assert_eq!(repo.requeue_due(1_000).await.unwrap(), 1);
-    assert_eq!(status(&*repo, "a").await, "QUEUED");
+    assert_eq!(status(&*repo, "a").await, AssetStatus::Queued);
     assert_eq!(repo.requeue_due(5_000).await.unwrap(), 0);
     // Attempts add up over transient failures...
     repo.claim_next_queued().await.unwrap().unwrap();
@@ -1236,7 +1236,7 @@ async fn restart_ingest_starts_a_new_incarnation(repo: Arc<dyn Repository>) {
 
     let t1 = "2026-02-01T00:00:00Z";
     let restarted = repo.restart_ingest("a", 1, t1).await.unwrap().unwrap();
-    assert_eq!(restarted.status, "QUEUED");
+    assert_eq!(restarted.status, AssetStatus::Queued);
     assert_eq!(restarted.incarnation, 2);
     assert_eq!(restarted.incarnated_at.as_deref(), Some(t1));
     assert_eq!(restarted.outputs_since(), t1);
@@ -1277,7 +1277,7 @@ async fn restart_ingest_starts_a_new_incarnation(repo: Arc<dyn Repository>) {
     };
     assert!(repo.finish_ingest("f", &f.egress_id, retry).await.unwrap());
     let r = repo.restart_ingest("f", 1, t1).await.unwrap().unwrap();
-    assert_eq!(r.status, "QUEUED");
+    assert_eq!(r.status, AssetStatus::Queued);
     assert_eq!(r.incarnation, 2);
     assert_eq!(r.ingest_error, None);
     assert_eq!(r.ingest_attempts, 0);

@@ -41,6 +41,46 @@ pub struct ConfigRecord {
     pub tags: Tags,
 }
 
+/// Where an asset is in ingest: QUEUED → PROCESSING → PLAYABLE | FAILED (FAILED and PLAYABLE
+/// go back to QUEUED when the asset is ingested again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssetStatus {
+    Queued,
+    Processing,
+    Playable,
+    Failed,
+}
+
+impl AssetStatus {
+    /// The status as stored in the database and shown on the wire (`egressEndpoints[].status`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssetStatus::Queued => "QUEUED",
+            AssetStatus::Processing => "PROCESSING",
+            AssetStatus::Playable => "PLAYABLE",
+            AssetStatus::Failed => "FAILED",
+        }
+    }
+
+    /// The status named by `s` (as [`AssetStatus::as_str`] writes it).
+    pub fn parse(s: &str) -> Option<AssetStatus> {
+        [
+            AssetStatus::Queued,
+            AssetStatus::Processing,
+            AssetStatus::Playable,
+            AssetStatus::Failed,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for AssetStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct AssetRecord {
     pub id: String,
@@ -51,8 +91,7 @@ pub struct AssetRecord {
     pub resource_id: Option<String>,
     /// 32 hex characters naming this asset in egress URLs; fixed at creation.
     pub egress_id: String,
-    /// Ingest status: QUEUED, PROCESSING, PLAYABLE or FAILED.
-    pub status: String,
+    pub status: AssetStatus,
     /// Why ingest failed, when it did.
     pub ingest_error: Option<String>,
     pub tags: Tags,
@@ -257,4 +296,26 @@ pub trait Repository: Send + Sync + 'static {
     ) -> RepoResult<()>;
     /// Removes the named keys (absent keys are ignored).
     async fn remove_tags(&self, kind: ResourceKind, id: &str, keys: &[String]) -> RepoResult<()>;
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::AssetStatus;
+
+    #[test]
+    fn asset_status_round_trips_through_its_stored_form() {
+        let all = [
+            (AssetStatus::Queued, "QUEUED"),
+            (AssetStatus::Processing, "PROCESSING"),
+            (AssetStatus::Playable, "PLAYABLE"),
+            (AssetStatus::Failed, "FAILED"),
+        ];
+        for (status, text) in all {
+            assert_eq!(status.as_str(), text);
+            assert_eq!(status.to_string(), text);
+            assert_eq!(AssetStatus::parse(text), Some(status));
+        }
+        assert_eq!(AssetStatus::parse("playable"), None);
+        assert_eq!(AssetStatus::parse(""), None);
+    }
 }

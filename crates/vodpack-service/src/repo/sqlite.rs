@@ -104,6 +104,10 @@ fn config_row(r: &SqliteRow) -> RepoResult<(i64, ConfigRecord)> {
     ))
 }
 
+fn asset_status(s: &str) -> RepoResult<AssetStatus> {
+    AssetStatus::parse(s).ok_or_else(|| backend(format!("unknown asset status '{s}'")))
+}
+
 fn asset_row(r: &SqliteRow) -> RepoResult<(i64, AssetRecord)> {
     let tags: String = r.try_get("tags_json").map_err(backend)?;
     Ok((
@@ -116,7 +120,7 @@ fn asset_row(r: &SqliteRow) -> RepoResult<(i64, AssetRecord)> {
             source_role_arn: r.try_get("source_role_arn").map_err(backend)?,
             resource_id: r.try_get("resource_id").map_err(backend)?,
             egress_id: r.try_get("egress_id").map_err(backend)?,
-            status: r.try_get("status").map_err(backend)?,
+            status: asset_status(&r.try_get::<String, _>("status").map_err(backend)?)?,
             ingest_error: r.try_get("ingest_error").map_err(backend)?,
             tags: from_json(&tags)?,
             incarnation: r.try_get("incarnation").map_err(backend)?,
@@ -508,7 +512,7 @@ impl Repository for SqliteRepository {
         .bind(&a.source_role_arn)
         .bind(&a.resource_id)
         .bind(&a.egress_id)
-        .bind(&a.status)
+        .bind(a.status.as_str())
         .bind(tags);
         self.insert_checked(
             ResourceKind::Asset,
@@ -601,15 +605,17 @@ impl Repository for SqliteRepository {
     ) -> RepoResult<bool> {
         let mut tx = self.write_tx().await?;
         let (status, reason, retry_at) = match outcome {
-            IngestOutcome::Playable { .. } => ("PLAYABLE", None, None),
-            IngestOutcome::Failed { reason } => ("FAILED", Some(reason), None),
-            IngestOutcome::Retry { reason, retry_at } => ("FAILED", Some(reason), Some(retry_at)),
+            IngestOutcome::Playable { .. } => (AssetStatus::Playable, None, None),
+            IngestOutcome::Failed { reason } => (AssetStatus::Failed, Some(reason), None),
+            IngestOutcome::Retry { reason, retry_at } => {
+                (AssetStatus::Failed, Some(reason), Some(retry_at))
+            }
         };
         // A transient failure counts an attempt; an ingest that ends for good resets them.
         let seq: Option<i64> = sqlx::query_scalar(
             "UPDATE assets SET status = ?, ingest_error = ?, retry_at = ?, ingest_attempts = CASE WHEN ? IS NULL THEN 0 ELSE ingest_attempts + 1 END WHERE id = ? AND egress_id = ? AND status = 'PROCESSING' RETURNING seq",
         )
-        .bind(status)
+        .bind(status.as_str())
         .bind(reason)
         .bind(retry_at)
         .bind(retry_at)
@@ -781,7 +787,7 @@ mod tests {
             source_role_arn: "arn:aws:iam::111122223333:role/r".into(),
             resource_id: None,
             egress_id: egress.into(),
-            status: "QUEUED".into(),
+            status: AssetStatus::Queued,
             ingest_error: None,
             incarnation: 1,
             incarnated_at: None,
