@@ -13,7 +13,7 @@ then compares the two. Exit status 0 when identical, 1 with the differences list
     scripts/golden.py BASE [HEAD]      (HEAD: a commit, or omitted for the working tree)
 
 Program date-times are left out of the configurations (they start at the moment of packaging).
-Builds go to $CARGO_TARGET_DIR/golden (shared between the two, so only changed crates rebuild).
+Builds go to $CARGO_TARGET_DIR/golden/{base,head} (kept, so later runs rebuild only what changed).
 """
 
 import hashlib
@@ -85,6 +85,9 @@ def build(rev, work):
     else:
         tree = work / f"tree-{rev}"
         run(["git", "-C", str(ROOT), "worktree", "add", "--quiet", "--detach", str(tree), rev])
+    # One target folder per side: cargo names a workspace crate's artifacts by its path relative
+    # to the workspace, so two checkouts sharing a folder would take each other's builds as fresh.
+    target = target / ("head" if rev is None else "base")
     env = dict(os.environ, CARGO_TARGET_DIR=str(target))
     run(["cargo", "build", "--quiet", "--locked", "-p", "vodpack"], cwd=tree, env=env)
     out = work / f"vodpack-{rev or 'worktree'}"
