@@ -17,7 +17,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Row, SqliteConnection};
+use sqlx::{Connection, Row, SqliteConnection};
 
 use super::*;
 
@@ -28,6 +28,47 @@ pub struct SqliteRepository {
 fn backend(e: impl std::fmt::Display) -> RepoError {
     RepoError::Backend(e.to_string())
 }
+
+/// Classifies a database error: conditions that pass (a full disk, a busy or locked database,
+/// an I/O error) become [`RepoError::Unavailable`] with a reason a client may read; anything
+/// else is a [`RepoError::Backend`] bug.
+fn db(e: sqlx::Error) -> RepoError {
+    match unavailable_reason(&e) {
+        Some(reason) => {
+            tracing::warn!(error = %e, "database unavailable");
+            RepoError::Unavailable(reason.to_string())
+        }
+        None => backend(e),
+    }
+}
+
+fn unavailable_reason(e: &sqlx::Error) -> Option<&'static str> {
+    match e {
+        sqlx::Error::Database(d) => {
+            // Extended result codes carry the primary code in their low byte.
+            let code: i32 = d.code()?.parse().ok()?;
+            match code & 0xff {
+                SQLITE_BUSY | SQLITE_LOCKED => Some("the database is busy"),
+                SQLITE_FULL => Some("the disk holding the database is full"),
+                SQLITE_IOERR => Some("the database cannot be read or written (I/O error)"),
+                _ => None,
+            }
+        }
+        sqlx::Error::Io(io) if io.raw_os_error() == Some(ENOSPC) => {
+            Some("the disk holding the database is full")
+        }
+        sqlx::Error::Io(_) => Some("the database cannot be read or written (I/O error)"),
+        sqlx::Error::PoolTimedOut => Some("the database is busy"),
+        _ => None,
+    }
+}
+
+/// SQLite primary result codes (sqlite3.h) and the errno of a full file system.
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_LOCKED: i32 = 6;
+const SQLITE_IOERR: i32 = 10;
+const SQLITE_FULL: i32 = 13;
+const ENOSPC: i32 = 28;
 
 fn to_json<T: Serialize>(v: &T) -> RepoResult<String> {
     serde_json::to_string(v).map_err(backend)
@@ -73,14 +114,14 @@ fn sql_for(kind: ResourceKind) -> KindSql {
 }
 
 fn group_row(r: &SqliteRow) -> RepoResult<(i64, GroupRecord)> {
-    let auth: Option<String> = r.try_get("authorization_json").map_err(backend)?;
-    let logs: Option<String> = r.try_get("egress_access_logs_json").map_err(backend)?;
-    let tags: String = r.try_get("tags_json").map_err(backend)?;
+    let auth: Option<String> = r.try_get("authorization_json").map_err(db)?;
+    let logs: Option<String> = r.try_get("egress_access_logs_json").map_err(db)?;
+    let tags: String = r.try_get("tags_json").map_err(db)?;
     Ok((
-        r.try_get("seq").map_err(backend)?,
+        r.try_get("seq").map_err(db)?,
         GroupRecord {
-            id: r.try_get("id").map_err(backend)?,
-            created_at: r.try_get("created_at").map_err(backend)?,
+            id: r.try_get("id").map_err(db)?,
+            created_at: r.try_get("created_at").map_err(db)?,
             authorization: auth.as_deref().map(from_json).transpose()?,
             egress_access_logs: logs.as_deref().map(from_json).transpose()?,
             tags: from_json(&tags)?,
@@ -89,35 +130,35 @@ fn group_row(r: &SqliteRow) -> RepoResult<(i64, GroupRecord)> {
 }
 
 fn config_row(r: &SqliteRow) -> RepoResult<(i64, ConfigRecord)> {
-    let package: String = r.try_get("package_json").map_err(backend)?;
-    let tags: String = r.try_get("tags_json").map_err(backend)?;
+    let package: String = r.try_get("package_json").map_err(db)?;
+    let tags: String = r.try_get("tags_json").map_err(db)?;
     Ok((
-        r.try_get("seq").map_err(backend)?,
+        r.try_get("seq").map_err(db)?,
         ConfigRecord {
-            id: r.try_get("id").map_err(backend)?,
-            packaging_group_id: r.try_get("packaging_group_id").map_err(backend)?,
-            created_at: r.try_get("created_at").map_err(backend)?,
+            id: r.try_get("id").map_err(db)?,
+            packaging_group_id: r.try_get("packaging_group_id").map_err(db)?,
+            created_at: r.try_get("created_at").map_err(db)?,
             package: from_json(&package)?,
-            egress_id: r.try_get("egress_id").map_err(backend)?,
+            egress_id: r.try_get("egress_id").map_err(db)?,
             tags: from_json(&tags)?,
         },
     ))
 }
 
 fn asset_row(r: &SqliteRow) -> RepoResult<(i64, AssetRecord)> {
-    let tags: String = r.try_get("tags_json").map_err(backend)?;
+    let tags: String = r.try_get("tags_json").map_err(db)?;
     Ok((
-        r.try_get("seq").map_err(backend)?,
+        r.try_get("seq").map_err(db)?,
         AssetRecord {
-            id: r.try_get("id").map_err(backend)?,
-            packaging_group_id: r.try_get("packaging_group_id").map_err(backend)?,
-            created_at: r.try_get("created_at").map_err(backend)?,
-            source_arn: r.try_get("source_arn").map_err(backend)?,
-            source_role_arn: r.try_get("source_role_arn").map_err(backend)?,
-            resource_id: r.try_get("resource_id").map_err(backend)?,
-            egress_id: r.try_get("egress_id").map_err(backend)?,
-            status: r.try_get("status").map_err(backend)?,
-            ingest_error: r.try_get("ingest_error").map_err(backend)?,
+            id: r.try_get("id").map_err(db)?,
+            packaging_group_id: r.try_get("packaging_group_id").map_err(db)?,
+            created_at: r.try_get("created_at").map_err(db)?,
+            source_arn: r.try_get("source_arn").map_err(db)?,
+            source_role_arn: r.try_get("source_role_arn").map_err(db)?,
+            resource_id: r.try_get("resource_id").map_err(db)?,
+            egress_id: r.try_get("egress_id").map_err(db)?,
+            status: r.try_get("status").map_err(db)?,
+            ingest_error: r.try_get("ingest_error").map_err(db)?,
             tags: from_json(&tags)?,
         },
     ))
@@ -142,7 +183,7 @@ async fn count(conn: &mut SqliteConnection, sql: &'static str, arg: &str) -> Rep
         .bind(arg)
         .fetch_one(conn)
         .await
-        .map_err(backend)?;
+        .map_err(db)?;
     Ok(n.max(0) as u64)
 }
 
@@ -154,7 +195,7 @@ impl SqliteRepository {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub async fn open(path: &Path) -> RepoResult<Self> {
         let options = SqliteConnectOptions::from_str("sqlite:")
-            .map_err(backend)?
+            .map_err(db)?
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -163,21 +204,34 @@ impl SqliteRepository {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // A write that fails with SQLITE_FULL, IOERR or BUSY inside a transaction makes
+            // SQLite roll the transaction back by itself; sqlx does not see that, its own
+            // ROLLBACK then fails, and the connection would go back to the pool believing it is
+            // still inside a transaction (every later `BEGIN` on it fails: the pool wedges
+            // until restart). So a connection is only reused once its queued rollback has run
+            // (the ping flushes it) and it is out of any transaction; otherwise it is closed
+            // and the pool opens a fresh one.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    conn.ping().await?;
+                    Ok(!conn.is_in_transaction())
+                })
+            })
             .connect_with(options)
             .await
-            .map_err(backend)?;
+            .map_err(db)?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
-            .map_err(backend)?;
+            .map_err(|e| match e {
+                sqlx::migrate::MigrateError::Execute(e) => db(e),
+                e => backend(e),
+            })?;
         Ok(SqliteRepository { pool })
     }
 
     async fn write_tx(&self) -> RepoResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(backend)
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)
     }
 
     /// The one row `sql` (with one bound text argument) selects, converted.
@@ -191,7 +245,7 @@ impl SqliteRepository {
             .bind(arg)
             .fetch_optional(&self.pool)
             .await
-            .map_err(backend)?;
+            .map_err(db)?;
         row.as_ref()
             .map(conv)
             .transpose()
@@ -212,7 +266,7 @@ impl SqliteRepository {
             .bind(id)
             .execute(&mut *tx)
             .await
-            .map_err(backend)?;
+            .map_err(db)?;
         if done.rows_affected() == 0 {
             return Err(RepoError::NotFound {
                 kind: ResourceKind::PackagingGroup,
@@ -220,7 +274,7 @@ impl SqliteRepository {
             });
         }
         let g = Self::fetch_group(&mut tx, id).await?;
-        tx.commit().await.map_err(backend)?;
+        tx.commit().await.map_err(db)?;
         g.ok_or_else(|| backend("group vanished inside its own transaction"))
     }
 
@@ -229,7 +283,7 @@ impl SqliteRepository {
             .bind(id)
             .fetch_optional(conn)
             .await
-            .map_err(backend)?;
+            .map_err(db)?;
         row.as_ref()
             .map(group_row)
             .transpose()
@@ -265,10 +319,10 @@ impl SqliteRepository {
                     id: id.to_string(),
                 }
             } else {
-                backend(e)
+                db(e)
             });
         }
-        tx.commit().await.map_err(backend)
+        tx.commit().await.map_err(db)
     }
 }
 
@@ -285,7 +339,7 @@ impl Repository for SqliteRepository {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM packaging_groups")
             .fetch_one(&mut *tx)
             .await
-            .map_err(backend)?;
+            .map_err(db)?;
         if n >= i64::from(quotas.packaging_groups) {
             return Err(RepoError::QuotaExceeded {
                 what: "packaging groups",
@@ -309,14 +363,14 @@ impl Repository for SqliteRepository {
                     id: g.id.clone(),
                 }
             } else {
-                backend(e)
+                db(e)
             });
         }
-        tx.commit().await.map_err(backend)
+        tx.commit().await.map_err(db)
     }
 
     async fn get_group(&self, id: &str) -> RepoResult<Option<GroupRecord>> {
-        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        let mut conn = self.pool.acquire().await.map_err(db)?;
         Self::fetch_group(&mut conn, id).await
     }
 
@@ -326,7 +380,7 @@ impl Repository for SqliteRepository {
             .bind(i64::from(limit) + 1)
             .fetch_all(&self.pool)
             .await
-            .map_err(backend)?;
+            .map_err(db)?;
         page(rows, limit, group_row)
     }
 
@@ -387,12 +441,12 @@ impl Repository for SqliteRepository {
             .bind(id)
             .execute(&mut *tx)
             .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)
+            .map_err(db)?;
+        tx.commit().await.map_err(db)
     }
 
     async fn count_assets(&self, group_id: &str) -> RepoResult<u64> {
-        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        let mut conn = self.pool.acquire().await.map_err(db)?;
         count(
             &mut conn,
             "SELECT COUNT(*) FROM assets WHERE packaging_group_id = ?",
@@ -460,7 +514,7 @@ impl Repository for SqliteRepository {
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await
-        .map_err(backend)?;
+        .map_err(db)?;
         page(rows, limit, config_row)
     }
 
@@ -471,7 +525,7 @@ impl Repository for SqliteRepository {
         .bind(group_id)
         .fetch_all(&self.pool)
         .await
-        .map_err(backend)?;
+        .map_err(db)?;
         rows.iter().map(|r| config_row(r).map(|(_, c)| c)).collect()
     }
 
@@ -480,7 +534,7 @@ impl Repository for SqliteRepository {
             .bind(id)
             .execute(&self.pool)
             .await
-            .map_err(backend)?;
+            .map_err(db)?;
         if done.rows_affected() == 0 {
             return Err(RepoError::NotFound {
                 kind: ResourceKind::PackagingConfiguration,
@@ -547,7 +601,7 @@ impl Repository for SqliteRepository {
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await
-        .map_err(backend)?;
+        .map_err(db)?;
         page(rows, limit, asset_row)
     }
 
@@ -556,7 +610,7 @@ impl Repository for SqliteRepository {
             .bind(id)
             .execute(&self.pool)
             .await
-            .map_err(backend)?;
+            .map_err(db)?;
         if done.rows_affected() == 0 {
             return Err(RepoError::NotFound {
                 kind: ResourceKind::Asset,
@@ -570,7 +624,7 @@ impl Repository for SqliteRepository {
         let done = sqlx::query("UPDATE assets SET status = 'QUEUED' WHERE status = 'PROCESSING'")
             .execute(&self.pool)
             .await
-            .map_err(backend)?;
+            .map_err(db)?;
         Ok(done.rows_affected())
     }
 
@@ -581,9 +635,9 @@ impl Repository for SqliteRepository {
         )
         .fetch_optional(&mut *tx)
         .await
-        .map_err(backend)?;
+        .map_err(db)?;
         let asset = row.as_ref().map(asset_row).transpose()?.map(|(_, a)| a);
-        tx.commit().await.map_err(backend)?;
+        tx.commit().await.map_err(db)?;
         Ok(asset)
     }
 
@@ -607,7 +661,7 @@ impl Repository for SqliteRepository {
         .bind(egress_id)
         .fetch_optional(&mut *tx)
         .await
-        .map_err(backend)?;
+        .map_err(db)?;
         let Some(seq) = seq else {
             return Ok(false);
         };
@@ -624,9 +678,9 @@ impl Repository for SqliteRepository {
             .bind(index)
             .execute(&mut *tx)
             .await
-            .map_err(backend)?;
+            .map_err(db)?;
         }
-        tx.commit().await.map_err(backend)?;
+        tx.commit().await.map_err(db)?;
         Ok(true)
     }
 
@@ -637,12 +691,12 @@ impl Repository for SqliteRepository {
         .bind(id)
         .fetch_optional(&self.pool)
         .await
-        .map_err(backend)?;
+        .map_err(db)?;
         match row {
             None => Ok(None),
             Some(r) => {
-                let v: i64 = r.try_get("format_version").map_err(backend)?;
-                let bytes: Vec<u8> = r.try_get("bytes").map_err(backend)?;
+                let v: i64 = r.try_get("format_version").map_err(db)?;
+                let bytes: Vec<u8> = r.try_get("bytes").map_err(db)?;
                 Ok(Some((u16::try_from(v).unwrap_or(0), bytes)))
             }
         }
@@ -653,7 +707,7 @@ impl Repository for SqliteRepository {
             .bind(id)
             .fetch_optional(&self.pool)
             .await
-            .map_err(backend)?;
+            .map_err(db)?;
         tags.as_deref().map(from_json).transpose()
     }
 
@@ -700,7 +754,7 @@ impl SqliteRepository {
             .bind(id)
             .fetch_optional(&mut *tx)
             .await
-            .map_err(backend)?;
+            .map_err(db)?;
         let Some(current) = current else {
             return Err(RepoError::NotFound {
                 kind,
@@ -714,8 +768,8 @@ impl SqliteRepository {
             .bind(id)
             .execute(&mut *tx)
             .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)
+            .map_err(db)?;
+        tx.commit().await.map_err(db)
     }
 }
 
@@ -781,6 +835,87 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 0);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    fn group(id: &str, tag_bytes: usize) -> GroupRecord {
+        let mut tags = Tags::new();
+        tags.insert("pad".into(), "x".repeat(tag_bytes));
+        GroupRecord {
+            id: id.into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            authorization: None,
+            egress_access_logs: None,
+            tags,
+        }
+    }
+
+    /// Sets `PRAGMA max_page_count` on every pooled connection (a per-connection limit):
+    /// `Some(0)` caps the database at its current size, which makes growing writes fail with
+    /// SQLITE_FULL as on a full disk; `None` lifts the cap.
+    async fn cap_pages(repo: &SqliteRepository, cap: bool) {
+        let mut held = Vec::new();
+        for _ in 0..8 {
+            let mut c = repo.pool.acquire().await.unwrap();
+            let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+                .fetch_one(&mut *c)
+                .await
+                .unwrap();
+            let limit = if cap { pages } else { 1 << 30 };
+            let set: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "PRAGMA max_page_count = {limit}"
+            )))
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+            assert_eq!(set, limit);
+
+            held.push(c);
+        }
+        drop(held);
+        // Released connections go back to the pool asynchronously; wait until they are idle.
+        while repo.pool.num_idle() < repo.pool.size() as usize {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_database_is_unavailable_and_recovers_on_every_connection() {
+        let dir = std::env::temp_dir().join(format!("vodpack-repo-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let repo = SqliteRepository::open(&dir.join("db.sqlite3"))
+            .await
+            .unwrap();
+        repo.create_group(&group("g", 10), Quotas::default())
+            .await
+            .unwrap();
+        // More failed writes than pooled connections: each may leave its connection behind.
+        // (A connection the pool replaced is uncapped, so every round caps them all again.)
+        for i in 0..20 {
+            cap_pages(&repo, true).await;
+            let e = repo
+                .create_group(&group(&format!("full{i}"), 64 * 1024), Quotas::default())
+                .await
+                .expect_err("a growing write on a capped database");
+            assert!(
+                matches!(&e, RepoError::Unavailable(r) if r.contains("full")),
+                "{e:?}"
+            );
+        }
+        // Reads still work.
+        assert!(repo.get_group("g").await.unwrap().is_some());
+        cap_pages(&repo, false).await;
+        let quotas = Quotas {
+            packaging_groups: 100,
+            ..Quotas::default()
+        };
+        for i in 0..20 {
+            repo.create_group(&group(&format!("after{i}"), 64 * 1024), quotas)
+                .await
+                .unwrap_or_else(|e| panic!("write {i} once space is back: {e}"));
+        }
+        let page = repo.list_groups(0, 100).await.unwrap();
+        assert_eq!(page.items.len(), 21);
         std::fs::remove_dir_all(&dir).ok();
     }
 }
