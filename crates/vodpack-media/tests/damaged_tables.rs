@@ -1,0 +1,176 @@
+//! Damaged sample tables are refused with a reason naming the track and sample: copies of the
+//! generated test media with one table entry patched in place (by a box walker of this test's
+//! own, not the library's): an stts delta of 0, an stsc run of 0xFFFFFFFF samples per chunk,
+//! chunk offsets that make samples overlap (within a track and across tracks), a sample past
+//! the end of the file. Each of these used to be accepted and then served wrongly (files a
+//! manifest lists but no request can fetch, or the wrong bytes).
+
+mod common;
+
+use common::media_dir;
+use vodpack_media::MediaError;
+use vodpack_media::mp4::{Limits, TOP_LEVEL_HEADER_BYTES, TopLevel, next_top_level, parse_moov};
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+fn put32(b: &mut [u8], at: usize, v: u32) {
+    b[at..at + 4].copy_from_slice(&v.to_be_bytes());
+}
+
+/// Children of the box whose payload is `start..end`: (type, box start, box end).
+fn children(b: &[u8], start: usize, end: usize) -> Vec<(String, usize, usize)> {
+    let mut out = Vec::new();
+    let mut p = start;
+    while p + 8 <= end {
+        let size = be32(b, p) as usize;
+        assert!(size >= 8, "32-bit box sizes only in the test media");
+        out.push((
+            String::from_utf8_lossy(&b[p + 4..p + 8]).into(),
+            p,
+            p + size,
+        ));
+        p += size;
+    }
+    out
+}
+
+/// Offset of the payload (after the full-box version/flags) of `stbl/<name>` in trak `trak`.
+fn table(b: &[u8], trak: usize, name: &str) -> usize {
+    let top = children(b, 0, b.len());
+    let moov = top.iter().find(|c| c.0 == "moov").expect("moov");
+    let traks: Vec<_> = children(b, moov.1 + 8, moov.2)
+        .into_iter()
+        .filter(|c| c.0 == "trak")
+        .collect();
+    let mut cur = traks[trak].clone();
+    for level in ["mdia", "minf", "stbl", name] {
+        cur = children(b, cur.1 + 8, cur.2)
+            .into_iter()
+            .find(|c| c.0 == level)
+            .unwrap_or_else(|| panic!("no {level}"));
+    }
+    cur.1 + 12
+}
+
+/// The chunk offset table of a trak: (first entry offset, entry count); 32-bit entries.
+fn stco(b: &[u8], trak: usize) -> (usize, usize) {
+    let at = table(b, trak, "stco");
+    (at + 4, be32(b, at) as usize)
+}
+
+/// The source: a muxed file with video (trak 0) and audio (trak 1).
+fn good() -> Vec<u8> {
+    std::fs::read(media_dir().join("ladder/ladder_360p.mp4")).unwrap()
+}
+
+/// Ingest's view of a whole file: top-level walk, then moov.
+fn ingest(data: &[u8]) -> Result<usize, MediaError> {
+    let size = data.len() as u64;
+    let limits = Limits::default();
+    let mut pos = 0u64;
+    loop {
+        let end = (pos + TOP_LEVEL_HEADER_BYTES).min(size) as usize;
+        match next_top_level(&data[pos as usize..end], pos, size, &limits)? {
+            TopLevel::Next(p) => pos = p,
+            TopLevel::Moov { offset, size: n } => {
+                let moov = &data[offset as usize..(offset + n) as usize];
+                return Ok(parse_moov(moov, 0, 0, size, &limits)?.tracks.len());
+            }
+        }
+    }
+}
+
+fn refused(what: &str, data: &[u8], want: &[&str]) {
+    let err = ingest(data)
+        .map(|n| format!("accepted ({n} tracks)"))
+        .expect_err(&format!("{what}: the damaged file was accepted"));
+    let msg = err.to_string();
+    for w in want {
+        assert!(msg.contains(w), "{what}: {msg:?} should contain {w:?}");
+    }
+}
+
+/// The helpers patch what they mean to: the unpatched file is accepted with both tracks.
+#[test]
+fn the_healthy_source_is_accepted() {
+    let b = good();
+    assert_eq!(ingest(&b).unwrap(), 2);
+    // Video and audio chunks interleave: the overlap check sees both tracks' spans.
+    let (v, _) = stco(&b, 0);
+    let (a, _) = stco(&b, 1);
+    assert_ne!(be32(&b, v), be32(&b, a));
+}
+
+#[test]
+fn stts_delta_zero_is_refused() {
+    let mut b = good();
+    // Audio: the first stts run's delta becomes 0, so its samples share one decode time.
+    let at = table(&b, 1, "stts");
+    assert!(be32(&b, at) >= 1 && be32(&b, at + 4) >= 2);
+    put32(&mut b, at + 8, 0);
+    refused(
+        "stts delta 0",
+        &b,
+        &["track 2 (soun)", "sample 1", "stts delta 0"],
+    );
+}
+
+#[test]
+fn stsc_samples_per_chunk_0xffffffff_is_refused() {
+    let mut b = good();
+    let at = table(&b, 1, "stsc");
+    assert!(be32(&b, at) >= 1);
+    put32(&mut b, at + 8, 0xFFFF_FFFF);
+    refused(
+        "stsc 0xFFFFFFFF",
+        &b,
+        &["track 2 (soun)", "stsc", "room for"],
+    );
+}
+
+#[test]
+fn overlapping_chunks_within_a_track_are_refused() {
+    let mut b = good();
+    let (at, n) = stco(&b, 0);
+    assert!(n >= 2);
+    let first = be32(&b, at);
+    put32(&mut b, at + 4, first);
+    refused(
+        "video chunk 2 = chunk 1",
+        &b,
+        &[
+            "track 1 (vide) sample",
+            "overlaps track 1 (vide) sample",
+            "same bytes",
+        ],
+    );
+}
+
+#[test]
+fn overlapping_chunks_across_tracks_are_refused() {
+    let mut b = good();
+    let (v, _) = stco(&b, 0);
+    let (a, _) = stco(&b, 1);
+    let video_first = be32(&b, v);
+    put32(&mut b, a, video_first);
+    refused(
+        "audio chunk 1 on video chunk 1",
+        &b,
+        &["track 1 (vide)", "track 2 (soun)", "overlaps"],
+    );
+}
+
+#[test]
+fn a_sample_past_the_end_is_refused() {
+    let mut b = good();
+    let (at, n) = stco(&b, 1);
+    let len = b.len() as u32;
+    put32(&mut b, at + 4 * (n - 1), len - 2);
+    refused(
+        "last audio chunk at the end of the file",
+        &b,
+        &["track 2 (soun)", "sample", "the file has only"],
+    );
+}
