@@ -2,7 +2,7 @@
 //! generated test media with one table entry patched in place (by a box walker of this test's
 //! own, not the library's): an stts delta of 0, an stsc run of 0xFFFFFFFF samples per chunk,
 //! chunk offsets that make samples overlap (within a track and across tracks), a sample past
-//! the end of the file. Each of these used to be accepted and then served wrongly (files a
+//! the end of the file; and a TS whose two video PES share a decode time. Each of these used to be accepted and then served wrongly (files a
 //! manifest lists but no request can fetch, or the wrong bytes).
 
 mod common;
@@ -172,5 +172,66 @@ fn a_sample_past_the_end_is_refused() {
         "last audio chunk at the end of the file",
         &b,
         &["track 2 (soun)", "sample", "the file has only"],
+    );
+}
+
+/// PES starts in a TS file: (PID, offset of the PES header 00 00 01 …).
+fn pes_starts(ts: &[u8]) -> Vec<(u16, usize)> {
+    let mut out = Vec::new();
+    for p in (0..ts.len() / 188).map(|i| i * 188) {
+        let h = &ts[p..p + 4];
+        let pid = (u16::from(h[1] & 0x1f) << 8) | u16::from(h[2]);
+        if h[0] != 0x47 || h[1] & 0x40 == 0 || h[3] & 0x10 == 0 {
+            continue;
+        }
+        let mut at = p + 4;
+        if h[3] & 0x20 != 0 {
+            at += 1 + usize::from(ts[at]);
+        }
+        if at + 19 <= p + 188 && ts[at..at + 3] == [0, 0, 1] {
+            out.push((pid, at));
+        }
+    }
+    out
+}
+
+/// TS with two video PES at one decode time: refused like an stts delta of 0.
+#[test]
+fn ts_repeated_decode_time_is_refused() {
+    use vodpack_media::ts::TsScanner;
+    let good = std::fs::read(media_dir().join("hls/360p_000.ts")).unwrap();
+    let scan = |ts: &[u8]| {
+        let mut s = TsScanner::new(0, "360p", 1_000_000);
+        s.feed(ts, 0, 0, "360p_000.ts")?;
+        s.finish()
+    };
+    assert!(!scan(&good).unwrap().is_empty());
+    // The first two PES of the video stream (stream id 0xE0).
+    let starts: Vec<usize> = pes_starts(&good)
+        .into_iter()
+        .filter(|&(_, at)| good[at + 3] == 0xe0)
+        .map(|(_, at)| at)
+        .collect();
+    assert!(starts.len() > 2);
+    // PTS and DTS present in both (flags 0b11): copy the first's 10 timestamp bytes over the
+    // second's.
+    let (a, b) = (starts[0], starts[1]);
+    assert!(
+        good[a + 7] >> 6 == 3 && good[b + 7] >> 6 == 3,
+        "PTS+DTS in both"
+    );
+    let mut bad = good.clone();
+    bad.copy_within(a + 9..a + 19, b + 9);
+    let err = match scan(&bad) {
+        Ok(t) => panic!(
+            "two samples at one decode time were accepted ({} tracks)",
+            t.len()
+        ),
+        Err(e) => e,
+    };
+    let msg = err.to_string();
+    assert!(
+        msg.contains("decode timestamps repeat at sample 2"),
+        "{msg}"
     );
 }
