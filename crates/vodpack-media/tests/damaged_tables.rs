@@ -175,6 +175,47 @@ fn a_sample_past_the_end_is_refused() {
     );
 }
 
+/// `good` with field `field` (u32s counted from the first entry) of `stbl/<name>` in trak
+/// `trak` set to `value`.
+fn patch(trak: usize, name: &str, field: usize, value: u32) -> Vec<u8> {
+    let mut b = good();
+    let at = table(&b, trak, name) + 4 + 4 * field;
+    put32(&mut b, at, value);
+    b
+}
+
+#[test]
+fn timelines_no_output_can_follow_are_refused() {
+    // ctts entry 1's offset: ±2^31 ticks.
+    for v in [0x7fff_ffff, 0x8000_0000] {
+        refused(
+            "huge composition offset",
+            &patch(0, "ctts", 1, v),
+            &["track 1 (vide)", "composition offset", "at sample 1"],
+        );
+    }
+    // stts entry 1's delta: 2^31 ticks per sample, audio and video.
+    refused(
+        "audio samples of 2^31 ticks",
+        &patch(1, "stts", 1, 0x7fff_ffff),
+        &["track 2 (soun)", "sample 1 lasts more than 10 s"],
+    );
+    refused(
+        "video samples of 2^31 ticks",
+        &patch(0, "stts", 1, 0x7fff_ffff),
+        &["track 1 (vide)", "sample 1 lasts more than 10 s"],
+    );
+    // Video frames 1 tick apart: 12800 frames per second.
+    refused(
+        "video frames 1 tick apart",
+        &patch(0, "stts", 1, 1),
+        &["track 1 (vide)", "frames per second"],
+    );
+    // Harmless damage stays accepted: an empty sample, a later first key frame.
+    assert_eq!(ingest(&patch(1, "stsz", 2, 0)).unwrap(), 2);
+    assert_eq!(ingest(&patch(0, "stss", 0, 2)).unwrap(), 2);
+}
+
 /// PES starts in a TS file: (PID, offset of the PES header 00 00 01 …).
 fn pes_starts(ts: &[u8]) -> Vec<(u16, usize)> {
     let mut out = Vec::new();

@@ -57,9 +57,13 @@ fn table(b: &[u8], trak: usize, name: &str) -> usize {
 
 /// A copy of `good` with the u32 at `stbl/<name>` entry field `field` of trak 1 (audio) set.
 fn patched(good: &[u8], name: &str, field: usize, value: u32) -> Vec<u8> {
+    assert!(be32(good, table(good, 1, name)) >= 1, "{name} has entries");
+    patched_in(good, 1, name, field, value)
+}
+
+fn patched_in(good: &[u8], trak: usize, name: &str, field: usize, value: u32) -> Vec<u8> {
     let mut b = good.to_vec();
-    let at = table(&b, 1, name);
-    assert!(be32(&b, at) >= 1, "{name} has entries");
+    let at = table(&b, trak, name);
     let f = at + 4 + 4 * field;
     b[f..f + 4].copy_from_slice(&value.to_be_bytes());
     b
@@ -308,6 +312,64 @@ async fn every_listed_url_answers(c: &mpv::Client, asset: &str) -> usize {
     fetched
 }
 
+/// Configurations of every format in group `g`: HLS-TS and CMAF (with I-frame playlists),
+/// DASH in each segment template format (with trick play), Smooth; returns how many.
+async fn every_format(c: &mpv::Client) -> usize {
+    create_config(c, "hls", |b| {
+        b.hls_package(
+            HlsPackage::builder()
+                .segment_duration_seconds(4)
+                .hls_manifests(
+                    HlsManifest::builder()
+                        .include_iframe_only_stream(true)
+                        .build(),
+                )
+                .build(),
+        )
+    })
+    .await;
+    create_config(c, "cmaf", |b| {
+        b.cmaf_package(
+            CmafPackage::builder()
+                .segment_duration_seconds(4)
+                .hls_manifests(
+                    HlsManifest::builder()
+                        .include_iframe_only_stream(true)
+                        .build(),
+                )
+                .build(),
+        )
+    })
+    .await;
+    for (id, format) in [
+        ("dash_ntl", SegmentTemplateFormat::NumberWithTimeline),
+        ("dash_twt", SegmentTemplateFormat::TimeWithTimeline),
+        ("dash_nwd", SegmentTemplateFormat::NumberWithDuration),
+    ] {
+        create_config(c, id, |b| {
+            b.dash_package(
+                DashPackage::builder()
+                    .segment_duration_seconds(4)
+                    .segment_template_format(format)
+                    .include_iframe_only_stream(true)
+                    .dash_manifests(DashManifest::builder().build())
+                    .build(),
+            )
+        })
+        .await;
+    }
+    create_config(c, "mss", |b| {
+        b.mss_package(
+            MssPackage::builder()
+                .segment_duration_seconds(4)
+                .mss_manifests(MssManifest::builder().build())
+                .build(),
+        )
+    })
+    .await;
+    6
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn damaged_tables_fail_ingest_and_every_listed_url_answers() {
     let hook = Webhook::start().await;
@@ -330,59 +392,7 @@ async fn damaged_tables_fail_ingest_and_every_listed_url_answers() {
 
     let c = server.client();
     c.create_packaging_group().id("g").send().await.unwrap();
-    create_config(&c, "hls", |b| {
-        b.hls_package(
-            HlsPackage::builder()
-                .segment_duration_seconds(4)
-                .hls_manifests(
-                    HlsManifest::builder()
-                        .include_iframe_only_stream(true)
-                        .build(),
-                )
-                .build(),
-        )
-    })
-    .await;
-    create_config(&c, "cmaf", |b| {
-        b.cmaf_package(
-            CmafPackage::builder()
-                .segment_duration_seconds(4)
-                .hls_manifests(
-                    HlsManifest::builder()
-                        .include_iframe_only_stream(true)
-                        .build(),
-                )
-                .build(),
-        )
-    })
-    .await;
-    for (id, format) in [
-        ("dash_ntl", SegmentTemplateFormat::NumberWithTimeline),
-        ("dash_twt", SegmentTemplateFormat::TimeWithTimeline),
-        ("dash_nwd", SegmentTemplateFormat::NumberWithDuration),
-    ] {
-        create_config(&c, id, |b| {
-            b.dash_package(
-                DashPackage::builder()
-                    .segment_duration_seconds(4)
-                    .segment_template_format(format)
-                    .include_iframe_only_stream(true)
-                    .dash_manifests(DashManifest::builder().build())
-                    .build(),
-            )
-        })
-        .await;
-    }
-    create_config(&c, "mss", |b| {
-        b.mss_package(
-            MssPackage::builder()
-                .segment_duration_seconds(4)
-                .mss_manifests(MssManifest::builder().build())
-                .build(),
-        )
-    })
-    .await;
-    let configs = 6;
+    let configs = every_format(&c).await;
 
     let cases = [
         ("stts0", "stts0.mp4", ["track 2 (soun)", "stts delta 0"]),
@@ -403,4 +413,84 @@ async fn damaged_tables_fail_ingest_and_every_listed_url_answers() {
     assert_eq!(wait_ingest(&c, "good").await, vec!["PLAYABLE"; configs]);
     let n = every_listed_url_answers(&c, "good").await;
     assert!(n > 50, "only {n} URLs fetched");
+}
+
+/// Asset id, patched file, and the words of the reason when ingest must fail.
+type Variant = (&'static str, Vec<u8>, Option<[&'static str; 2]>);
+
+/// More damage, found by patching one entry at a time: each variant either fails ingest with
+/// a reason naming the track and damage, or is served whole (every listed URL answers 200).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_damage_fails_or_is_served_whole() {
+    let hook = Webhook::start().await;
+    let server = Server::start_with(Options {
+        extra_args: vec!["--events-webhook".into(), hook.url.clone()],
+        ..Options::default()
+    });
+    let bucket = server.data_dir.join("buckets/media");
+    std::fs::create_dir_all(&bucket).unwrap();
+    let good = std::fs::read(media_dir().join("ladder/ladder_360p.mp4")).unwrap();
+    // (asset, patched file, the reason's words when ingest must fail, or None when the damage
+    // is harmless and the asset must be served whole). Fields count from the first entry.
+    let variants: Vec<Variant> = vec![
+        // First sync sample moved to sample 2: segments start at the next key frame.
+        ("stss_first_2", patched_in(&good, 0, "stss", 0, 2), None),
+        // An empty sample (stsz entry 2 = 0) in each track.
+        ("stsz_zero_audio", patched_in(&good, 1, "stsz", 2, 0), None),
+        ("stsz_zero_video", patched_in(&good, 0, "stsz", 2, 0), None),
+        // Composition offsets of ±2^31 ticks (Smooth answered 503).
+        (
+            "ctts_huge",
+            patched_in(&good, 0, "ctts", 1, 0x7fff_ffff),
+            Some(["track 1 (vide)", "composition offset"]),
+        ),
+        (
+            "ctts_neg",
+            patched_in(&good, 0, "ctts", 1, 0x8000_0000),
+            Some(["track 1 (vide)", "composition offset"]),
+        ),
+        // Samples lasting 2^31 ticks (DASH listed segments that answered 404).
+        (
+            "stts_audio_huge",
+            patched_in(&good, 1, "stts", 1, 0x7fff_ffff),
+            Some(["track 2 (soun)", "lasts more than"]),
+        ),
+        (
+            "stts_video_huge",
+            patched_in(&good, 0, "stts", 1, 0x7fff_ffff),
+            Some(["track 1 (vide)", "lasts more than"]),
+        ),
+        // Video frames 1 tick apart (DASH listed no media segment at all).
+        (
+            "stts_video_1",
+            patched_in(&good, 0, "stts", 1, 1),
+            Some(["track 1 (vide)", "frames per second"]),
+        ),
+    ];
+    for (k, b, _) in &variants {
+        std::fs::write(bucket.join(format!("{k}.mp4")), b).unwrap();
+    }
+    let c = server.client();
+    c.create_packaging_group().id("g").send().await.unwrap();
+    let configs = every_format(&c).await;
+    for (k, _, _) in &variants {
+        create_asset(&c, k, &format!("arn:aws:s3:::media/{k}.mp4")).await;
+    }
+    for (k, _, fails) in &variants {
+        let statuses = wait_ingest(&c, k).await;
+        match fails {
+            Some(words) => {
+                assert_eq!(statuses, vec!["FAILED"; configs], "{k}");
+                let err = hook.wait_for("IngestError", k, 1).await;
+                let msg = err[0]["detail"]["message"].as_str().unwrap();
+                for w in std::iter::once(format!("{k}.mp4").as_str()).chain(words.iter().copied()) {
+                    assert!(msg.contains(w), "{k}: {msg:?} should name {w:?}");
+                }
+            }
+            None => {
+                assert_eq!(statuses, vec!["PLAYABLE"; configs], "{k}");
+                assert!(every_listed_url_answers(&c, k).await > 50, "{k}");
+            }
+        }
+    }
 }

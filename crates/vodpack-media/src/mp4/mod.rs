@@ -308,6 +308,11 @@ fn codec_info(entry: &Entry, label: &str) -> Result<CodecInfo, MediaError> {
     })
 }
 
+/// Longest plausible sample duration and composition offset, in seconds.
+const MAX_SAMPLE_SECONDS: i64 = 10;
+/// Highest plausible average video frame rate.
+const MAX_FRAME_RATE: i64 = 1000;
+
 /// Expands one track's sample tables.
 fn samples(
     trak: &Trak,
@@ -371,6 +376,30 @@ fn samples(
         )));
     }
 
+    // A timeline no output can follow is damage: one sample lasting longer than
+    // `MAX_SAMPLE_SECONDS`, or video faster than `MAX_FRAME_RATE` (all frames in an instant).
+    // Outputs cut every track at the same plan boundaries; such a track would make manifests
+    // list segments that cannot be cut (404) or none at all.
+    let timescale = i64::from(trak.mdia.mdhd.timescale.max(1));
+    let max_delta = MAX_SAMPLE_SECONDS * timescale;
+    if let Some(i) = dts
+        .windows(2)
+        .position(|w| w[1] - w[0] > max_delta)
+        .or_else(|| (i64::from(last_delta) > max_delta).then(|| n.saturating_sub(1)))
+    {
+        return Err(corrupt(format!(
+            "sample {} lasts more than {MAX_SAMPLE_SECONDS} s (stts delta above {max_delta} at timescale {timescale})",
+            i + 1
+        )));
+    }
+    let handler: [u8; 4] = trak.mdia.hdlr.handler.into();
+    let span = t.max(1);
+    if &handler == b"vide" && n > 1 && (n as i64 - 1) * timescale > MAX_FRAME_RATE * span {
+        return Err(corrupt(format!(
+            "{n} frames in {span} ticks at timescale {timescale}: more than {MAX_FRAME_RATE} frames per second (stts deltas too small)"
+        )));
+    }
+
     // Composition offsets (ctts, v0 unsigned or v1 signed; mp4-atom gives both as i64).
     let mut cts = Vec::with_capacity(n);
     if let Some(ctts) = &stbl.ctts {
@@ -379,12 +408,16 @@ fn samples(
                 if cts.len() == n {
                     break;
                 }
-                let off = i32::try_from(e.sample_offset).map_err(|_| {
-                    corrupt(format!(
-                        "composition offset {} out of range",
-                        e.sample_offset
-                    ))
-                })?;
+                let off = i32::try_from(e.sample_offset)
+                    .ok()
+                    .filter(|o| i64::from(*o).abs() <= max_delta)
+                    .ok_or_else(|| {
+                        corrupt(format!(
+                            "composition offset {} out of range (more than {MAX_SAMPLE_SECONDS} s) at sample {}",
+                            e.sample_offset,
+                            cts.len() + 1
+                        ))
+                    })?;
                 cts.push(off);
             }
         }
