@@ -267,3 +267,60 @@ async fn full_disk_answers_503_and_writes_recover_when_space_returns() {
     drop(server);
     drop(fs);
 }
+
+/// An asset queued before the disk filled is ingested once space is back, without a restart:
+/// the server (re)starts on the full disk, its ingest workers cannot claim work, and pick it
+/// up as soon as the filler is deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_ingest_waits_for_space() {
+    let fs = Tmpfs::mount("24m");
+    let data = fs.path.join("data");
+    let bucket = data.join("buckets/media");
+    std::fs::create_dir_all(&bucket).unwrap();
+    std::fs::copy(
+        media_dir().join("ladder/ladder_360p.mp4"),
+        bucket.join("a.mp4"),
+    )
+    .unwrap();
+    // A node that does not ingest queues the asset.
+    let mut api_only = Server::spawn(
+        &data,
+        &Options {
+            extra_args: vec!["--ingest-concurrency".into(), "0".into()],
+            ..Options::default()
+        },
+    );
+    let c = api_only.client();
+    c.create_packaging_group().id("g").send().await.unwrap();
+    create_config(&c, "hls", |b| {
+        b.hls_package(
+            HlsPackage::builder()
+                .hls_manifests(HlsManifest::builder().build())
+                .build(),
+        )
+    })
+    .await;
+    create_asset(&c, "q", "arn:aws:s3:::media/a.mp4").await;
+    api_only.kill9();
+
+    let filler = fs.path.join("filler");
+    assert!(fill(&filler) > 0);
+    let server = Server::spawn(&data, &Options::default());
+    let c = server.client();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let d = c.describe_asset().id("q").send().await.unwrap();
+    let status = d.egress_endpoints()[0]
+        .status()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        status == "QUEUED" || status == "PROCESSING",
+        "an ingest cannot finish on a full disk: {status}"
+    );
+    std::fs::remove_file(&filler).unwrap();
+    assert_eq!(wait_ingest(&c, "q").await, ["PLAYABLE"]);
+    let url = d.egress_endpoints()[0].url().unwrap().to_string();
+    assert_eq!(get(&url).await.0, 200);
+    drop(server);
+    drop(fs);
+}
