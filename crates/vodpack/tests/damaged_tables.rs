@@ -6,7 +6,8 @@
 //! samples per chunk (HLS-TS answered 503 while CMAF/DASH/Smooth served the wrong bytes). Both
 //! must end FAILED with a reason naming the file, track and damage. For the healthy source,
 //! every URL listed by every manifest of HLS-TS, CMAF, DASH (all three segment template
-//! formats) and Smooth is fetched and must answer 200.
+//! formats) and Smooth is fetched and must answer 200, for the damaged variants that are still
+//! accepted and for every accepted source kind.
 
 mod common;
 
@@ -493,4 +494,53 @@ async fn other_damage_fails_or_is_served_whole() {
             }
         }
     }
+}
+
+/// Ingests `sources` (keys under the test media) into group `g` with every format and checks
+/// every URL each manifest lists.
+async fn every_source_serves_every_listed_url(sources: &[(&str, &str)]) {
+    let server = Server::start();
+    copy_tree(&media_dir(), &server.data_dir.join("buckets/media"));
+    let c = server.client();
+    c.create_packaging_group().id("g").send().await.unwrap();
+    let configs = every_format(&c).await;
+    for (id, key) in sources {
+        create_asset(&c, id, &format!("arn:aws:s3:::media/{key}")).await;
+    }
+    for (id, _) in sources {
+        assert_eq!(wait_ingest(&c, id).await, vec!["PLAYABLE"; configs], "{id}");
+        assert!(every_listed_url_answers(&c, id).await > 25, "{id}");
+    }
+}
+
+/// Every accepted source kind: each URL each manifest of each format lists answers 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_source_kind_serves_every_listed_url() {
+    every_source_serves_every_listed_url(&[
+        ("ladder", "ladder/ladder.smil"),
+        ("two_audio", "two_audio.smil"),
+        ("negative_cts", "negative_cts.mp4"),
+        ("co64", "co64.mp4"),
+        ("hevc", "hevc.mp4"),
+        ("ac3", "ac3.mp4"),
+        ("audio_only", "audio_only.mp4"),
+        ("hls", "hls/master.m3u8"),
+        ("hls_alt", "hls_alt/master.m3u8"),
+        ("hls_subs", "hls_subs/master.m3u8"),
+    ])
+    .await;
+}
+
+/// Known gap (egress, not ingest): with NUMBER_WITH_DURATION a DASH client requests every
+/// segment number of the Period for every Representation, but an audio track that starts late
+/// or ends early only has segments where it has samples, so e.g. `index_a0_2.mp4` of
+/// short_audio.mp4 answers 404. Every other format and template serves these sources whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "DASH NUMBER_WITH_DURATION lists segments past a short or late track (egress fix pending)"]
+async fn tracks_that_start_late_or_end_early_serve_every_listed_url() {
+    every_source_serves_every_listed_url(&[
+        ("short_audio", "short_audio.mp4"),
+        ("late_audio", "late_audio.mp4"),
+    ])
+    .await;
 }
