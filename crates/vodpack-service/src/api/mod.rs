@@ -286,7 +286,7 @@ impl From<RepoError> for ApiError {
             )),
             RepoError::Unavailable(reason) => ApiError::new(
                 ErrorKind::ServiceUnavailable,
-                format!("Service unavailable: {reason}; nothing was changed, try again later"),
+                format!("Service unavailable: {reason}; try again later"),
             ),
             RepoError::Backend(detail) => ApiError::internal(detail),
         }
