@@ -25,21 +25,23 @@ pub struct SqliteRepository {
     pool: SqlitePool,
 }
 
-fn backend(e: impl std::fmt::Display) -> RepoError {
-    RepoError::Backend(e.to_string())
-}
-
-/// Classifies a database error: conditions that pass (a full disk, a busy or locked database,
-/// an I/O error) become [`RepoError::Unavailable`] with a reason a client may read; anything
-/// else is a [`RepoError::Backend`] bug.
-fn db(e: sqlx::Error) -> RepoError {
-    match unavailable_reason(&e) {
-        Some(reason) => {
-            tracing::warn!(error = %e, "database unavailable");
-            RepoError::Unavailable(reason.to_string())
-        }
-        None => backend(e),
+/// A database failure as a [`RepoError`]: conditions that pass (a full disk, a busy or
+/// locked database, an I/O error) become [`RepoError::Unavailable`] with a reason a client
+/// may read; anything else is a [`RepoError::Backend`] bug. Takes any error so that every
+/// `map_err(backend)` classifies what it can (sqlx errors, also inside migrations).
+fn backend<E: std::fmt::Display + 'static>(e: E) -> RepoError {
+    let any = &e as &dyn std::any::Any;
+    let sqlx_error = any.downcast_ref::<sqlx::Error>().or_else(|| match any
+        .downcast_ref::<sqlx::migrate::MigrateError>(
+    ) {
+        Some(sqlx::migrate::MigrateError::Execute(e)) => Some(e),
+        _ => None,
+    });
+    if let Some(reason) = sqlx_error.and_then(unavailable_reason) {
+        tracing::warn!(error = %e, "database unavailable");
+        return RepoError::Unavailable(reason.to_string());
     }
+    RepoError::Backend(e.to_string())
 }
 
 fn unavailable_reason(e: &sqlx::Error) -> Option<&'static str> {
@@ -114,14 +116,14 @@ fn sql_for(kind: ResourceKind) -> KindSql {
 }
 
 fn group_row(r: &SqliteRow) -> RepoResult<(i64, GroupRecord)> {
-    let auth: Option<String> = r.try_get("authorization_json").map_err(db)?;
-    let logs: Option<String> = r.try_get("egress_access_logs_json").map_err(db)?;
-    let tags: String = r.try_get("tags_json").map_err(db)?;
+    let auth: Option<String> = r.try_get("authorization_json").map_err(backend)?;
+    let logs: Option<String> = r.try_get("egress_access_logs_json").map_err(backend)?;
+    let tags: String = r.try_get("tags_json").map_err(backend)?;
     Ok((
-        r.try_get("seq").map_err(db)?,
+        r.try_get("seq").map_err(backend)?,
         GroupRecord {
-            id: r.try_get("id").map_err(db)?,
-            created_at: r.try_get("created_at").map_err(db)?,
+            id: r.try_get("id").map_err(backend)?,
+            created_at: r.try_get("created_at").map_err(backend)?,
             authorization: auth.as_deref().map(from_json).transpose()?,
             egress_access_logs: logs.as_deref().map(from_json).transpose()?,
             tags: from_json(&tags)?,
@@ -130,35 +132,35 @@ fn group_row(r: &SqliteRow) -> RepoResult<(i64, GroupRecord)> {
 }
 
 fn config_row(r: &SqliteRow) -> RepoResult<(i64, ConfigRecord)> {
-    let package: String = r.try_get("package_json").map_err(db)?;
-    let tags: String = r.try_get("tags_json").map_err(db)?;
+    let package: String = r.try_get("package_json").map_err(backend)?;
+    let tags: String = r.try_get("tags_json").map_err(backend)?;
     Ok((
-        r.try_get("seq").map_err(db)?,
+        r.try_get("seq").map_err(backend)?,
         ConfigRecord {
-            id: r.try_get("id").map_err(db)?,
-            packaging_group_id: r.try_get("packaging_group_id").map_err(db)?,
-            created_at: r.try_get("created_at").map_err(db)?,
+            id: r.try_get("id").map_err(backend)?,
+            packaging_group_id: r.try_get("packaging_group_id").map_err(backend)?,
+            created_at: r.try_get("created_at").map_err(backend)?,
             package: from_json(&package)?,
-            egress_id: r.try_get("egress_id").map_err(db)?,
+            egress_id: r.try_get("egress_id").map_err(backend)?,
             tags: from_json(&tags)?,
         },
     ))
 }
 
 fn asset_row(r: &SqliteRow) -> RepoResult<(i64, AssetRecord)> {
-    let tags: String = r.try_get("tags_json").map_err(db)?;
+    let tags: String = r.try_get("tags_json").map_err(backend)?;
     Ok((
-        r.try_get("seq").map_err(db)?,
+        r.try_get("seq").map_err(backend)?,
         AssetRecord {
-            id: r.try_get("id").map_err(db)?,
-            packaging_group_id: r.try_get("packaging_group_id").map_err(db)?,
-            created_at: r.try_get("created_at").map_err(db)?,
-            source_arn: r.try_get("source_arn").map_err(db)?,
-            source_role_arn: r.try_get("source_role_arn").map_err(db)?,
-            resource_id: r.try_get("resource_id").map_err(db)?,
-            egress_id: r.try_get("egress_id").map_err(db)?,
-            status: r.try_get("status").map_err(db)?,
-            ingest_error: r.try_get("ingest_error").map_err(db)?,
+            id: r.try_get("id").map_err(backend)?,
+            packaging_group_id: r.try_get("packaging_group_id").map_err(backend)?,
+            created_at: r.try_get("created_at").map_err(backend)?,
+            source_arn: r.try_get("source_arn").map_err(backend)?,
+            source_role_arn: r.try_get("source_role_arn").map_err(backend)?,
+            resource_id: r.try_get("resource_id").map_err(backend)?,
+            egress_id: r.try_get("egress_id").map_err(backend)?,
+            status: r.try_get("status").map_err(backend)?,
+            ingest_error: r.try_get("ingest_error").map_err(backend)?,
             tags: from_json(&tags)?,
         },
     ))
@@ -183,7 +185,7 @@ async fn count(conn: &mut SqliteConnection, sql: &'static str, arg: &str) -> Rep
         .bind(arg)
         .fetch_one(conn)
         .await
-        .map_err(db)?;
+        .map_err(backend)?;
     Ok(n.max(0) as u64)
 }
 
@@ -195,7 +197,7 @@ impl SqliteRepository {
     /// Opens (creating if needed) the database file and applies pending migrations.
     pub async fn open(path: &Path) -> RepoResult<Self> {
         let options = SqliteConnectOptions::from_str("sqlite:")
-            .map_err(db)?
+            .map_err(backend)?
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -219,19 +221,19 @@ impl SqliteRepository {
             })
             .connect_with(options)
             .await
-            .map_err(db)?;
+            .map_err(backend)?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
-            .map_err(|e| match e {
-                sqlx::migrate::MigrateError::Execute(e) => db(e),
-                e => backend(e),
-            })?;
+            .map_err(backend)?;
         Ok(SqliteRepository { pool })
     }
 
     async fn write_tx(&self) -> RepoResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(backend)
     }
 
     /// The one row `sql` (with one bound text argument) selects, converted.
@@ -245,7 +247,7 @@ impl SqliteRepository {
             .bind(arg)
             .fetch_optional(&self.pool)
             .await
-            .map_err(db)?;
+            .map_err(backend)?;
         row.as_ref()
             .map(conv)
             .transpose()
@@ -266,7 +268,7 @@ impl SqliteRepository {
             .bind(id)
             .execute(&mut *tx)
             .await
-            .map_err(db)?;
+            .map_err(backend)?;
         if done.rows_affected() == 0 {
             return Err(RepoError::NotFound {
                 kind: ResourceKind::PackagingGroup,
@@ -274,7 +276,7 @@ impl SqliteRepository {
             });
         }
         let g = Self::fetch_group(&mut tx, id).await?;
-        tx.commit().await.map_err(db)?;
+        tx.commit().await.map_err(backend)?;
         g.ok_or_else(|| backend("group vanished inside its own transaction"))
     }
 
@@ -283,7 +285,7 @@ impl SqliteRepository {
             .bind(id)
             .fetch_optional(conn)
             .await
-            .map_err(db)?;
+            .map_err(backend)?;
         row.as_ref()
             .map(group_row)
             .transpose()
@@ -319,10 +321,10 @@ impl SqliteRepository {
                     id: id.to_string(),
                 }
             } else {
-                db(e)
+                backend(e)
             });
         }
-        tx.commit().await.map_err(db)
+        tx.commit().await.map_err(backend)
     }
 }
 
@@ -339,7 +341,7 @@ impl Repository for SqliteRepository {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM packaging_groups")
             .fetch_one(&mut *tx)
             .await
-            .map_err(db)?;
+            .map_err(backend)?;
         if n >= i64::from(quotas.packaging_groups) {
             return Err(RepoError::QuotaExceeded {
                 what: "packaging groups",
@@ -363,14 +365,14 @@ impl Repository for SqliteRepository {
                     id: g.id.clone(),
                 }
             } else {
-                db(e)
+                backend(e)
             });
         }
-        tx.commit().await.map_err(db)
+        tx.commit().await.map_err(backend)
     }
 
     async fn get_group(&self, id: &str) -> RepoResult<Option<GroupRecord>> {
-        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
         Self::fetch_group(&mut conn, id).await
     }
 
@@ -380,7 +382,7 @@ impl Repository for SqliteRepository {
             .bind(i64::from(limit) + 1)
             .fetch_all(&self.pool)
             .await
-            .map_err(db)?;
+            .map_err(backend)?;
         page(rows, limit, group_row)
     }
 
@@ -441,12 +443,12 @@ impl Repository for SqliteRepository {
             .bind(id)
             .execute(&mut *tx)
             .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
     }
 
     async fn count_assets(&self, group_id: &str) -> RepoResult<u64> {
-        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
         count(
             &mut conn,
             "SELECT COUNT(*) FROM assets WHERE packaging_group_id = ?",
@@ -514,7 +516,7 @@ impl Repository for SqliteRepository {
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await
-        .map_err(db)?;
+        .map_err(backend)?;
         page(rows, limit, config_row)
     }
 
@@ -525,7 +527,7 @@ impl Repository for SqliteRepository {
         .bind(group_id)
         .fetch_all(&self.pool)
         .await
-        .map_err(db)?;
+        .map_err(backend)?;
         rows.iter().map(|r| config_row(r).map(|(_, c)| c)).collect()
     }
 
@@ -534,7 +536,7 @@ impl Repository for SqliteRepository {
             .bind(id)
             .execute(&self.pool)
             .await
-            .map_err(db)?;
+            .map_err(backend)?;
         if done.rows_affected() == 0 {
             return Err(RepoError::NotFound {
                 kind: ResourceKind::PackagingConfiguration,
@@ -601,7 +603,7 @@ impl Repository for SqliteRepository {
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await
-        .map_err(db)?;
+        .map_err(backend)?;
         page(rows, limit, asset_row)
     }
 
@@ -610,7 +612,7 @@ impl Repository for SqliteRepository {
             .bind(id)
             .execute(&self.pool)
             .await
-            .map_err(db)?;
+            .map_err(backend)?;
         if done.rows_affected() == 0 {
             return Err(RepoError::NotFound {
                 kind: ResourceKind::Asset,
@@ -624,7 +626,7 @@ impl Repository for SqliteRepository {
         let done = sqlx::query("UPDATE assets SET status = 'QUEUED' WHERE status = 'PROCESSING'")
             .execute(&self.pool)
             .await
-            .map_err(db)?;
+            .map_err(backend)?;
         Ok(done.rows_affected())
     }
 
@@ -635,9 +637,9 @@ impl Repository for SqliteRepository {
         )
         .fetch_optional(&mut *tx)
         .await
-        .map_err(db)?;
+        .map_err(backend)?;
         let asset = row.as_ref().map(asset_row).transpose()?.map(|(_, a)| a);
-        tx.commit().await.map_err(db)?;
+        tx.commit().await.map_err(backend)?;
         Ok(asset)
     }
 
@@ -661,7 +663,7 @@ impl Repository for SqliteRepository {
         .bind(egress_id)
         .fetch_optional(&mut *tx)
         .await
-        .map_err(db)?;
+        .map_err(backend)?;
         let Some(seq) = seq else {
             return Ok(false);
         };
@@ -678,9 +680,9 @@ impl Repository for SqliteRepository {
             .bind(index)
             .execute(&mut *tx)
             .await
-            .map_err(db)?;
+            .map_err(backend)?;
         }
-        tx.commit().await.map_err(db)?;
+        tx.commit().await.map_err(backend)?;
         Ok(true)
     }
 
@@ -691,12 +693,12 @@ impl Repository for SqliteRepository {
         .bind(id)
         .fetch_optional(&self.pool)
         .await
-        .map_err(db)?;
+        .map_err(backend)?;
         match row {
             None => Ok(None),
             Some(r) => {
-                let v: i64 = r.try_get("format_version").map_err(db)?;
-                let bytes: Vec<u8> = r.try_get("bytes").map_err(db)?;
+                let v: i64 = r.try_get("format_version").map_err(backend)?;
+                let bytes: Vec<u8> = r.try_get("bytes").map_err(backend)?;
                 Ok(Some((u16::try_from(v).unwrap_or(0), bytes)))
             }
         }
@@ -707,7 +709,7 @@ impl Repository for SqliteRepository {
             .bind(id)
             .fetch_optional(&self.pool)
             .await
-            .map_err(db)?;
+            .map_err(backend)?;
         tags.as_deref().map(from_json).transpose()
     }
 
@@ -754,7 +756,7 @@ impl SqliteRepository {
             .bind(id)
             .fetch_optional(&mut *tx)
             .await
-            .map_err(db)?;
+            .map_err(backend)?;
         let Some(current) = current else {
             return Err(RepoError::NotFound {
                 kind,
@@ -768,8 +770,8 @@ impl SqliteRepository {
             .bind(id)
             .execute(&mut *tx)
             .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
     }
 }
 
