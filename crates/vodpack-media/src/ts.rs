@@ -578,11 +578,18 @@ impl TsScanner {
                 continue;
             }
             let mut samples = t.samples.clone();
-            // Decode order is arrival order; PES timestamps must not go backwards.
-            if samples.dts.windows(2).any(|w| w[1] < w[0]) {
+            // Decode order is arrival order; PES timestamps must increase (outputs cut and
+            // name segments by decode time: two samples at one time cannot both be served).
+            if let Some(i) = samples.dts.windows(2).position(|w| w[1] <= w[0]) {
+                let what = if samples.dts[i + 1] == samples.dts[i] {
+                    "repeat"
+                } else {
+                    "go backwards"
+                };
                 return Err(MediaError::Corrupt(format!(
-                    "{}: PID {pid}: decode timestamps go backwards",
-                    self.label
+                    "{}: PID {pid}: decode timestamps {what} at sample {}",
+                    self.label,
+                    i + 2
                 )));
             }
             let deltas: Vec<i64> = samples.dts.windows(2).map(|w| w[1] - w[0]).collect();

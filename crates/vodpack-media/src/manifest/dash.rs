@@ -12,7 +12,9 @@
 //!   `Role main`, later ones `Role alternate`.
 //! * `segmentTemplateFormat`: `NUMBER_WITH_TIMELINE` (`$Number$` + SegmentTimeline),
 //!   `TIME_WITH_TIMELINE` (`$Time$` + SegmentTimeline), `NUMBER_WITH_DURATION` (`$Number$` +
-//!   `@duration`, the most common segment duration of the timeline, last segment excluded).
+//!   `@duration`, the most common segment duration of the timeline, last segment excluded;
+//!   a Representation that `@duration` cannot address, one that starts late or ends early,
+//!   gets its `$Number$` SegmentTimeline instead, so no listed segment is missing).
 //!   Timelines are run-length compressed (`S@r`); `S@t` is written on the first entry and
 //!   wherever a gap or overlap breaks continuity.
 //! * `manifestLayout`: `FULL` puts a SegmentTemplate in every Representation; `COMPACT` puts
@@ -305,6 +307,34 @@ fn template_duration(timeline: &[(u64, u64)], pto: u64) -> u64 {
     span.div_ceil(n).max(1)
 }
 
+/// Whether a client addressing this Representation by `@duration` (segment k covers Period
+/// time [(k-1)·d, k·d), counted up to the Period end) asks for exactly the segments it has.
+/// A track that starts late or ends early does not: it is written with its timeline instead
+/// (same `$Number$` URLs), so no listed segment is missing.
+fn addressable_by_duration(r: &Representation, period: Duration) -> bool {
+    let Some(&(first, _)) = r.timeline.first() else {
+        return true;
+    };
+    let d = template_duration(&r.timeline, r.presentation_time_offset).max(1);
+    let ticks = (period.as_secs_f64() * f64::from(r.timescale)).round() as u64;
+    let late = first.saturating_sub(r.presentation_time_offset);
+    late.saturating_mul(2) < d && ticks.div_ceil(d) == r.timeline.len() as u64
+}
+
+/// The template format written for `r`: NUMBER_WITH_DURATION falls back to
+/// NUMBER_WITH_TIMELINE where `@duration` cannot address the Representation.
+fn format_for(
+    r: &Representation,
+    format: SegmentTemplateFormat,
+    period: Duration,
+) -> SegmentTemplateFormat {
+    if format == SegmentTemplateFormat::NumberWithDuration && !addressable_by_duration(r, period) {
+        SegmentTemplateFormat::NumberWithTimeline
+    } else {
+        format
+    }
+}
+
 fn segment_template(
     s: &mut String,
     depth: usize,
@@ -473,6 +503,7 @@ fn adaptation_set(
     trick_of: Option<usize>,
     trick_rate: Option<u32>,
     options: &DashOptions,
+    period: Duration,
 ) {
     let mut attrs = vec![
         ("id", id.to_string()),
@@ -535,9 +566,10 @@ fn adaptation_set(
     let format = options.segment_template_format;
     let compact = options.manifest_layout == ManifestLayout::Compact && shares_template(&set.reps);
     if compact && let Some(first) = set.reps.first() {
-        segment_template(s, 3, first, format);
+        segment_template(s, 3, first, format_for(first, format, period));
     }
     for r in &set.reps {
+        let format = format_for(r, format, period);
         representation(s, r, (!compact).then_some(format), trick_rate);
     }
     end(s, 2, "AdaptationSet");
@@ -588,7 +620,16 @@ pub fn mpd(m: &Mpd) -> String {
         if set.video && main_video_id.is_none() {
             main_video_id = Some(id);
         }
-        adaptation_set(&mut s, id, set, Some(role), None, None, &m.options);
+        adaptation_set(
+            &mut s,
+            id,
+            set,
+            Some(role),
+            None,
+            None,
+            &m.options,
+            m.duration,
+        );
     }
     if let (Some(trick), Some(main_id)) = (&m.trick_play, main_video_id)
         && matches!(trick.representation.media, Media::Video(_))
@@ -608,6 +649,7 @@ pub fn mpd(m: &Mpd) -> String {
             Some(main_id),
             Some(trick.max_playout_rate),
             &m.options,
+            m.duration,
         );
     }
     end(&mut s, 1, "Period");
@@ -642,5 +684,43 @@ mod tests {
         assert_eq!(nominal_duration(&[(0, 6), (6, 6), (12, 2)]), 6);
         assert_eq!(nominal_duration(&[(0, 4)]), 4);
         assert_eq!(nominal_duration(&[]), 1);
+    }
+
+    #[test]
+    fn duration_templates_only_where_they_address_every_segment() {
+        let rep = |pto: u64, timeline: Vec<(u64, u64)>| Representation {
+            id: "a0".into(),
+            bandwidth: 1,
+            codecs: "mp4a.40.2".into(),
+            media: Media::Audio(Audio {
+                sampling_rate: 1000,
+                channels: ChannelConfiguration::Count(2),
+                language: None,
+            }),
+            timescale: 1000,
+            presentation_time_offset: pto,
+            urls: SegmentUrls {
+                initialization: "i.mp4".into(),
+                media_prefix: "a_".into(),
+                media_suffix: ".mp4".into(),
+            },
+            timeline,
+        };
+        let nwd = SegmentTemplateFormat::NumberWithDuration;
+        let ntl = SegmentTemplateFormat::NumberWithTimeline;
+        let period = Duration::from_secs(12);
+        // Whole Period (with a Period start offset and a short last segment): @duration.
+        let whole = rep(100, vec![(100, 4000), (4100, 4000), (8100, 3900)]);
+        assert_eq!(format_for(&whole, nwd, period), nwd);
+        // Ends early (4 s of 12) or starts late (at 4 s): a client would ask for segments 2
+        // and 3, or number the first one 1 at time 0; the timeline addresses them.
+        let short = rep(0, vec![(0, 4000)]);
+        assert_eq!(format_for(&short, nwd, period), ntl);
+        let late = rep(0, vec![(4000, 4000), (8000, 4000)]);
+        assert_eq!(format_for(&late, nwd, period), ntl);
+        // Other formats are left alone.
+        assert_eq!(format_for(&short, ntl, period), ntl);
+        let twt = SegmentTemplateFormat::TimeWithTimeline;
+        assert_eq!(format_for(&late, twt, period), twt);
     }
 }

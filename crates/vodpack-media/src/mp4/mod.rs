@@ -308,6 +308,11 @@ fn codec_info(entry: &Entry, label: &str) -> Result<CodecInfo, MediaError> {
     })
 }
 
+/// Longest plausible sample duration and composition offset, in seconds.
+const MAX_SAMPLE_SECONDS: i64 = 10;
+/// Highest plausible average video frame rate.
+const MAX_FRAME_RATE: i64 = 1000;
+
 /// Expands one track's sample tables.
 fn samples(
     trak: &Trak,
@@ -360,6 +365,40 @@ fn samples(
             dts.len()
         )));
     }
+    // Every output cuts and names segments and fragments by decode time: two samples at one
+    // time (an stts delta of 0 before the last sample) would give files no request can name.
+    if let Some(i) = dts.windows(2).position(|w| w[1] <= w[0]) {
+        return Err(corrupt(format!(
+            "sample {} lasts 0 ticks (stts delta 0): sample {} has the same decode time {}; decode times must increase",
+            i + 1,
+            i + 2,
+            dts[i]
+        )));
+    }
+
+    // A timeline no output can follow is damage: one sample lasting longer than
+    // `MAX_SAMPLE_SECONDS`, or video faster than `MAX_FRAME_RATE` (all frames in an instant).
+    // Outputs cut every track at the same plan boundaries; such a track would make manifests
+    // list segments that cannot be cut (404) or none at all.
+    let timescale = i64::from(trak.mdia.mdhd.timescale.max(1));
+    let max_delta = MAX_SAMPLE_SECONDS * timescale;
+    if let Some(i) = dts
+        .windows(2)
+        .position(|w| w[1] - w[0] > max_delta)
+        .or_else(|| (i64::from(last_delta) > max_delta).then(|| n.saturating_sub(1)))
+    {
+        return Err(corrupt(format!(
+            "sample {} lasts more than {MAX_SAMPLE_SECONDS} s (stts delta above {max_delta} at timescale {timescale})",
+            i + 1
+        )));
+    }
+    let handler: [u8; 4] = trak.mdia.hdlr.handler.into();
+    let span = t.max(1);
+    if &handler == b"vide" && n > 1 && (n as i64 - 1) * timescale > MAX_FRAME_RATE * span {
+        return Err(corrupt(format!(
+            "{n} frames in {span} ticks at timescale {timescale}: more than {MAX_FRAME_RATE} frames per second (stts deltas too small)"
+        )));
+    }
 
     // Composition offsets (ctts, v0 unsigned or v1 signed; mp4-atom gives both as i64).
     let mut cts = Vec::with_capacity(n);
@@ -369,12 +408,16 @@ fn samples(
                 if cts.len() == n {
                     break;
                 }
-                let off = i32::try_from(e.sample_offset).map_err(|_| {
-                    corrupt(format!(
-                        "composition offset {} out of range",
-                        e.sample_offset
-                    ))
-                })?;
+                let off = i32::try_from(e.sample_offset)
+                    .ok()
+                    .filter(|o| i64::from(*o).abs() <= max_delta)
+                    .ok_or_else(|| {
+                        corrupt(format!(
+                            "composition offset {} out of range (more than {MAX_SAMPLE_SECONDS} s) at sample {}",
+                            e.sample_offset,
+                            cts.len() + 1
+                        ))
+                    })?;
                 cts.push(off);
             }
         }
@@ -411,6 +454,24 @@ fn samples(
         (None, None) => return Err(corrupt("no chunk offset table (stco/co64)".into())),
     };
     let stsc = &stbl.stsc.entries;
+    // The chunk runs must hold exactly the samples stsz lists: room for more (a huge
+    // samples-per-chunk) would place samples over other data.
+    let mut room = 0u64;
+    for (ei, e) in stsc.iter().enumerate() {
+        let first = u64::from(e.first_chunk.saturating_sub(1)).min(chunks.len() as u64);
+        let end = stsc.get(ei + 1).map_or(chunks.len() as u64, |next| {
+            u64::from(next.first_chunk.saturating_sub(1)).min(chunks.len() as u64)
+        });
+        room = room.saturating_add(
+            end.saturating_sub(first)
+                .saturating_mul(u64::from(e.samples_per_chunk)),
+        );
+    }
+    if room > n as u64 {
+        return Err(corrupt(format!(
+            "stsc and the chunk offsets describe room for {room} samples, stsz has {n}"
+        )));
+    }
     let mut offsets = Vec::with_capacity(n);
     for (ei, e) in stsc.iter().enumerate() {
         if e.first_chunk == 0 || e.samples_per_chunk == 0 {
@@ -524,6 +585,7 @@ pub fn parse_moov(
 ) -> Result<Mp4Tracks, MediaError> {
     let moov = tree::decode_moov(moov)?;
     let mut out = Mp4Tracks::default();
+    let mut labels = Vec::new();
     for trak in &moov.trak {
         let handler: [u8; 4] = trak.mdia.hdlr.handler.into();
         let label = format!(
@@ -605,7 +667,9 @@ pub fn parse_moov(
         }
         track.compute_bitrates();
         out.tracks.push(track);
+        labels.push(label);
     }
+    check_overlaps(&out.tracks, &labels)?;
     if out.tracks.len() > limits.max_tracks_per_stream {
         return Err(MediaError::Limit(format!(
             "the file has {} tracks, more than {} per ingest stream",
@@ -619,6 +683,54 @@ pub fn parse_moov(
         ));
     }
     Ok(out)
+}
+
+/// Refuses sample tables whose samples share bytes, within a track or with another track of
+/// the same file: one of them is read from the wrong place, and a packager must not serve
+/// it. One sort of (offset, end) spans, so about a second for a million samples at worst.
+fn check_overlaps(tracks: &[Track], labels: &[String]) -> Result<(), MediaError> {
+    let total: usize = tracks.iter().map(|t| t.samples.len()).sum();
+    let mut spans: Vec<(u64, u64, u32, u32)> = Vec::with_capacity(total);
+    for (ti, t) in tracks.iter().enumerate() {
+        let s = &t.samples;
+        for i in 0..s.len() {
+            if s.size[i] > 0 {
+                spans.push((
+                    s.offset[i],
+                    s.offset[i] + u64::from(s.size[i]),
+                    ti as u32,
+                    i as u32,
+                ));
+            }
+        }
+    }
+    spans.sort_unstable_by_key(|s| (s.0, s.1));
+    let label = |ti: u32| labels.get(ti as usize).map_or("?", String::as_str);
+    // The span reaching furthest so far: any later start before its end overlaps it.
+    let mut reach: Option<(u64, u64, u32, u32)> = None;
+    for &span in &spans {
+        if let Some(r) = reach {
+            if span.0 < r.1 {
+                return Err(MediaError::Corrupt(format!(
+                    "{} sample {} (bytes {}..{}) overlaps {} sample {} (bytes {}..{}): the sample tables place two samples on the same bytes",
+                    label(span.2),
+                    span.3 + 1,
+                    span.0,
+                    span.1,
+                    label(r.2),
+                    r.3 + 1,
+                    r.0,
+                    r.1
+                )));
+            }
+            if span.1 > r.1 {
+                reach = Some(span);
+            }
+        } else {
+            reach = Some(span);
+        }
+    }
+    Ok(())
 }
 
 fn frame_rate(trak: &Trak, track: &Track) -> Option<(u32, u32)> {

@@ -211,6 +211,10 @@ impl From<RepoError> for ApiError {
             RepoError::TooManyTags { limit, would_have } => ApiError::unprocessable(format!(
                 "a resource can have at most {limit} tags; this request would give it {would_have}"
             )),
+            RepoError::Unavailable(reason) => ApiError::new(
+                ErrorKind::ServiceUnavailable,
+                format!("Service unavailable: {reason}; try again later"),
+            ),
             RepoError::Backend(detail) => ApiError::internal(detail),
         }
     }

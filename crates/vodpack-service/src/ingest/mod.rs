@@ -261,10 +261,8 @@ impl Ingest {
             Ok(index) => {
                 let bytes = index::encode(&index);
                 let recorded = self
-                    .repo
-                    .finish_ingest(
-                        &asset.id,
-                        &asset.egress_id,
+                    .record(
+                        &asset,
                         IngestOutcome::Playable {
                             index: &bytes,
                             format_version: index::FORMAT_VERSION,
@@ -312,10 +310,7 @@ impl Ingest {
                     },
                     None => IngestOutcome::Failed { reason: &reason },
                 };
-                let recorded = self
-                    .repo
-                    .finish_ingest(&asset.id, &asset.egress_id, outcome)
-                    .await;
+                let recorded = self.record(&asset, outcome).await;
                 if let Err(e) = recorded {
                     tracing::error!(asset = %asset.id, error = %e, "cannot record the ingest failure");
                 }
@@ -329,6 +324,31 @@ impl Ingest {
                         manifest_urls: None,
                     },
                 );
+            }
+        }
+    }
+
+    /// Records how an ingest ended. While the database cannot take writes (disk full, busy)
+    /// it keeps trying, so an ingest that ends during such an outage lands once it is over
+    /// instead of leaving the asset PROCESSING until a restart.
+    async fn record(
+        &self,
+        asset: &AssetRecord,
+        outcome: IngestOutcome<'_>,
+    ) -> Result<bool, crate::repo::RepoError> {
+        let mut wait = Duration::from_millis(250);
+        loop {
+            match self
+                .repo
+                .finish_ingest(&asset.id, &asset.egress_id, outcome)
+                .await
+            {
+                Err(crate::repo::RepoError::Unavailable(reason)) => {
+                    tracing::warn!(asset = %asset.id, %reason, "cannot record the ingest result yet; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+                other => return other,
             }
         }
     }

@@ -202,6 +202,10 @@ pub enum RepoError {
     },
     #[error("a resource can have at most {limit} tags; this change would give it {would_have}")]
     TooManyTags { limit: usize, would_have: usize },
+    /// The database cannot take the request now (disk full, busy/locked, I/O error); the
+    /// text says why, without paths. The request was not acknowledged; clients retry later.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error("storage error: {0}")]
     Backend(String),
 }

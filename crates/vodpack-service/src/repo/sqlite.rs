@@ -17,7 +17,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Row, SqliteConnection};
+use sqlx::{Connection, Row, SqliteConnection};
 
 use super::*;
 
@@ -25,9 +25,52 @@ pub struct SqliteRepository {
     pool: SqlitePool,
 }
 
-fn backend(e: impl std::fmt::Display) -> RepoError {
+/// A database failure as a [`RepoError`]: conditions that pass (a full disk, a busy or
+/// locked database, an I/O error) become [`RepoError::Unavailable`] with a reason a client
+/// may read; anything else is a [`RepoError::Backend`] bug. Takes any error so that every
+/// `map_err(backend)` classifies what it can (sqlx errors, also inside migrations).
+fn backend<E: std::fmt::Display + 'static>(e: E) -> RepoError {
+    let any = &e as &dyn std::any::Any;
+    let sqlx_error = any.downcast_ref::<sqlx::Error>().or_else(|| match any
+        .downcast_ref::<sqlx::migrate::MigrateError>(
+    ) {
+        Some(sqlx::migrate::MigrateError::Execute(e)) => Some(e),
+        _ => None,
+    });
+    if let Some(reason) = sqlx_error.and_then(unavailable_reason) {
+        tracing::warn!(error = %e, "database unavailable");
+        return RepoError::Unavailable(reason.to_string());
+    }
     RepoError::Backend(e.to_string())
 }
+
+fn unavailable_reason(e: &sqlx::Error) -> Option<&'static str> {
+    match e {
+        sqlx::Error::Database(d) => {
+            // Extended result codes carry the primary code in their low byte.
+            let code: i32 = d.code()?.parse().ok()?;
+            match code & 0xff {
+                SQLITE_BUSY | SQLITE_LOCKED => Some("the database is busy"),
+                SQLITE_FULL => Some("the disk holding the database is full"),
+                SQLITE_IOERR => Some("the database cannot be read or written (I/O error)"),
+                _ => None,
+            }
+        }
+        sqlx::Error::Io(io) if io.raw_os_error() == Some(ENOSPC) => {
+            Some("the disk holding the database is full")
+        }
+        sqlx::Error::Io(_) => Some("the database cannot be read or written (I/O error)"),
+        sqlx::Error::PoolTimedOut => Some("the database is busy"),
+        _ => None,
+    }
+}
+
+/// SQLite primary result codes (sqlite3.h) and the errno of a full file system.
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_LOCKED: i32 = 6;
+const SQLITE_IOERR: i32 = 10;
+const SQLITE_FULL: i32 = 13;
+const ENOSPC: i32 = 28;
 
 fn to_json<T: Serialize>(v: &T) -> RepoResult<String> {
     serde_json::to_string(v).map_err(backend)
@@ -173,6 +216,19 @@ impl SqliteRepository {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // A write that fails with SQLITE_FULL, IOERR or BUSY inside a transaction makes
+            // SQLite roll the transaction back by itself; sqlx does not see that, its own
+            // ROLLBACK then fails, and the connection would go back to the pool believing it is
+            // still inside a transaction (every later `BEGIN` on it fails: the pool wedges
+            // until restart). So a connection is only reused once its queued rollback has run
+            // (the ping flushes it) and it is out of any transaction; otherwise it is closed
+            // and the pool opens a fresh one.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    conn.ping().await?;
+                    Ok(!conn.is_in_transaction())
+                })
+            })
             .connect_with(options)
             .await
             .map_err(backend)?;
@@ -829,6 +885,87 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 0);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    fn group(id: &str, tag_bytes: usize) -> GroupRecord {
+        let mut tags = Tags::new();
+        tags.insert("pad".into(), "x".repeat(tag_bytes));
+        GroupRecord {
+            id: id.into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            authorization: None,
+            egress_access_logs: None,
+            tags,
+        }
+    }
+
+    /// Sets `PRAGMA max_page_count` on every pooled connection (a per-connection limit):
+    /// `Some(0)` caps the database at its current size, which makes growing writes fail with
+    /// SQLITE_FULL as on a full disk; `None` lifts the cap.
+    async fn cap_pages(repo: &SqliteRepository, cap: bool) {
+        let mut held = Vec::new();
+        for _ in 0..8 {
+            let mut c = repo.pool.acquire().await.unwrap();
+            let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+                .fetch_one(&mut *c)
+                .await
+                .unwrap();
+            let limit = if cap { pages } else { 1 << 30 };
+            let set: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "PRAGMA max_page_count = {limit}"
+            )))
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+            assert_eq!(set, limit);
+
+            held.push(c);
+        }
+        drop(held);
+        // Released connections go back to the pool asynchronously; wait until they are idle.
+        while repo.pool.num_idle() < repo.pool.size() as usize {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_database_is_unavailable_and_recovers_on_every_connection() {
+        let dir = std::env::temp_dir().join(format!("vodpack-repo-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let repo = SqliteRepository::open(&dir.join("db.sqlite3"))
+            .await
+            .unwrap();
+        repo.create_group(&group("g", 10), Quotas::default())
+            .await
+            .unwrap();
+        // More failed writes than pooled connections: each may leave its connection behind.
+        // (A connection the pool replaced is uncapped, so every round caps them all again.)
+        for i in 0..20 {
+            cap_pages(&repo, true).await;
+            let e = repo
+                .create_group(&group(&format!("full{i}"), 64 * 1024), Quotas::default())
+                .await
+                .expect_err("a growing write on a capped database");
+            assert!(
+                matches!(&e, RepoError::Unavailable(r) if r.contains("full")),
+                "{e:?}"
+            );
+        }
+        // Reads still work.
+        assert!(repo.get_group("g").await.unwrap().is_some());
+        cap_pages(&repo, false).await;
+        let quotas = Quotas {
+            packaging_groups: 100,
+            ..Quotas::default()
+        };
+        for i in 0..20 {
+            repo.create_group(&group(&format!("after{i}"), 64 * 1024), quotas)
+                .await
+                .unwrap_or_else(|e| panic!("write {i} once space is back: {e}"));
+        }
+        let page = repo.list_groups(0, 100).await.unwrap();
+        assert_eq!(page.items.len(), 21);
         std::fs::remove_dir_all(&dir).ok();
     }
 }
