@@ -238,7 +238,12 @@ try {
       consoleErrors.length ||
       httpErrors.length;
     if (failing) break;
-    if (last.ended) {
+    // dash.js sometimes stops at the very end with the element paused and `ended` never set
+    // (seen under load with a COMPACT MPD): a playhead at the duration after the seek counts
+    // as played to the end; anything short of it still fails.
+    const atEnd =
+      seek && last.paused && Number.isFinite(last.duration) && last.currentTime >= last.duration - 0.05;
+    if (last.ended || atEnd) {
       if (seek) {
         ended = true;
       } else {
