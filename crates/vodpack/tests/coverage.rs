@@ -414,65 +414,6 @@ async fn every_operation_of_the_service_model_requires_a_signature() {
     assert_eq!(walked, 17, "operations walked");
 }
 
-/// A parsed XML element: local name, attributes, children (enough for a Smooth manifest).
-#[derive(Debug, Clone, Default)]
-struct Xml {
-    name: String,
-    attrs: BTreeMap<String, String>,
-    children: Vec<Xml>,
-}
-
-impl Xml {
-    fn parse(xml: &str) -> Xml {
-        use quick_xml::events::Event;
-        let mut r = quick_xml::Reader::from_str(xml);
-        let mut stack = vec![Xml::default()];
-        loop {
-            match r.read_event().unwrap() {
-                Event::Start(e) => stack.push(Xml::from_start(&e)),
-                Event::Empty(e) => {
-                    let el = Xml::from_start(&e);
-                    stack.last_mut().unwrap().children.push(el);
-                }
-                Event::End(_) => {
-                    let el = stack.pop().unwrap();
-                    stack.last_mut().unwrap().children.push(el);
-                }
-                Event::Eof => break,
-                _ => {}
-            }
-        }
-        stack.pop().unwrap().children.remove(0)
-    }
-    fn from_start(e: &quick_xml::events::BytesStart) -> Xml {
-        Xml {
-            name: e.local_name().as_ref().to_string(),
-            attrs: e
-                .attributes()
-                .map(|a| {
-                    let a = a.unwrap();
-                    (
-                        a.key.local_name().as_ref().to_string(),
-                        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                            .unwrap()
-                            .into_owned(),
-                    )
-                })
-                .collect(),
-            children: Vec::new(),
-        }
-    }
-    fn all(&self, name: &str) -> Vec<&Xml> {
-        self.children.iter().filter(|c| c.name == name).collect()
-    }
-    fn attr(&self, k: &str) -> Option<&str> {
-        self.attrs.get(k).map(String::as_str)
-    }
-    fn num(&self, k: &str) -> Option<u64> {
-        self.attr(k).map(|v| v.parse().unwrap())
-    }
-}
-
 /// ffprobe's view of a file or URL: the (codec_type, codec_name) of its audio and video
 /// streams, sorted and deduplicated, and its duration in seconds.
 fn probe(input: &str) -> (Vec<(String, String)>, f64) {
@@ -695,7 +636,7 @@ async fn every_source_kind_decodes_in_every_format() {
         let url = &urls[id]["mss"];
         let base = url.strip_suffix("/Manifest").unwrap();
         let dash_base = urls[id]["dash"].rsplit_once('/').unwrap().0.to_string();
-        let manifest = Xml::parse(&http.get(url).send().await.unwrap().text().await.unwrap());
+        let manifest = El::parse(&http.get(url).send().await.unwrap().text().await.unwrap());
         let timescale = manifest.num("TimeScale").unwrap_or(10_000_000);
         let mut smooth_codecs = Vec::new();
         let (mut videos, mut audios) = (0, 0);
@@ -911,7 +852,7 @@ async fn cut_times_agree_across_renditions_and_formats() {
     // Smooth: the video StreamIndex's fragment times, from each served fragment's tfxd box.
     let url = &urls["mss"];
     let base = url.strip_suffix("/Manifest").unwrap();
-    let manifest = Xml::parse(&String::from_utf8(fetch(url.clone()).await).unwrap());
+    let manifest = El::parse(&String::from_utf8(fetch(url.clone()).await).unwrap());
     let timescale = manifest.num("TimeScale").unwrap_or(10_000_000) as f64;
     let mut smooth = BTreeMap::new();
     for s in manifest.all("StreamIndex") {

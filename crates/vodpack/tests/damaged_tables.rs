@@ -11,8 +11,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use aws_sdk_mediapackagevod as mpv;
 use common::*;
 use mpv::types::*;
@@ -105,87 +103,6 @@ async fn hls_urls(url: &str, out: &mut Vec<String>) {
             out.push(full);
         }
     }
-}
-
-/// A parsed XML element (enough for MPDs and Smooth manifests).
-#[derive(Debug, Clone, Default)]
-struct El {
-    name: String,
-    attrs: BTreeMap<String, String>,
-    children: Vec<El>,
-}
-
-impl El {
-    fn parse(xml: &str) -> El {
-        use quick_xml::events::Event;
-        let mut r = quick_xml::Reader::from_str(xml);
-        let mut stack = vec![El::default()];
-        loop {
-            match r.read_event().unwrap() {
-                Event::Start(e) => stack.push(El::from_start(&e)),
-                Event::Empty(e) => {
-                    let el = El::from_start(&e);
-                    stack.last_mut().unwrap().children.push(el);
-                }
-                Event::End(_) => {
-                    let el = stack.pop().unwrap();
-                    stack.last_mut().unwrap().children.push(el);
-                }
-                Event::Eof => break,
-                _ => {}
-            }
-        }
-        stack.pop().unwrap().children.remove(0)
-    }
-    fn from_start(e: &quick_xml::events::BytesStart) -> El {
-        El {
-            name: e.local_name().as_ref().to_string(),
-            attrs: e
-                .attributes()
-                .map(|a| {
-                    let a = a.unwrap();
-                    (
-                        a.key.local_name().as_ref().to_string(),
-                        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                            .unwrap()
-                            .into_owned(),
-                    )
-                })
-                .collect(),
-            children: Vec::new(),
-        }
-    }
-    fn all(&self, name: &str) -> Vec<&El> {
-        self.children.iter().filter(|c| c.name == name).collect()
-    }
-    fn one(&self, name: &str) -> Option<&El> {
-        self.children.iter().find(|c| c.name == name)
-    }
-    fn attr(&self, k: &str) -> Option<&str> {
-        self.attrs.get(k).map(String::as_str)
-    }
-    fn num(&self, k: &str) -> Option<u64> {
-        self.attr(k).map(|v| v.parse().unwrap())
-    }
-}
-
-/// `PT#H#M#S` → seconds.
-fn xs_seconds(v: &str) -> f64 {
-    let mut total = 0.0;
-    let mut num = String::new();
-    for c in v.trim_start_matches("PT").chars() {
-        match c {
-            'H' => total += num.parse::<f64>().unwrap() * 3600.0,
-            'M' => total += num.parse::<f64>().unwrap() * 60.0,
-            'S' => total += num.parse::<f64>().unwrap(),
-            _ => {
-                num.push(c);
-                continue;
-            }
-        }
-        num.clear();
-    }
-    total
 }
 
 /// Every URL an MPD lists, read as a DASH client does: SegmentTemplate of the Representation

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aws_sdk_mediapackagevod as mpv;
@@ -316,142 +316,50 @@ async fn replaced_local_source_is_reingested_never_served_as_garbage() {
     decode_all(&urls);
 }
 
-/// A moto S3 server on a free port; killed (and continued first) on drop.
-struct Moto {
-    child: std::process::Child,
-    endpoint: String,
+/// Uploads `file` as `s3://vod-src/KEY`.
+fn put(moto: &Moto, file: &std::path::Path, key: &str) {
+    moto.aws(&[
+        "s3",
+        "cp",
+        "--quiet",
+        file.to_str().unwrap(),
+        &format!("s3://vod-src/{key}"),
+    ]);
 }
 
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-CONT", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Server options reading sources from `moto` (vodpack's own S3 settings), with short deadlines.
+fn s3_options(moto: &Moto, hook: &Webhook) -> Options {
+    let mut env: Vec<(String, String)> = [
+        ("VODPACK_S3_ENDPOINT", moto.endpoint.as_str()),
+        ("VODPACK_S3_PATH_STYLE", "true"),
+        ("VODPACK_S3_ACCESS_KEY_ID", "testing"),
+        ("VODPACK_S3_SECRET_ACCESS_KEY", "testing"),
+        ("VODPACK_S3_REGION", "us-east-1"),
+        ("VODPACK_STORAGE_CONNECT_TIMEOUT", "1"),
+        ("VODPACK_STORAGE_READ_TIMEOUT", "1"),
+        ("VODPACK_EGRESS_READ_DEADLINE", "2"),
+        ("VODPACK_INGEST_READ_TIMEOUT", "2"),
+        ("VODPACK_INGEST_RETRY_DELAY", "1"),
+        ("VODPACK_INGEST_RETRIES", "20"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    env.push(("VODPACK_EVENTS_WEBHOOK".into(), hook.url.clone()));
+    Options {
+        env,
+        ..Options::default()
     }
-}
-
-impl Moto {
-    async fn start() -> Moto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let bin = venv().join("bin/moto_server");
-        assert!(
-            bin.exists(),
-            "{} is missing: run scripts/install-deps",
-            bin.display()
-        );
-        let child = Command::new(bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let moto = Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        for _ in 0..100 {
-            if reqwest::get(format!("{}/", moto.endpoint)).await.is_ok() {
-                return moto;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("moto_server did not start");
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill {sig}");
-    }
-
-    fn put(&self, file: &std::path::Path, key: &str) {
-        let out = Command::new(venv().join("bin/aws"))
-            .args(["--endpoint-url", &self.endpoint, "s3", "cp", "--quiet"])
-            .arg(file)
-            .arg(format!("s3://vod-src/{key}"))
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn make_bucket(&self) {
-        let out = Command::new(venv().join("bin/aws"))
-            .args(["--endpoint-url", &self.endpoint, "s3", "mb", "s3://vod-src"])
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// Server options reading sources from this store, with short deadlines.
-    fn options(&self, hook: &Webhook) -> Options {
-        let mut env: Vec<(String, String)> = [
-            ("VODPACK_S3_ENDPOINT", self.endpoint.as_str()),
-            ("VODPACK_S3_PATH_STYLE", "true"),
-            ("VODPACK_S3_ACCESS_KEY_ID", "testing"),
-            ("VODPACK_S3_SECRET_ACCESS_KEY", "testing"),
-            ("VODPACK_S3_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_REGION", "us-east-1"),
-            ("VODPACK_STORAGE_CONNECT_TIMEOUT", "1"),
-            ("VODPACK_STORAGE_READ_TIMEOUT", "1"),
-            ("VODPACK_EGRESS_READ_DEADLINE", "2"),
-            ("VODPACK_INGEST_READ_TIMEOUT", "2"),
-            ("VODPACK_INGEST_RETRY_DELAY", "1"),
-            ("VODPACK_INGEST_RETRIES", "20"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        env.push(("VODPACK_EVENTS_WEBHOOK".into(), hook.url.clone()));
-        Options {
-            env,
-            ..Options::default()
-        }
-    }
-}
-
-fn venv() -> std::path::PathBuf {
-    std::path::PathBuf::from(
-        std::env::var("VODPACK_VENV").unwrap_or_else(|_| "/var/cache/vodpack/venv".into()),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replaced_s3_source_is_refused_by_etag_then_reingested() {
     let moto = Moto::start().await;
-    moto.make_bucket();
+    moto.aws(&["s3", "mb", "s3://vod-src"]);
     let media = media_dir();
-    moto.put(&media.join("ladder/ladder_720p.mp4"), "title.mp4");
+    put(&moto, &media.join("ladder/ladder_720p.mp4"), "title.mp4");
     let hook = Webhook::start().await;
-    let server = Server::start_with(moto.options(&hook));
+    let server = Server::start_with(s3_options(&moto, &hook));
     let c = server.client();
     setup(&c).await;
     let urls = create_asset(&c, "s", "arn:aws:s3:::vod-src/title.mp4").await;
@@ -462,7 +370,7 @@ async fn replaced_s3_source_is_refused_by_etag_then_reingested() {
     // Another title under the same key: another ETag.
     let tmp = tempfile::tempdir().unwrap();
     let other = shorter_title(tmp.path());
-    moto.put(&other, "title.mp4");
+    put(&moto, &other, "title.mp4");
     let refused = check_after_change(&files, &old_tags).await;
     assert!(refused > 0, "no request noticed the change");
     hook.wait_for("SourceChanged", "s", 1).await;
@@ -475,12 +383,12 @@ async fn replaced_s3_source_is_refused_by_etag_then_reingested() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_s3_fails_requests_and_ingests_fast_and_recovers() {
     let moto = Moto::start().await;
-    moto.make_bucket();
+    moto.aws(&["s3", "mb", "s3://vod-src"]);
     let media = media_dir();
-    moto.put(&media.join("ladder/ladder_360p.mp4"), "title.mp4");
-    moto.put(&media.join("ladder/ladder_540p.mp4"), "later.mp4");
+    put(&moto, &media.join("ladder/ladder_360p.mp4"), "title.mp4");
+    put(&moto, &media.join("ladder/ladder_540p.mp4"), "later.mp4");
     let hook = Webhook::start().await;
-    let server = Server::start_with(moto.options(&hook));
+    let server = Server::start_with(s3_options(&moto, &hook));
     let c = server.client();
     setup(&c).await;
     let urls = create_asset(&c, "s", "arn:aws:s3:::vod-src/title.mp4").await;

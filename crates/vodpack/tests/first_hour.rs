@@ -22,12 +22,6 @@ use aws_sdk_mediapackagevod as mpv;
 use common::*;
 use mpv::types::*;
 
-fn venv() -> PathBuf {
-    PathBuf::from(
-        std::env::var("VODPACK_VENV").unwrap_or_else(|_| "/var/cache/vodpack/venv".into()),
-    )
-}
-
 /// PATH with the venv's `aws`, `python3` (boto3) and `moto_server` first.
 fn path_with_venv() -> String {
     format!(

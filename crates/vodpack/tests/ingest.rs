@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use aws_sdk_mediapackagevod as mpv;
@@ -304,113 +304,35 @@ async fn restart_mid_ingest_resumes() {
     assert_eq!(wait_ingest(&c, "a1").await, ["FAILED", "FAILED"]);
 }
 
-/// A moto S3 server on a free port; killed on drop.
-struct Moto {
-    child: std::process::Child,
-    endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn venv() -> std::path::PathBuf {
-    std::path::PathBuf::from(
-        std::env::var("VODPACK_VENV").unwrap_or_else(|_| "/var/cache/vodpack/venv".into()),
-    )
-}
-
-async fn start_moto() -> Moto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let bin = venv().join("bin/moto_server");
-    assert!(
-        bin.exists(),
-        "{} is missing: run scripts/install-deps",
-        bin.display()
-    );
-    let child = Command::new(bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Owned by the guard at once, so it is killed and waited for whatever happens next.
-    let moto = Moto {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}"),
-    };
-    for _ in 0..100 {
-        if reqwest::get(format!("{}/", moto.endpoint)).await.is_ok() {
-            return moto;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("moto_server did not start");
-}
-
-fn aws_cli(endpoint: &str, args: &[&str]) {
-    let out = Command::new(venv().join("bin/aws"))
-        .args(["--endpoint-url", endpoint])
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "aws {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_sources_become_playable() {
-    let moto = start_moto().await;
+    let moto = Moto::start().await;
     let media = media_dir();
-    aws_cli(&moto.endpoint, &["s3", "mb", "s3://vod-src"]);
+    moto.aws(&["s3", "mb", "s3://vod-src"]);
     let hls_dir = media.join("hls");
-    aws_cli(
-        &moto.endpoint,
-        &[
-            "s3",
-            "cp",
-            "--recursive",
-            "--quiet",
-            hls_dir.to_str().unwrap(),
-            "s3://vod-src/titles/hls/",
-        ],
-    );
-    aws_cli(
-        &moto.endpoint,
-        &[
-            "s3",
-            "cp",
-            "--recursive",
-            "--quiet",
-            media.join("ladder").to_str().unwrap(),
-            "s3://vod-src/titles/ladder/",
-        ],
-    );
-    aws_cli(
-        &moto.endpoint,
-        &[
-            "s3",
-            "cp",
-            "--quiet",
-            media.join("broken/truncated.mp4").to_str().unwrap(),
-            "s3://vod-src/broken/truncated.mp4",
-        ],
-    );
+    moto.aws(&[
+        "s3",
+        "cp",
+        "--recursive",
+        "--quiet",
+        hls_dir.to_str().unwrap(),
+        "s3://vod-src/titles/hls/",
+    ]);
+    moto.aws(&[
+        "s3",
+        "cp",
+        "--recursive",
+        "--quiet",
+        media.join("ladder").to_str().unwrap(),
+        "s3://vod-src/titles/ladder/",
+    ]);
+    moto.aws(&[
+        "s3",
+        "cp",
+        "--quiet",
+        media.join("broken/truncated.mp4").to_str().unwrap(),
+        "s3://vod-src/broken/truncated.mp4",
+    ]);
     // A long playlist (the same segment 1500 times): slow enough to delete mid-ingest.
     let long = std::env::temp_dir().join(format!("vodpack-long-{}.m3u8", std::process::id()));
     let mut text = String::from("#EXTM3U\n#EXT-X-TARGETDURATION:6\n");
@@ -419,16 +341,13 @@ async fn s3_sources_become_playable() {
     }
     text.push_str("#EXT-X-ENDLIST\n");
     std::fs::write(&long, text).unwrap();
-    aws_cli(
-        &moto.endpoint,
-        &[
-            "s3",
-            "cp",
-            "--quiet",
-            long.to_str().unwrap(),
-            "s3://vod-src/titles/hls/long.m3u8",
-        ],
-    );
+    moto.aws(&[
+        "s3",
+        "cp",
+        "--quiet",
+        long.to_str().unwrap(),
+        "s3://vod-src/titles/hls/long.m3u8",
+    ]);
     std::fs::remove_file(&long).ok();
     let hook = Webhook::start().await;
     let server = Server::start_with(Options {

@@ -11,6 +11,14 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_mediapackagevod as mpv;
 
+pub mod moto;
+pub mod xml;
+// Not every test binary reads XML.
+#[allow(unused_imports)]
+pub use moto::{Moto, venv};
+#[allow(unused_imports)]
+pub use xml::{El, xs_seconds};
+
 pub const ACCESS_KEY: &str = "AKIDVODPACKTEST00001";
 pub const SECRET_KEY: &str = "vodpack/test/secret+key/0123456789abcdefgh";
 pub const REGION: &str = "us-east-1";
