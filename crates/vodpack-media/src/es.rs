@@ -337,7 +337,7 @@ pub fn hevc_codec_string(sps: &HevcSps) -> String {
         general_level_idc: p[11],
         ..Default::default()
     };
-    crate::mp4::codec_string::hevc("hvc1", &h)
+    crate::source::mp4::codec_string::hevc("hvc1", &h)
 }
 
 #[cfg(test)]
