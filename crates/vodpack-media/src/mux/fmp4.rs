@@ -32,7 +32,9 @@ use mp4_atom::{
     esds::{DecoderConfig, DecoderSpecific, EsDescriptor, SLConfig},
 };
 
-use super::access_unit::{Parts, avcc_sets, hvcc_sets, parameter_set_slices};
+use super::access_unit::{Parts, parameter_set_slices};
+use crate::codec::nal::{AnnexB, LengthPrefixed};
+use crate::codec::params::{avcc_sets, hvcc_sets};
 use crate::error::MediaError;
 use crate::index::{Codec, MediaIndex, Track, TrackKind};
 
@@ -785,36 +787,6 @@ fn strip_adts<'a>(b: &'a [u8], out: &mut Parts<'a>) -> Result<(), MediaError> {
     Ok(())
 }
 
-/// NAL units of an Annex B access unit, start codes and trailing zero bytes removed. Bytes
-/// before the first start code are ignored.
-fn annexb_nals(au: &[u8]) -> Vec<&[u8]> {
-    let mut starts = Vec::new();
-    let mut i = 0;
-    while i + 3 <= au.len() {
-        if au[i + 1] != 0 {
-            i += 2;
-            continue;
-        }
-        if au[i] == 0 && au[i + 2] == 1 {
-            starts.push(i + 3);
-            i += 3;
-            continue;
-        }
-        i += 1;
-    }
-    let mut nals = Vec::with_capacity(starts.len());
-    for (k, &s) in starts.iter().enumerate() {
-        let mut end = starts.get(k + 1).map_or(au.len(), |n| n - 3);
-        while end > s && au[end - 1] == 0 {
-            end -= 1;
-        }
-        if let Some(nal) = au.get(s..end) {
-            nals.push(nal);
-        }
-    }
-    nals
-}
-
 impl VideoPrep {
     fn nal_type(&self, nal: &[u8]) -> Option<u8> {
         let h = *nal.first()?;
@@ -859,21 +831,9 @@ impl VideoPrep {
         if !self.annexb {
             // Length-prefixed already, parameter sets to add: check the lengths, note whether
             // an SPS is present.
-            let n = self.nal_length_size;
-            let mut i = 0usize;
             let mut has_sps = false;
-            while i < sample.len() {
-                let len = sample
-                    .get(i..i + n)
-                    .ok_or_else(|| MediaError::Corrupt("NAL length runs past the sample".into()))?
-                    .iter()
-                    .fold(0usize, |a, b| (a << 8) | usize::from(*b));
-                let end = (i + n).saturating_add(len);
-                let nal = sample
-                    .get(i + n..end)
-                    .ok_or_else(|| MediaError::Corrupt("NAL unit runs past the sample".into()))?;
-                has_sps |= self.nal_type(nal).is_some_and(|t| self.is_sps(t));
-                i = end;
+            for nal in LengthPrefixed::new(sample, self.nal_length_size) {
+                has_sps |= self.nal_type(nal?).is_some_and(|t| self.is_sps(t));
             }
             if in_band && key && !has_sps && !self.sets.is_empty() {
                 out.owned(self.sets.clone());
@@ -881,7 +841,7 @@ impl VideoPrep {
             out.borrowed(sample);
             return Ok(());
         }
-        let nals = annexb_nals(sample);
+        let nals: Vec<&[u8]> = AnnexB::new(sample).collect();
         if nals.is_empty() && !sample.is_empty() {
             return Err(MediaError::Corrupt(
                 "video sample of a TS source has no Annex B start code".into(),

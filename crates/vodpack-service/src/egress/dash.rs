@@ -189,7 +189,7 @@ fn manifest(job: &Job, s: &Settings) -> Result<String, EgressError> {
                 sampling_rate: track.sample_rate,
                 channels: match track.codec {
                     Codec::Ac3 | Codec::Eac3 => {
-                        let (acmod, lfeon) = vodpack_media::es::ac3_config_layout(
+                        let (acmod, lfeon) = vodpack_media::codec::ac3::ac3_config_layout(
                             &track.codec_config,
                             track.codec == Codec::Eac3,
                         )
