@@ -10,7 +10,8 @@ use std::process::Command;
 use mp4_atom::{Atom, Decode, Header, Moof, TrunSamples, Uuid};
 use vodpack_media::index::{Codec, MediaIndex, SourceKind, Track, TrackKind};
 use vodpack_media::mux::access_unit::{Parts, parameter_sets};
-use vodpack_media::mux::fmp4::{Fmp4Options, Fmp4Track, FragmentKind, TFXD_UUID, time_shift_us};
+use vodpack_media::mux::clock::time_shift_us;
+use vodpack_media::mux::fmp4::{Fmp4Options, Fmp4Track, FragmentKind, TFXD_UUID};
 use vodpack_media::source::ts::TsScanner;
 
 mod common;

@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use vodpack_media::index::{Codec, TrackKind};
 use vodpack_media::manifest::dash as mpd;
-use vodpack_media::mux::fmp4::{FragmentKind, time_shift_us};
+use vodpack_media::mux::clock::time_shift_us;
+use vodpack_media::mux::fmp4::FragmentKind;
 use vodpack_media::package::spec::{
     DEFAULT_MIN_BUFFER_SECONDS, DashManifestSpec, DashSpec, Format,
 };
