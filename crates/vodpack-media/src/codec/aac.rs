@@ -25,6 +25,20 @@ pub fn asc_fields(asc: &[u8]) -> Result<(u8, u8, u8), MediaError> {
     Ok((profile - 1, sfi, ch))
 }
 
+/// Sampling frequencies by sampling-frequency index (ISO/IEC 14496-3).
+pub const SAMPLE_RATES: [u32; 13] = [
+    96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
+];
+
+/// A two-byte AudioSpecificConfig: audio object type, sampling index, channel configuration
+/// (what an ADTS header describes).
+pub fn asc(object_type: u8, sfi: u8, ch: u8) -> Vec<u8> {
+    vec![
+        (object_type << 3) | (sfi >> 1),
+        ((sfi & 1) << 7) | (ch << 3),
+    ]
+}
+
 /// The 7-byte ADTS header (no CRC) of a frame `len` bytes long, header included. `profile` is
 /// the ADTS profile (object type − 1).
 pub fn adts_header(profile: u8, sfi: u8, ch: u8, len: usize) -> [u8; 7] {

@@ -4,6 +4,18 @@
 
 use crate::error::MediaError;
 
+/// An `avcC` record (length size 4) holding one SPS and one PPS NAL unit, as the TS scanner
+/// builds it from the parameter sets it finds in band.
+pub fn avcc_record(sps: &[u8], pps: &[u8]) -> Vec<u8> {
+    let mut avcc = vec![1, sps[1], sps[2], sps[3], 0xff, 0xe1];
+    avcc.extend_from_slice(&(sps.len() as u16).to_be_bytes());
+    avcc.extend_from_slice(sps);
+    avcc.push(1);
+    avcc.extend_from_slice(&(pps.len() as u16).to_be_bytes());
+    avcc.extend_from_slice(pps);
+    avcc
+}
+
 fn bad(msg: &str) -> MediaError {
     MediaError::Corrupt(format!("codec configuration: {msg}"))
 }

@@ -159,10 +159,6 @@ fn nal_role(kind: Kind, nal: &[u8]) -> NalRole {
     }
 }
 
-const AAC_RATES: [u32; 13] = [
-    96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
-];
-
 impl TsScanner {
     pub fn new(stream: u32, label: &str, max_samples: u64) -> TsScanner {
         TsScanner {
@@ -470,11 +466,13 @@ impl TsScanner {
                     } = crate::codec::aac::parse_adts(&es[q..]).ok_or_else(|| {
                         MediaError::Corrupt(format!("{label} ({name}): PID {pid}: lost ADTS sync"))
                     })?;
-                    let rate = *AAC_RATES.get(sfi as usize).ok_or_else(|| {
-                        MediaError::Corrupt(format!(
-                            "{label} ({name}): bad AAC sampling index {sfi}"
-                        ))
-                    })?;
+                    let rate = *crate::codec::aac::SAMPLE_RATES
+                        .get(sfi as usize)
+                        .ok_or_else(|| {
+                            MediaError::Corrupt(format!(
+                                "{label} ({name}): bad AAC sampling index {sfi}"
+                            ))
+                        })?;
                     if t.adts.is_none() {
                         t.adts = Some((profile, sfi, ch));
                         t.sample_rate = rate;
@@ -554,12 +552,7 @@ impl TsScanner {
                     ))
                     .map_err(|e| MediaError::Corrupt(format!("{}: bad SPS: {e:?}", self.label)))?;
                     let (w, h) = parsed.pixel_dimensions().unwrap_or((0, 0));
-                    let mut avcc = vec![1, sps[1], sps[2], sps[3], 0xff, 0xe1];
-                    avcc.extend_from_slice(&(sps.len() as u16).to_be_bytes());
-                    avcc.extend_from_slice(sps);
-                    avcc.push(1);
-                    avcc.extend_from_slice(&(pps.len() as u16).to_be_bytes());
-                    avcc.extend_from_slice(pps);
+                    let avcc = crate::codec::params::avcc_record(sps, pps);
                     let g = gcd(u64::from(TS_TIMESCALE), typical.max(1) as u64);
                     Track {
                         codec: Codec::H264,
@@ -661,7 +654,7 @@ impl TsScanner {
                 }
                 Kind::Aac => {
                     let (profile, sfi, ch) = t.adts.unwrap_or((2, 3, 2));
-                    let asc = vec![(profile << 3) | (sfi >> 1), ((sfi & 1) << 7) | (ch << 3)];
+                    let asc = crate::codec::aac::asc(profile, sfi, ch);
                     Track {
                         codec: Codec::Aac,
                         fourcc: *b"mp4a",
