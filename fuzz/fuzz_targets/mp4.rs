@@ -1,7 +1,9 @@
 //! MP4 sources: the top-level walk to `moov` and the moov parser, on arbitrary bytes.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use vodpack_media::mp4::{Limits, TOP_LEVEL_HEADER_BYTES, TopLevel, next_top_level, parse_moov};
+use vodpack_media::source::mp4::{
+    Limits, TOP_LEVEL_HEADER_BYTES, TopLevel, next_top_level, parse_moov,
+};
 
 fuzz_target!(|data: &[u8]| {
     let limits = Limits {

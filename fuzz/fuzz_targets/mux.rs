@@ -5,9 +5,10 @@
 use libfuzzer_sys::fuzz_target;
 use vodpack_media::index;
 use vodpack_media::mux::access_unit::TsPrep;
-use vodpack_media::mux::fmp4::{Fmp4Options, Fmp4Track, FragmentKind, time_shift_us};
+use vodpack_media::mux::clock::time_shift_us;
+use vodpack_media::mux::clock::{TS_TIME_OFFSET, to_90k};
+use vodpack_media::mux::fmp4::{Fmp4Options, Fmp4Track, FragmentKind};
 use vodpack_media::mux::ts::TsWriter;
-use vodpack_media::mux::{TS_TIME_OFFSET, to_90k};
 use vodpack_media::plan::Segmentation;
 
 fuzz_target!(|data: &[u8]| {

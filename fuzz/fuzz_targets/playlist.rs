@@ -3,6 +3,6 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = vodpack_media::hls::parse_parent(data);
-    let _ = vodpack_media::hls::parse_media(data);
+    let _ = vodpack_media::source::hls::parse_parent(data);
+    let _ = vodpack_media::source::hls::parse_media(data);
 });

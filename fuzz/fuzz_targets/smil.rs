@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = vodpack_media::smil::parse(data);
+    let _ = vodpack_media::source::smil::parse(data);
 });

@@ -3,7 +3,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(t) = vodpack_media::srt::track(data, 0, 0, None, None) {
+    if let Ok(t) = vodpack_media::source::srt::track(data, 0, 0, None, None) {
         assert!(t.samples.consistent());
         for i in 0..t.samples.len() {
             let end = t.samples.offset[i] as usize + t.samples.size[i] as usize;

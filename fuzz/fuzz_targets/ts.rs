@@ -2,7 +2,7 @@
 //! sample it finds must lie inside its segment.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use vodpack_media::ts::TsScanner;
+use vodpack_media::source::ts::TsScanner;
 
 fuzz_target!(|data: &[u8]| {
     let mut s = TsScanner::new(0, "fuzz", 100_000);

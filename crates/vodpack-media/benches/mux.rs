@@ -13,9 +13,10 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use vodpack_media::index::{MediaIndex, SourceKind, Track, TrackKind};
 use vodpack_media::mux::access_unit::TsPrep;
-use vodpack_media::mux::fmp4::{Fmp4Options, Fmp4Track, FragmentKind, time_shift_us};
+use vodpack_media::mux::clock::time_shift_us;
+use vodpack_media::mux::clock::{TS_TIME_OFFSET, to_90k};
+use vodpack_media::mux::fmp4::{Fmp4Options, Fmp4Track, FragmentKind};
 use vodpack_media::mux::ts::TsWriter;
-use vodpack_media::mux::{TS_TIME_OFFSET, to_90k};
 use vodpack_media::plan::Segmentation;
 
 #[path = "../tests/common/mod.rs"]

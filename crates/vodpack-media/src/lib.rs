@@ -3,24 +3,21 @@
 //! and hand them over, which keeps this crate fuzzable and benchmarkable on its own.
 //!
 //! - [`index`]: the sample index and its binary encoding;
-//! - [`mp4`]: progressive MP4 (`moov` → tracks), codec strings;
-//! - [`smil`]: SMIL manifests; [`srt`]: SubRip subtitles; [`ts`]: MPEG-TS segments of HLS sources;
+//! - [`codec`]: NAL walking, parameter sets, AAC/ADTS, AC-3/E-AC-3 headers, codec strings;
+//! - [`source`]: source readers — MP4 (`moov` → tracks, codec mapping), MPEG-TS segments and
+//!   HLS playlists of HLS sources, SMIL manifests, SubRip subtitles;
 //! - [`plan`]: segment boundaries and rendition alignment;
 //! - [`mux`]: output writers (access-unit filters, MPEG-TS); [`manifest`]: playlists;
 //! - [`package`]: a packaging configuration as a validated spec, defaults applied;
 //! - [`error`]: why a source is refused.
 
+pub mod codec;
 pub mod error;
-pub mod es;
-pub mod hls;
 pub mod index;
 pub mod manifest;
-pub mod mp4;
 pub mod mux;
 pub mod package;
 pub mod plan;
-pub mod smil;
-pub mod srt;
-pub mod ts;
+pub mod source;
 
 pub use error::MediaError;

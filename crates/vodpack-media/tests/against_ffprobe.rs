@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use vodpack_media::index::{Track, TrackKind};
-use vodpack_media::mp4::{Limits, parse_box_header, parse_moov};
+use vodpack_media::source::mp4::{Limits, parse_box_header, parse_moov};
 
 mod common;
 use common::media_dir;
@@ -219,7 +219,7 @@ fn codec_strings_and_properties() {
 
 /// Walks the file as ingest does (header reads, then moov) and returns the outcome.
 fn ingest_file(path: &Path) -> Result<usize, vodpack_media::MediaError> {
-    use vodpack_media::mp4::{TOP_LEVEL_HEADER_BYTES, TopLevel, next_top_level};
+    use vodpack_media::source::mp4::{TOP_LEVEL_HEADER_BYTES, TopLevel, next_top_level};
     let data = std::fs::read(path).unwrap();
     let size = data.len() as u64;
     let limits = Limits::default();
@@ -274,7 +274,7 @@ fn broken_inputs_are_refused_with_a_reason() {
 /// Scans the TS files of `dir` whose names start with `prefix` like ingest does, checks every
 /// track against ffprobe per file, and returns the tracks.
 fn check_ts(dir: &Path, prefix: &str) -> Vec<Track> {
-    use vodpack_media::ts::TsScanner;
+    use vodpack_media::source::ts::TsScanner;
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -393,7 +393,7 @@ fn ts_index_matches_ffprobe() {
 
 /// Egress's view of a TS sample, through the library's reader.
 fn read_ts_sample(ts: &[u8], pid: u16, offset: u64, skip: u32, size: u32) -> Vec<u8> {
-    vodpack_media::ts::read_sample(ts, 0, pid, offset, skip, size)
+    vodpack_media::source::ts::read_sample(ts, 0, pid, offset, skip, size)
         .expect("sample runs past the end of the segment")
 }
 

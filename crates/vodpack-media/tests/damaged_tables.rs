@@ -9,7 +9,9 @@ mod common;
 
 use common::media_dir;
 use vodpack_media::MediaError;
-use vodpack_media::mp4::{Limits, TOP_LEVEL_HEADER_BYTES, TopLevel, next_top_level, parse_moov};
+use vodpack_media::source::mp4::{
+    Limits, TOP_LEVEL_HEADER_BYTES, TopLevel, next_top_level, parse_moov,
+};
 
 fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
@@ -239,7 +241,7 @@ fn pes_starts(ts: &[u8]) -> Vec<(u16, usize)> {
 /// TS with two video PES at one decode time: refused like an stts delta of 0.
 #[test]
 fn ts_repeated_decode_time_is_refused() {
-    use vodpack_media::ts::TsScanner;
+    use vodpack_media::source::ts::TsScanner;
     let good = std::fs::read(media_dir().join("hls/360p_000.ts")).unwrap();
     let scan = |ts: &[u8]| {
         let mut s = TsScanner::new(0, "360p", 1_000_000);

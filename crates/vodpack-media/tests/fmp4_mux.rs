@@ -10,8 +10,9 @@ use std::process::Command;
 use mp4_atom::{Atom, Decode, Header, Moof, TrunSamples, Uuid};
 use vodpack_media::index::{Codec, MediaIndex, SourceKind, Track, TrackKind};
 use vodpack_media::mux::access_unit::{Parts, parameter_sets};
-use vodpack_media::mux::fmp4::{Fmp4Options, Fmp4Track, FragmentKind, TFXD_UUID, time_shift_us};
-use vodpack_media::ts::TsScanner;
+use vodpack_media::mux::clock::time_shift_us;
+use vodpack_media::mux::fmp4::{Fmp4Options, Fmp4Track, FragmentKind, TFXD_UUID};
+use vodpack_media::source::ts::TsScanner;
 
 mod common;
 use common::{media_dir, mp4_tracks, sample_bytes};
@@ -56,7 +57,7 @@ fn ts_source(dir: &Path, prefix: &str) -> Source {
         scanner.feed(o, i as u32, 0, prefix).unwrap();
     }
     let mut tracks = scanner.finish().unwrap();
-    vodpack_media::ts::rebase(&mut tracks);
+    vodpack_media::source::ts::rebase(&mut tracks);
     Source {
         name: format!("{}/{prefix}", dir.file_name().unwrap().to_string_lossy()),
         index: MediaIndex {

@@ -7,9 +7,9 @@ use std::process::Command;
 
 use vodpack_media::index::{Track, TrackKind};
 use vodpack_media::mux::access_unit::TsPrep;
+use vodpack_media::mux::clock::{TS_TIME_OFFSET, to_90k};
 use vodpack_media::mux::ts::TsWriter;
-use vodpack_media::mux::{TS_TIME_OFFSET, to_90k};
-use vodpack_media::ts::TsScanner;
+use vodpack_media::source::ts::TsScanner;
 
 mod common;
 use common::{media_dir, mp4_tracks, sample_bytes};

@@ -204,16 +204,16 @@ fn shell_word(s: &str) -> String {
 #[derive(Args, Clone)]
 pub struct LimitArgs {
     /// Largest MP4 `moov` box read, in bytes.
-    #[arg(long, env = "VODPACK_MAX_MOOV_BYTES", default_value_t = vodpack_media::mp4::Limits::default().max_moov_bytes)]
+    #[arg(long, env = "VODPACK_MAX_MOOV_BYTES", default_value_t = vodpack_media::source::mp4::Limits::default().max_moov_bytes)]
     max_moov_bytes: u64,
     /// Most samples in one track.
-    #[arg(long, env = "VODPACK_MAX_SAMPLES_PER_TRACK", default_value_t = vodpack_media::mp4::Limits::default().max_samples_per_track)]
+    #[arg(long, env = "VODPACK_MAX_SAMPLES_PER_TRACK", default_value_t = vodpack_media::source::mp4::Limits::default().max_samples_per_track)]
     max_samples_per_track: u64,
 }
 
 impl LimitArgs {
-    pub fn limits(&self) -> vodpack_media::mp4::Limits {
-        vodpack_media::mp4::Limits {
+    pub fn limits(&self) -> vodpack_media::source::mp4::Limits {
+        vodpack_media::source::mp4::Limits {
             max_moov_bytes: self.max_moov_bytes,
             max_samples_per_track: self.max_samples_per_track,
             ..Default::default()

@@ -4,11 +4,15 @@
 //! AAC. Samples that came from TS sources are already in that form and pass through.
 //!
 //! The fragmented-MP4 counterpart (length-prefixed NAL units, raw AAC) is
-//! [`super::fmp4::Fmp4Track::sample`]; it shares [`Parts`] and the record parsers here.
+//! [`super::fmp4::Fmp4Track::sample`]; it shares [`Parts`] and [`parameter_set_slices`]. The
+//! record parsers, NAL walker and ADTS header are in [`crate::codec`].
 //!
 //! Output is a list of byte parts rather than one buffer, so the source bytes are not copied and
 //! a later encryption stage (SAMPLE-AES, cbcs) can work NAL unit by NAL unit.
 
+use crate::codec::aac::{adts_header, asc_fields};
+use crate::codec::nal::LengthPrefixed;
+use crate::codec::params::{avcc_sets, hvcc_sets};
 use crate::error::MediaError;
 use crate::index::{Codec, Track};
 
@@ -57,65 +61,6 @@ pub struct TsPrep {
     adts: Option<(u8, u8, u8)>,
 }
 
-fn bad(msg: &str) -> MediaError {
-    MediaError::Corrupt(format!("codec configuration: {msg}"))
-}
-
-/// NAL units listed in an avcC record: (length size, SPS+PPS list).
-pub(crate) fn avcc_sets(c: &[u8]) -> Result<(usize, Vec<&[u8]>), MediaError> {
-    if c.len() < 7 {
-        return Err(bad("avcC too short"));
-    }
-    let len_size = usize::from(c[4] & 3) + 1;
-    let mut sets = Vec::new();
-    let mut i = 5;
-    for count_mask in [0x1f, 0xff] {
-        let n = usize::from(*c.get(i).ok_or_else(|| bad("avcC truncated"))? & count_mask);
-        i += 1;
-        for _ in 0..n {
-            let l = usize::from(u16::from_be_bytes([
-                *c.get(i).ok_or_else(|| bad("avcC truncated"))?,
-                *c.get(i + 1).ok_or_else(|| bad("avcC truncated"))?,
-            ]));
-            sets.push(
-                c.get(i + 2..i + 2 + l)
-                    .ok_or_else(|| bad("avcC truncated"))?,
-            );
-            i += 2 + l;
-        }
-    }
-    Ok((len_size, sets))
-}
-
-/// NAL units listed in an hvcC record: (length size, VPS/SPS/PPS list).
-pub(crate) fn hvcc_sets(c: &[u8]) -> Result<(usize, Vec<&[u8]>), MediaError> {
-    if c.len() < 23 {
-        return Err(bad("hvcC too short"));
-    }
-    let len_size = usize::from(c[21] & 3) + 1;
-    let mut sets = Vec::new();
-    let mut i = 23;
-    for _ in 0..c[22] {
-        let n = usize::from(u16::from_be_bytes([
-            *c.get(i + 1).ok_or_else(|| bad("hvcC truncated"))?,
-            *c.get(i + 2).ok_or_else(|| bad("hvcC truncated"))?,
-        ]));
-        i += 3;
-        for _ in 0..n {
-            let l = usize::from(u16::from_be_bytes([
-                *c.get(i).ok_or_else(|| bad("hvcC truncated"))?,
-                *c.get(i + 1).ok_or_else(|| bad("hvcC truncated"))?,
-            ]));
-            sets.push(
-                c.get(i + 2..i + 2 + l)
-                    .ok_or_else(|| bad("hvcC truncated"))?,
-            );
-            i += 2 + l;
-        }
-    }
-    Ok((len_size, sets))
-}
-
 /// The parameter sets of a video track's configuration record, as NAL units without start
 /// codes or length prefixes, in record order: SPS then PPS (H.264, avcC), or VPS, SPS, PPS as
 /// listed (H.265, hvcC). Other NAL units a record may carry (SEI arrays in hvcC) are left out.
@@ -147,24 +92,6 @@ pub(crate) fn parameter_set_slices(track: &Track) -> Result<Vec<&[u8]>, MediaErr
             .collect(),
         _ => Vec::new(),
     })
-}
-
-/// AAC AudioSpecificConfig → (profile for ADTS, sampling index, channel configuration).
-fn asc_fields(asc: &[u8]) -> Result<(u8, u8, u8), MediaError> {
-    if asc.len() < 2 {
-        return Err(bad("AudioSpecificConfig too short"));
-    }
-    let aot = asc[0] >> 3;
-    let sfi = ((asc[0] & 7) << 1) | (asc[1] >> 7);
-    let ch = (asc[1] >> 3) & 0x0f;
-    if aot == 0 || aot > 4 && aot != 5 && aot != 29 || sfi > 12 {
-        return Err(MediaError::Unsupported(format!(
-            "AAC object type {aot} / sampling index {sfi} cannot be carried in ADTS"
-        )));
-    }
-    // HE-AAC (5, 29) is signalled implicitly in ADTS as its AAC-LC core.
-    let profile = if aot == 5 || aot == 29 { 2 } else { aot };
-    Ok((profile - 1, sfi, ch))
 }
 
 impl TsPrep {
@@ -223,20 +150,8 @@ impl TsPrep {
                 if key {
                     out.borrowed(&self.parameter_sets);
                 }
-                let n = self.nal_length_size;
-                let mut i = 0;
-                while i < sample.len() {
-                    let len = sample
-                        .get(i..i + n)
-                        .ok_or_else(|| {
-                            MediaError::Corrupt("NAL length runs past the sample".into())
-                        })?
-                        .iter()
-                        .fold(0usize, |a, b| (a << 8) | usize::from(*b));
-                    let nal = sample.get(i + n..i + n + len).ok_or_else(|| {
-                        MediaError::Corrupt("NAL unit runs past the sample".into())
-                    })?;
-                    i += n + len;
+                for nal in LengthPrefixed::new(sample, self.nal_length_size) {
+                    let nal = nal?;
                     let kind = if h264 {
                         nal.first().map(|b| b & 0x1f)
                     } else {
@@ -256,15 +171,7 @@ impl TsPrep {
                 if len >= 1 << 13 {
                     return Err(MediaError::Corrupt("AAC frame too large for ADTS".into()));
                 }
-                out.owned(vec![
-                    0xff,
-                    0xf1,
-                    (profile << 6) | (sfi << 2) | (ch >> 2),
-                    ((ch & 3) << 6) | (len >> 11) as u8,
-                    (len >> 3) as u8,
-                    (((len & 7) as u8) << 5) | 0x1f,
-                    0xfc,
-                ]);
+                out.owned(adts_header(profile, sfi, ch, len).to_vec());
                 out.borrowed(sample);
             }
             Codec::Ac3 | Codec::Eac3 => out.borrowed(sample),

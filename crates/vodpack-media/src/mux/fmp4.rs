@@ -3,10 +3,7 @@
 //! Smooth both require.
 //!
 //! What this module owns:
-//! - the output clock: [`time_shift_us`] finds the asset-wide shift that keeps every output
-//!   time non-negative, and [`Fmp4Track`] maps each sample's decode and composition time onto
-//!   it (edit lists and priming folded in, optional output timescale such as Smooth's 10 MHz)
-//!   so that all tracks of an asset stay in sync and consecutive fragments tile exactly;
+//! - each track's output clock, through [`super::clock::TrackClock`] (the rule lives there);
 //! - the sample filter ([`Fmp4Track::sample`]): MP4 samples pass through; TS samples (Annex B
 //!   video, ADTS AAC) are turned into length-prefixed NAL units and raw AAC frames; parameter
 //!   sets go in band on key frames when asked (`avc3`/`hev1`);
@@ -32,13 +29,12 @@ use mp4_atom::{
     esds::{DecoderConfig, DecoderSpecific, EsDescriptor, SLConfig},
 };
 
-use super::access_unit::{Parts, avcc_sets, hvcc_sets, parameter_set_slices};
+use super::access_unit::{Parts, parameter_set_slices};
+use super::clock::TrackClock;
+use crate::codec::nal::{AnnexB, LengthPrefixed};
+use crate::codec::params::{avcc_sets, hvcc_sets};
 use crate::error::MediaError;
-use crate::index::{Codec, MediaIndex, Track, TrackKind};
-
-/// How many samples from the start of a track are looked at for its earliest presentation
-/// time (B-frame reordering never reaches further; keeps per-request set-up O(1)).
-const EARLIEST_WINDOW: usize = 32;
+use crate::index::{Codec, Track, TrackKind};
 
 /// Sample flags: `sample_depends_on` = 2 (an I-frame / independent audio frame).
 const SYNC: u32 = 0x0200_0000;
@@ -50,55 +46,12 @@ pub const TFXD_UUID: [u8; 16] = [
     0x6d, 0x1d, 0x9b, 0x05, 0x42, 0xd5, 0x44, 0xe6, 0x80, 0xe2, 0x14, 0x1d, 0xaf, 0xf7, 0x57, 0xb2,
 ];
 
-/// Earliest presentation time among the first [`EARLIEST_WINDOW`] samples, in track units.
-fn earliest_pts(track: &Track) -> Option<i64> {
-    (0..track.samples.len().min(EARLIEST_WINDOW))
-        .map(|i| pts(track, i))
-        .min()
-}
-
-/// `Track::pts` without overflow or out-of-range panics (the index may be damaged).
-fn pts(track: &Track, i: usize) -> i64 {
-    let s = &track.samples;
-    s.dts
-        .get(i)
-        .copied()
-        .unwrap_or(0)
-        .saturating_add(i64::from(s.cts_offset.get(i).copied().unwrap_or(0)))
-        .saturating_add(track.presentation_offset)
-}
-
-/// Asset-wide shift in microseconds that makes every output time non-negative:
-/// max(0, −(earliest presentation time over all tracks)), rounded up to a whole microsecond.
-/// Each track's earliest time is looked up among its first 32 samples only, so this is cheap
-/// enough to run per request.
-pub fn time_shift_us(index: &MediaIndex) -> u64 {
-    index
-        .tracks
-        .iter()
-        .filter(|t| t.timescale > 0)
-        .filter_map(earliest_pts_us_neg)
-        .max()
-        .unwrap_or(0)
-}
-
-/// −(earliest presentation time) of a track in µs, rounded up; 0 when it is not negative.
-fn earliest_pts_us_neg(t: &Track) -> Option<u64> {
-    let e = earliest_pts(t)?;
-    if e >= 0 {
-        return Some(0);
-    }
-    let ts = i128::from(t.timescale);
-    let us = (-i128::from(e) * 1_000_000 + ts - 1) / ts;
-    Some(u64::try_from(us).unwrap_or(u64::MAX))
-}
-
 /// How one track is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fmp4Options {
     /// `track_ID` in `tkhd`/`trex`/`tfhd`: 1 in CMAF (one track per file).
     pub track_id: u32,
-    /// Asset-wide shift from [`time_shift_us`].
+    /// Asset-wide shift from [`super::clock::time_shift_us`].
     pub shift_us: u64,
     /// `includeEncoderConfigurationInSegments`: `avc3`/`hev1` sample entry without parameter
     /// sets, and SPS/PPS (VPS) in band at the start of every key frame.
@@ -156,11 +109,7 @@ struct VideoPrep {
 pub struct Fmp4Track<'t> {
     track: &'t Track,
     opts: Fmp4Options,
-    timescale: u32,
-    /// Added to a decode time so the first sample decodes at the earliest presentation time.
-    delta: i64,
-    /// `shift_us` in output units.
-    shift_out: i64,
+    clock: TrackClock<'t>,
     entry: Entry,
     prep: Prep,
 }
@@ -388,18 +337,10 @@ impl<'t> Fmp4Track<'t> {
         }
         let entry = sample_entry(track, opts.in_band_parameter_sets)?;
         let prep = prep(track)?;
-        let delta = match (earliest_pts(track), track.samples.dts.first()) {
-            (Some(e), Some(d0)) => e.saturating_sub(*d0),
-            _ => 0,
-        };
-        let shift = u128::from(opts.shift_us) * u128::from(timescale);
-        let shift_out = i64::try_from((shift + 500_000) / 1_000_000).unwrap_or(i64::MAX);
         Ok(Fmp4Track {
             track,
             opts,
-            timescale,
-            delta,
-            shift_out,
+            clock: TrackClock::new(track, timescale, opts.shift_us),
             entry,
             prep,
         })
@@ -407,40 +348,13 @@ impl<'t> Fmp4Track<'t> {
 
     /// The output timescale (`mdhd`, `tfdt`, `trun` durations, `tfxd`).
     pub fn timescale(&self) -> u32 {
-        self.timescale
-    }
-
-    /// A time in track units → output units (no shift).
-    fn rescale(&self, t: i64) -> i64 {
-        if self.timescale == self.track.timescale {
-            return t;
-        }
-        let num = i128::from(t) * i128::from(self.timescale);
-        let den = i128::from(self.track.timescale);
-        let q = (2 * num + den).div_euclid(2 * den);
-        i64::try_from(q).unwrap_or(if q < 0 { i64::MIN } else { i64::MAX })
-    }
-
-    /// A presentation-clock time in track units → output time (signed).
-    fn out(&self, t: i64) -> i64 {
-        self.rescale(t).saturating_add(self.shift_out)
-    }
-
-    /// Output decode time of sample `i`; `i` = sample count gives the end of the track.
-    fn time(&self, i: usize) -> i64 {
-        let dts = &self.track.samples.dts;
-        let t = match (dts.get(i), dts.last()) {
-            (Some(d), _) => *d,
-            (None, Some(last)) => last.saturating_add(i64::from(self.track.last_sample_duration)),
-            (None, None) => return self.shift_out,
-        };
-        self.out(t.saturating_add(self.delta))
+        self.clock.timescale()
     }
 
     /// Output decode time of sample `i` in the output timescale: what `tfdt` carries for a
     /// fragment starting at `i`. Indexes past the end give [`Self::end_time`].
     pub fn decode_time(&self, i: usize) -> u64 {
-        u64::try_from(self.time(i.min(self.track.samples.len()))).unwrap_or(0)
+        self.clock.decode_time(i)
     }
 
     /// Output time just past the last sample.
@@ -452,7 +366,7 @@ impl<'t> Fmp4Track<'t> {
     /// below [`Self::decode_time`] for reordered video. DASH `SegmentTimeline` times are the
     /// presentation times of each segment's first sample in presentation order.
     pub fn presentation_time(&self, i: usize) -> i64 {
-        self.out(pts(self.track, i))
+        self.clock.presentation_time(i)
     }
 
     /// Init segment: `ftyp` + `moov(mvhd, trak, mvex(trex))` with an empty sample table.
@@ -477,7 +391,7 @@ impl<'t> Fmp4Track<'t> {
         let mvhd = Mvhd {
             creation_time: 0,
             modification_time: 0,
-            timescale: self.timescale,
+            timescale: self.clock.timescale(),
             duration: 0,
             rate: FixedPoint::from(1u16),
             volume: FixedPoint::from(1u8),
@@ -494,7 +408,7 @@ impl<'t> Fmp4Track<'t> {
             ..Default::default()
         };
         let mdhd = Mdhd {
-            timescale: self.timescale,
+            timescale: self.clock.timescale(),
             language: language(t),
             ..Default::default()
         };
@@ -628,10 +542,10 @@ impl<'t> Fmp4Track<'t> {
         let mut entries = Vec::with_capacity(range.len());
         let mut total = 0usize;
         let mut any_cts = false;
-        let mut next = self.time(range.start);
+        let mut next = self.clock.time(range.start);
         for (i, payload_len) in range.clone().zip(sizes.iter().copied()) {
             let t0 = next;
-            next = self.time(i + 1);
+            next = self.clock.time(i + 1);
             let duration = u32::try_from(next.saturating_sub(t0)).map_err(|_| {
                 MediaError::Corrupt(format!(
                     "sample {i}: duration {} cannot be written",
@@ -642,7 +556,7 @@ impl<'t> Fmp4Track<'t> {
                 .map_err(|_| MediaError::Corrupt(format!("sample {i}: larger than 4 GiB")))?;
             total += payload_len;
             let key = !video || s.keyframe.get(i).copied().unwrap_or(false);
-            let cts = self.out(pts(self.track, i)).saturating_sub(t0);
+            let cts = self.clock.presentation_time(i).saturating_sub(t0);
             any_cts |= cts != 0;
             entries.push(TrunEntry {
                 duration: Some(duration),
@@ -785,36 +699,6 @@ fn strip_adts<'a>(b: &'a [u8], out: &mut Parts<'a>) -> Result<(), MediaError> {
     Ok(())
 }
 
-/// NAL units of an Annex B access unit, start codes and trailing zero bytes removed. Bytes
-/// before the first start code are ignored.
-fn annexb_nals(au: &[u8]) -> Vec<&[u8]> {
-    let mut starts = Vec::new();
-    let mut i = 0;
-    while i + 3 <= au.len() {
-        if au[i + 1] != 0 {
-            i += 2;
-            continue;
-        }
-        if au[i] == 0 && au[i + 2] == 1 {
-            starts.push(i + 3);
-            i += 3;
-            continue;
-        }
-        i += 1;
-    }
-    let mut nals = Vec::with_capacity(starts.len());
-    for (k, &s) in starts.iter().enumerate() {
-        let mut end = starts.get(k + 1).map_or(au.len(), |n| n - 3);
-        while end > s && au[end - 1] == 0 {
-            end -= 1;
-        }
-        if let Some(nal) = au.get(s..end) {
-            nals.push(nal);
-        }
-    }
-    nals
-}
-
 impl VideoPrep {
     fn nal_type(&self, nal: &[u8]) -> Option<u8> {
         let h = *nal.first()?;
@@ -859,21 +743,9 @@ impl VideoPrep {
         if !self.annexb {
             // Length-prefixed already, parameter sets to add: check the lengths, note whether
             // an SPS is present.
-            let n = self.nal_length_size;
-            let mut i = 0usize;
             let mut has_sps = false;
-            while i < sample.len() {
-                let len = sample
-                    .get(i..i + n)
-                    .ok_or_else(|| MediaError::Corrupt("NAL length runs past the sample".into()))?
-                    .iter()
-                    .fold(0usize, |a, b| (a << 8) | usize::from(*b));
-                let end = (i + n).saturating_add(len);
-                let nal = sample
-                    .get(i + n..end)
-                    .ok_or_else(|| MediaError::Corrupt("NAL unit runs past the sample".into()))?;
-                has_sps |= self.nal_type(nal).is_some_and(|t| self.is_sps(t));
-                i = end;
+            for nal in LengthPrefixed::new(sample, self.nal_length_size) {
+                has_sps |= self.nal_type(nal?).is_some_and(|t| self.is_sps(t));
             }
             if in_band && key && !has_sps && !self.sets.is_empty() {
                 out.owned(self.sets.clone());
@@ -881,7 +753,7 @@ impl VideoPrep {
             out.borrowed(sample);
             return Ok(());
         }
-        let nals = annexb_nals(sample);
+        let nals: Vec<&[u8]> = AnnexB::new(sample).collect();
         if nals.is_empty() && !sample.is_empty() {
             return Err(MediaError::Corrupt(
                 "video sample of a TS source has no Annex B start code".into(),

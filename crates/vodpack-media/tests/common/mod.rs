@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use vodpack_media::index::Track;
-use vodpack_media::mp4::{Limits, TOP_LEVEL_HEADER_BYTES, TopLevel, next_top_level, parse_moov};
+use vodpack_media::source::mp4::{
+    Limits, TOP_LEVEL_HEADER_BYTES, TopLevel, next_top_level, parse_moov,
+};
 
 /// The folder of generated test media (made by scripts/make-test-media.sh on first use).
 pub fn media_dir() -> PathBuf {
@@ -54,7 +56,7 @@ pub fn sample_bytes(objects: &[Vec<u8>], t: &Track, i: usize) -> Vec<u8> {
     if t.ts_pid == 0 {
         return data[off..off + size].to_vec();
     }
-    vodpack_media::ts::read_sample(
+    vodpack_media::source::ts::read_sample(
         data,
         0,
         t.ts_pid,

@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use vodpack_media::index::{Codec, TrackKind};
 use vodpack_media::manifest::dash as mpd;
-use vodpack_media::mux::fmp4::{FragmentKind, time_shift_us};
+use vodpack_media::mux::clock::time_shift_us;
+use vodpack_media::mux::fmp4::FragmentKind;
 use vodpack_media::package::spec::{
     DEFAULT_MIN_BUFFER_SECONDS, DashManifestSpec, DashSpec, Format,
 };
@@ -189,7 +190,7 @@ fn manifest(job: &Job, s: &Settings) -> Result<String, EgressError> {
                 sampling_rate: track.sample_rate,
                 channels: match track.codec {
                     Codec::Ac3 | Codec::Eac3 => {
-                        let (acmod, lfeon) = vodpack_media::es::ac3_config_layout(
+                        let (acmod, lfeon) = vodpack_media::codec::ac3::ac3_config_layout(
                             &track.codec_config,
                             track.codec == Codec::Eac3,
                         )

@@ -17,7 +17,8 @@
 
 use vodpack_media::index::TrackKind;
 use vodpack_media::manifest::hls as m3u8;
-use vodpack_media::mux::fmp4::{FragmentKind, time_shift_us};
+use vodpack_media::mux::clock::{time_shift_90k, ts_offset};
+use vodpack_media::mux::fmp4::FragmentKind;
 use vodpack_media::package::spec::Format;
 
 use super::job::Job;
@@ -221,8 +222,8 @@ pub async fn render(job: &Job, file: &str) -> Result<Rendered, EgressError> {
         (Id::Text(_), "vtt", _) => {
             let s = segment(seg)?;
             let mpegts = match l.container {
-                Container::Ts => segments::ts_offset(job),
-                Container::Fmp4(_) => (time_shift_us(&job.index) * 9 / 100) as i64,
+                Container::Ts => ts_offset(&job.index),
+                Container::Fmp4(_) => time_shift_90k(&job.index),
             };
             let body = segments::webvtt(job, tracks[0], s, mpegts).await?;
             Ok(Rendered::media("text/vtt; charset=utf-8", body))

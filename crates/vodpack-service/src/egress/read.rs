@@ -247,7 +247,7 @@ impl SampleBytes {
                 .map(Cow::Borrowed)
                 .ok_or_else(|| EgressError::damaged("the source is shorter than its index says"));
         }
-        vodpack_media::ts::read_sample(buf, base, track.ts_pid, off, s.skip[i], size)
+        vodpack_media::source::ts::read_sample(buf, base, track.ts_pid, off, s.skip[i], size)
             .map(Cow::Owned)
             .ok_or_else(|| EgressError::damaged("a TS sample runs past its segment"))
     }

@@ -10,9 +10,10 @@ use bytes::Bytes;
 
 use vodpack_media::index::{Codec, MediaIndex, Track, TrackKind};
 use vodpack_media::mux::access_unit::{Parts, TsPrep};
-use vodpack_media::mux::fmp4::{Fmp4Options, Fmp4Track, FragmentKind, time_shift_us};
+use vodpack_media::mux::clock::time_shift_us;
+use vodpack_media::mux::clock::{to_90k, ts_offset};
+use vodpack_media::mux::fmp4::{Fmp4Options, Fmp4Track, FragmentKind};
 use vodpack_media::mux::ts::TsWriter;
-use vodpack_media::mux::{TS_TIME_OFFSET, to_90k};
 
 use super::EgressError;
 use super::job::Job;
@@ -21,12 +22,6 @@ use super::read::SampleBytes;
 /// Media that cannot be cut or muxed from source bytes the index describes: a damaged source.
 fn media_error(e: vodpack_media::MediaError) -> EgressError {
     EgressError::damaged(e)
-}
-
-/// The 90 kHz time of presentation time zero in TS output: the usual 1.4 s plus the asset's
-/// shift, so edit lists that start a track well before zero never make PTS/DTS negative.
-pub fn ts_offset(job: &Job) -> i64 {
-    TS_TIME_OFFSET + (time_shift_us(&job.index) * 9 / 100) as i64
 }
 
 /// Bytes one sample takes in our TS output: its elementary-stream form (AUD and parameter sets
@@ -189,7 +184,7 @@ pub async fn ts_segment(
     if ranges.iter().all(|(_, r)| r.is_empty()) {
         return Err(super::not_found("no such segment for this rendition"));
     }
-    let offset = ts_offset(job);
+    let offset = ts_offset(&job.index);
     let bytes = SampleBytes::read(job.storage.as_ref(), &job.bucket, index, &ranges).await?;
     let codecs: Vec<_> = ranges.iter().map(|(t, _)| index.tracks[*t].codec).collect();
     let mut w = TsWriter::new(&codecs).map_err(media_error)?;

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 use vodpack_media::index::{self, MediaIndex};
-use vodpack_media::mp4::Limits;
+use vodpack_media::source::mp4::Limits;
 
 use crate::config::ServiceConfig;
 use crate::repo::{AssetRecord, IngestOutcome, Repository, ResourceKind};

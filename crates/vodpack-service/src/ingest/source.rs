@@ -4,8 +4,9 @@
 
 use futures::StreamExt;
 use vodpack_media::index::{MediaIndex, SourceKind, Track, TrackKind};
-use vodpack_media::mp4::{self, Limits, TOP_LEVEL_HEADER_BYTES, TopLevel};
-use vodpack_media::{MediaError, hls, plan, smil, srt, ts};
+use vodpack_media::source::mp4::{self, Limits, TOP_LEVEL_HEADER_BYTES, TopLevel};
+use vodpack_media::source::{hls, smil, srt, ts};
+use vodpack_media::{MediaError, plan};
 
 use crate::storage::{ObjectRef, Pinned, Storage, StorageError};
 

@@ -7,7 +7,7 @@
 //! [`parse_box_header`] to find `moov`, reads it whole (bounded by [`Limits::max_moov_bytes`]),
 //! and hands the bytes to [`parse_moov`].
 
-pub mod codec_string;
+use crate::codec::codec_string;
 mod tree;
 
 use mp4_atom::{Codec as Entry, Encode, Trak};

@@ -58,7 +58,7 @@ struct PidTrack {
     sps: Option<Vec<u8>>,
     pps: Option<Vec<u8>>,
     /// AC-3/E-AC-3: the first frame's header.
-    ac3: Option<crate::es::Ac3Frame>,
+    ac3: Option<crate::codec::ac3::Ac3Frame>,
     /// AAC: object type, sampling index, channel configuration of the first frame.
     adts: Option<(u8, u8, u8)>,
     sample_rate: u32,
@@ -122,66 +122,6 @@ fn pes_ts(b: &[u8]) -> i64 {
         | i64::from(b[4] >> 1)
 }
 
-/// NAL units of an Annex B access unit (start codes removed), found lazily so a caller that
-/// stops early never scans the rest.
-struct NalIter<'a> {
-    au: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> NalIter<'a> {
-    fn new(au: &'a [u8]) -> Self {
-        NalIter { au, pos: 0 }
-    }
-
-    /// Index just past the next 00 00 01 at or after `from`.
-    fn next_start(&self, from: usize) -> Option<usize> {
-        let a = self.au;
-        let mut i = from;
-        while i + 3 <= a.len() {
-            // Skip ahead two at a time while the middle byte cannot be part of a start code.
-            if a[i + 1] != 0 {
-                i += 2;
-                continue;
-            }
-            if a[i] == 0 && a[i + 2] == 1 {
-                return Some(i + 3);
-            }
-            i += 1;
-        }
-        None
-    }
-}
-
-impl<'a> Iterator for NalIter<'a> {
-    type Item = &'a [u8];
-
-    fn next(&mut self) -> Option<&'a [u8]> {
-        let start = if self.pos == 0 {
-            self.next_start(0)?
-        } else {
-            self.pos
-        };
-        if start >= self.au.len() {
-            return None;
-        }
-        match self.next_start(start) {
-            Some(next) => {
-                self.pos = next;
-                let mut end = next - 3;
-                while end > start && self.au[end - 1] == 0 {
-                    end -= 1;
-                }
-                Some(&self.au[start..end])
-            }
-            None => {
-                self.pos = self.au.len();
-                Some(&self.au[start..])
-            }
-        }
-    }
-}
-
 /// What a video NAL unit is to the scanner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum NalRole {
@@ -218,10 +158,6 @@ fn nal_role(kind: Kind, nal: &[u8]) -> NalRole {
         }
     }
 }
-
-const AAC_RATES: [u32; 13] = [
-    96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
-];
 
 impl TsScanner {
     pub fn new(stream: u32, label: &str, max_samples: u64) -> TsScanner {
@@ -469,7 +405,7 @@ impl TsScanner {
                 // Only the NAL units up to the first slice matter: the slice type decides the
                 // key flag, and parameter sets precede it. The slice data is never scanned.
                 let mut key = false;
-                for nal in NalIter::new(es) {
+                for nal in crate::codec::nal::AnnexB::new(es) {
                     match nal_role(t.kind, nal) {
                         NalRole::Slice { key: k } => {
                             key = k;
@@ -491,7 +427,7 @@ impl TsScanner {
                 let mut q = 0usize;
                 let mut elapsed = 0i64;
                 while q < es.len() {
-                    let f = crate::es::ac3_frame(&es[q..]).ok_or_else(|| {
+                    let f = crate::codec::ac3::ac3_frame(&es[q..]).ok_or_else(|| {
                         MediaError::Corrupt(format!("{label} ({name}): PID {pid}: lost AC-3 sync"))
                     })?;
                     if f.eac3 != (t.kind == Kind::Eac3) {
@@ -522,24 +458,21 @@ impl TsScanner {
                 let mut q = 0usize;
                 let mut i = 0i64;
                 while q + 7 <= es.len() {
-                    let h = &es[q..];
-                    if h[0] != 0xff || h[1] & 0xf6 != 0xf0 {
-                        return Err(MediaError::Corrupt(format!(
-                            "{label} ({name}): PID {pid}: lost ADTS sync"
-                        )));
-                    }
-                    let len = ((usize::from(h[3] & 0x03) << 11)
-                        | (usize::from(h[4]) << 3)
-                        | usize::from(h[5] >> 5))
-                    .max(7);
-                    let profile = (h[2] >> 6) + 1;
-                    let sfi = (h[2] >> 2) & 0x0f;
-                    let ch = ((h[2] & 0x01) << 2) | (h[3] >> 6);
-                    let rate = *AAC_RATES.get(sfi as usize).ok_or_else(|| {
-                        MediaError::Corrupt(format!(
-                            "{label} ({name}): bad AAC sampling index {sfi}"
-                        ))
+                    let crate::codec::aac::Adts {
+                        len,
+                        object_type: profile,
+                        sfi,
+                        channels: ch,
+                    } = crate::codec::aac::parse_adts(&es[q..]).ok_or_else(|| {
+                        MediaError::Corrupt(format!("{label} ({name}): PID {pid}: lost ADTS sync"))
                     })?;
+                    let rate = *crate::codec::aac::SAMPLE_RATES
+                        .get(sfi as usize)
+                        .ok_or_else(|| {
+                            MediaError::Corrupt(format!(
+                                "{label} ({name}): bad AAC sampling index {sfi}"
+                            ))
+                        })?;
                     if t.adts.is_none() {
                         t.adts = Some((profile, sfi, ch));
                         t.sample_rate = rate;
@@ -619,12 +552,7 @@ impl TsScanner {
                     ))
                     .map_err(|e| MediaError::Corrupt(format!("{}: bad SPS: {e:?}", self.label)))?;
                     let (w, h) = parsed.pixel_dimensions().unwrap_or((0, 0));
-                    let mut avcc = vec![1, sps[1], sps[2], sps[3], 0xff, 0xe1];
-                    avcc.extend_from_slice(&(sps.len() as u16).to_be_bytes());
-                    avcc.extend_from_slice(sps);
-                    avcc.push(1);
-                    avcc.extend_from_slice(&(pps.len() as u16).to_be_bytes());
-                    avcc.extend_from_slice(pps);
+                    let avcc = crate::codec::params::avcc_record(sps, pps);
                     let g = gcd(u64::from(TS_TIMESCALE), typical.max(1) as u64);
                     Track {
                         codec: Codec::H264,
@@ -661,15 +589,15 @@ impl TsScanner {
                             )));
                         }
                     };
-                    let parsed = crate::es::hevc_sps(sps).ok_or_else(|| {
+                    let parsed = crate::codec::hevc::hevc_sps(sps).ok_or_else(|| {
                         MediaError::Corrupt(format!("{}: bad H.265 SPS", self.label))
                     })?;
                     let g = gcd(u64::from(TS_TIMESCALE), typical.max(1) as u64);
                     Track {
                         codec: Codec::H265,
                         fourcc: *b"hvc1",
-                        codec_string: crate::es::hevc_codec_string(&parsed),
-                        codec_config: crate::es::hvcc(&parsed, vps, sps, pps),
+                        codec_string: crate::codec::hevc::hevc_codec_string(&parsed),
+                        codec_config: crate::codec::hevc::hvcc(&parsed, vps, sps, pps),
                         language: None,
                         name: None,
                         stream: self.stream,
@@ -703,7 +631,7 @@ impl TsScanner {
                         codec_config: if eac3 {
                             Vec::new()
                         } else {
-                            crate::es::dac3(&f)
+                            crate::codec::ac3::dac3(&f)
                         },
                         language: None,
                         name: None,
@@ -726,7 +654,7 @@ impl TsScanner {
                 }
                 Kind::Aac => {
                     let (profile, sfi, ch) = t.adts.unwrap_or((2, 3, 2));
-                    let asc = vec![(profile << 3) | (sfi >> 1), ((sfi & 1) << 7) | (ch << 3)];
+                    let asc = crate::codec::aac::asc(profile, sfi, ch);
                     Track {
                         codec: Codec::Aac,
                         fourcc: *b"mp4a",
@@ -754,7 +682,7 @@ impl TsScanner {
             };
             track.compute_bitrates();
             if let (Kind::Eac3, Some(f)) = (t.kind, t.ac3) {
-                track.codec_config = crate::es::dec3(&f, (track.avg_bitrate / 1000) as u32);
+                track.codec_config = crate::codec::ac3::dec3(&f, (track.avg_bitrate / 1000) as u32);
             }
             out.push(track);
         }

@@ -1,5 +1,5 @@
 //! HLS parent (master) and media playlists of TS sources, through m3u8-rs. This module only
-//! says what to read; [`crate::ts`] reads the segments.
+//! says what to read; [`crate::source::ts`] reads the segments.
 
 use m3u8_rs::{AlternativeMediaType, KeyMethod, Playlist};
 
