@@ -36,16 +36,20 @@ impl IndexCache {
     }
 
     /// The index of a PLAYABLE asset; `None` when it has none (not ingested yet, or deleted).
-    pub async fn get(&self, asset: &AssetRecord) -> Result<Option<Arc<MediaIndex>>, CacheError> {
-        let key = asset.incarnation_key();
-        if let Some(hit) = self.cache.get(&key).await {
+    /// `key` is the asset's [`AssetRecord::incarnation_key`] (made once per resolution).
+    pub async fn get(
+        &self,
+        asset: &AssetRecord,
+        key: &str,
+    ) -> Result<Option<Arc<MediaIndex>>, CacheError> {
+        if let Some(hit) = self.cache.get(key).await {
             return Ok(Some(hit));
         }
         let repo = self.repo.clone();
         let id = asset.id.clone();
         let loaded = self
             .cache
-            .try_get_with(key, async move {
+            .try_get_with(key.to_string(), async move {
                 let stored = repo
                     .get_index(&id)
                     .await
@@ -160,7 +164,11 @@ mod tests {
         repo.create_asset(&asset, Quotas::default()).await.unwrap();
         let cache = IndexCache::new(repo.clone(), 1000);
         assert!(
-            cache.get(&asset).await.unwrap().is_none(),
+            cache
+                .get(&asset, &asset.incarnation_key())
+                .await
+                .unwrap()
+                .is_none(),
             "not ingested yet"
         );
         repo.claim_next_queued().await.unwrap();
@@ -176,8 +184,16 @@ mod tests {
         )
         .await
         .unwrap();
-        let a = cache.get(&asset).await.unwrap().unwrap();
-        let b = cache.get(&asset).await.unwrap().unwrap();
+        let a = cache
+            .get(&asset, &asset.incarnation_key())
+            .await
+            .unwrap()
+            .unwrap();
+        let b = cache
+            .get(&asset, &asset.incarnation_key())
+            .await
+            .unwrap()
+            .unwrap();
         assert!(Arc::ptr_eq(&a, &b), "the second get is a hit");
         assert_eq!(*a, idx);
         assert_eq!(cache.weighted_size().await, 50);

@@ -217,7 +217,7 @@ async fn serve_inner(
     }
     let modified = r.modified.clone();
     // Only manifests are cached (segments are the bulk of requests: no key, no lookup).
-    let incarnation = asset_rec.incarnation_key();
+    let incarnation = r.incarnation.clone();
     let cache_key =
         is_manifest_name(file).then(|| format!("{incarnation}/{config}/{manifest}/{file}"));
     if let Some(key) = &cache_key
@@ -229,7 +229,7 @@ async fn serve_inner(
             incarnation,
         ));
     }
-    let index = match state.cache.get(asset_rec).await {
+    let index = match state.cache.get(asset_rec, &incarnation).await {
         Ok(Some(index)) => index,
         Ok(None) => return Err(not_found("asset index not found")),
         // Written by another build (older format) or damaged: ingest again.

@@ -21,6 +21,8 @@ pub(super) const RESOLUTION_TTL: Duration = Duration::from_secs(5);
 /// alone (worked out once per resolution, not per request).
 pub(super) struct Resolved {
     pub(super) asset: AssetRecord,
+    /// The asset's incarnation key (egress caches, ETags), made once per resolution.
+    pub(super) incarnation: String,
     pub(super) group: Option<GroupRecord>,
     /// The configuration's package, validated (defaults applied): the stored wire form is not
     /// kept, nothing below resolution reads it.
@@ -80,6 +82,7 @@ pub(super) async fn resolve(
         .collect();
     let modified = super::respond::http_date(asset.outputs_since().max(config.created_at.as_str()));
     let r = Arc::new(Resolved {
+        incarnation: asset.incarnation_key(),
         asset,
         group,
         spec,
