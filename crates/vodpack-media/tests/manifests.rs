@@ -194,17 +194,17 @@ fn mpd_input(
     profile: Profile,
     iframe: bool,
 ) -> Mpd {
-    Mpd {
-        duration: Duration::from_millis(DURATION_MS),
-        representations: reps,
-        trick_play: iframe.then(trick),
-        options: DashOptions {
+    Mpd::single_period(
+        Duration::from_millis(DURATION_MS),
+        reps,
+        iframe.then(trick),
+        DashOptions {
             segment_template_format: format,
             manifest_layout: layout,
             profile,
             min_buffer_time_seconds: 30,
         },
-    }
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -445,12 +445,15 @@ fn check_mpd(xml: &str, input: &Mpd) {
         for rn in &reps {
             let id = rn.req("id");
             let input_rep = if trick_prop.is_some() {
-                let t = input.trick_play.as_ref().expect("trick play requested");
+                let t = input.periods[0]
+                    .trick_play
+                    .as_ref()
+                    .expect("trick play requested");
                 assert_eq!(rn.num("maxPlayoutRate"), u64::from(t.max_playout_rate));
                 assert_eq!(rn.req("codingDependency"), "false");
                 &t.representation
             } else {
-                input
+                input.periods[0]
                     .representations
                     .iter()
                     .find(|r| r.id == id)
@@ -513,7 +516,7 @@ fn check_mpd(xml: &str, input: &Mpd) {
                         let inputs: Vec<&Representation> = reps
                             .iter()
                             .map(|o| {
-                                input
+                                input.periods[0]
                                     .representations
                                     .iter()
                                     .find(|r| r.id == o.req("id"))
@@ -531,12 +534,16 @@ fn check_mpd(xml: &str, input: &Mpd) {
         }
     }
     // Every input representation appears exactly once.
-    let mut expected: Vec<String> = input.representations.iter().map(|r| r.id.clone()).collect();
-    let has_video = input
+    let mut expected: Vec<String> = input.periods[0]
+        .representations
+        .iter()
+        .map(|r| r.id.clone())
+        .collect();
+    let has_video = input.periods[0]
         .representations
         .iter()
         .any(|r| matches!(r.media, Media::Video(_)));
-    if let Some(t) = &input.trick_play
+    if let Some(t) = &input.periods[0].trick_play
         && has_video
     {
         expected.push(t.representation.id.clone());
@@ -546,7 +553,7 @@ fn check_mpd(xml: &str, input: &Mpd) {
     assert_eq!(seen_reps, expected);
     assert_eq!(
         trick_sets,
-        usize::from(input.trick_play.is_some() && has_video)
+        usize::from(input.periods[0].trick_play.is_some() && has_video)
     );
     for ct in ["video", "audio"] {
         let present = sets.iter().any(|s| s.req("contentType") == ct);

@@ -163,6 +163,13 @@ pub struct Track {
 }
 
 impl Track {
+    /// Whether the samples are stored in MPEG-TS packets (an HLS-TS source): their bytes are
+    /// gathered from packet payloads, and they are already in elementary-stream form (Annex B
+    /// video, ADTS AAC).
+    pub fn in_ts(&self) -> bool {
+        self.ts_pid != 0
+    }
+
     /// Total duration in timescale units.
     pub fn duration(&self) -> i64 {
         match (self.samples.dts.first(), self.samples.dts.last()) {
@@ -181,7 +188,11 @@ impl Track {
 
     /// Presentation time of sample `i`, in timescale units.
     pub fn pts(&self, i: usize) -> i64 {
-        self.samples.dts[i] + i64::from(self.samples.cts_offset[i]) + self.presentation_offset
+        // Saturating: a damaged stored index must not overflow (clamped times are refused or
+        // written as nonsense, never a panic).
+        self.samples.dts[i]
+            .saturating_add(i64::from(self.samples.cts_offset[i]))
+            .saturating_add(self.presentation_offset)
     }
 
     /// Presentation times of the key frames, in seconds.

@@ -174,14 +174,50 @@ pub struct TrickPlay {
     pub max_playout_rate: u32,
 }
 
+/// One Period: a stretch of the presentation with its own Representations (one today; ad
+/// breaks will split a presentation into several).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Period {
+    /// `Period@id`: unique within the MPD.
+    pub id: String,
+    /// `Period@start` on the presentation timeline.
+    pub start: Duration,
+    /// How long the Period lasts (to the next Period's start, or the presentation's end).
+    pub duration: Duration,
+    pub representations: Vec<Representation>,
+    pub trick_play: Option<TrickPlay>,
+}
+
 /// Everything one MPD shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mpd {
     /// `mediaPresentationDuration` (millisecond precision is written).
     pub duration: Duration,
-    pub representations: Vec<Representation>,
-    pub trick_play: Option<TrickPlay>,
+    /// In presentation order, without gaps.
+    pub periods: Vec<Period>,
     pub options: DashOptions,
+}
+
+impl Mpd {
+    /// An MPD of one Period covering the whole presentation.
+    pub fn single_period(
+        duration: Duration,
+        representations: Vec<Representation>,
+        trick_play: Option<TrickPlay>,
+        options: DashOptions,
+    ) -> Mpd {
+        Mpd {
+            duration,
+            periods: vec![Period {
+                id: "0".into(),
+                start: Duration::ZERO,
+                duration,
+                representations,
+                trick_play,
+            }],
+            options,
+        }
+    }
 }
 
 const NS: &str = "urn:mpeg:dash:schema:mpd:2011";
@@ -575,6 +611,56 @@ fn adaptation_set(
     end(s, 2, "AdaptationSet");
 }
 
+/// Writes one Period: its AdaptationSets (by kind, codec family and language), then the
+/// trick-play set pointing at its main video set.
+fn period(s: &mut String, p: &Period, options: &DashOptions) {
+    start(
+        s,
+        1,
+        "Period",
+        &[("id", p.id.clone()), ("start", xs_duration(p.start))],
+    );
+    let sets = group(&p.representations);
+    let mut seen_video = false;
+    let mut seen_audio = false;
+    let mut main_video_id = None;
+    for (id, set) in sets.iter().enumerate() {
+        let seen = if set.video {
+            &mut seen_video
+        } else {
+            &mut seen_audio
+        };
+        let role = if *seen { "alternate" } else { "main" };
+        *seen = true;
+        if set.video && main_video_id.is_none() {
+            main_video_id = Some(id);
+        }
+        adaptation_set(s, id, set, Some(role), None, None, options, p.duration);
+    }
+    if let (Some(trick), Some(main_id)) = (&p.trick_play, main_video_id)
+        && matches!(trick.representation.media, Media::Video(_))
+    {
+        let r = &trick.representation;
+        let set = Set {
+            reps: vec![r],
+            video: true,
+            language: None,
+            family: codec_family(&r.codecs),
+        };
+        adaptation_set(
+            s,
+            sets.len(),
+            &set,
+            None,
+            Some(main_id),
+            Some(trick.max_playout_rate),
+            options,
+            p.duration,
+        );
+    }
+    end(s, 1, "Period");
+}
+
 /// Writes the static MPD.
 pub fn mpd(m: &Mpd) -> String {
     let profiles = match m.options.profile {
@@ -599,60 +685,9 @@ pub fn mpd(m: &Mpd) -> String {
             ),
         ],
     );
-    start(
-        &mut s,
-        1,
-        "Period",
-        &[("id", "0".into()), ("start", "PT0S".into())],
-    );
-    let sets = group(&m.representations);
-    let mut seen_video = false;
-    let mut seen_audio = false;
-    let mut main_video_id = None;
-    for (id, set) in sets.iter().enumerate() {
-        let seen = if set.video {
-            &mut seen_video
-        } else {
-            &mut seen_audio
-        };
-        let role = if *seen { "alternate" } else { "main" };
-        *seen = true;
-        if set.video && main_video_id.is_none() {
-            main_video_id = Some(id);
-        }
-        adaptation_set(
-            &mut s,
-            id,
-            set,
-            Some(role),
-            None,
-            None,
-            &m.options,
-            m.duration,
-        );
+    for p in &m.periods {
+        period(&mut s, p, &m.options);
     }
-    if let (Some(trick), Some(main_id)) = (&m.trick_play, main_video_id)
-        && matches!(trick.representation.media, Media::Video(_))
-    {
-        let r = &trick.representation;
-        let set = Set {
-            reps: vec![r],
-            video: true,
-            language: None,
-            family: codec_family(&r.codecs),
-        };
-        adaptation_set(
-            &mut s,
-            sets.len(),
-            &set,
-            None,
-            Some(main_id),
-            Some(trick.max_playout_rate),
-            &m.options,
-            m.duration,
-        );
-    }
-    end(&mut s, 1, "Period");
     end(&mut s, 0, "MPD");
     s
 }

@@ -74,13 +74,14 @@ fn earliest_pts_us_neg(t: &Track) -> Option<u64> {
 
 /// The shift of [`time_shift_us`] in 90 kHz ticks.
 pub fn time_shift_90k(index: &MediaIndex) -> i64 {
-    (time_shift_us(index) * 9 / 100) as i64
+    // Saturating: a damaged index may claim an absurd shift.
+    i64::try_from(u128::from(time_shift_us(index)) * 9 / 100).unwrap_or(i64::MAX)
 }
 
 /// Where TS output time starts for this asset, in 90 kHz ticks: [`TS_TIME_OFFSET`] plus the
 /// asset-wide shift.
 pub fn ts_offset(index: &MediaIndex) -> i64 {
-    TS_TIME_OFFSET + time_shift_90k(index)
+    TS_TIME_OFFSET.saturating_add(time_shift_90k(index))
 }
 
 /// One track's fMP4 output clock: decode and presentation times of its samples in the output

@@ -7,3 +7,4 @@ pub mod access_unit;
 pub mod clock;
 pub mod fmp4;
 pub mod ts;
+pub mod webvtt;

@@ -137,3 +137,16 @@ pub(crate) fn not_found(msg: impl Into<String>) -> EgressError {
 
 /// Seconds a client is asked to wait while an asset is (re-)ingested or the store recovers.
 pub(crate) const RETRY_AFTER: u32 = 5;
+
+/// The packaging chain's failures, each with its status: a file the layout does not have is
+/// 404, a source that is not what its index says 502, our own data disagreeing with itself 500.
+impl From<vodpack_media::package::PackageError> for EgressError {
+    fn from(e: vodpack_media::package::PackageError) -> EgressError {
+        use vodpack_media::package::PackageError as P;
+        match e {
+            P::NotFound(reason) => not_found(reason),
+            P::Damaged(reason) => EgressError::damaged(reason),
+            P::Bug(reason) => EgressError::bug(reason),
+        }
+    }
+}

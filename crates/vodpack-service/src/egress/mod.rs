@@ -1,37 +1,34 @@
 //! Egress: just-in-time packaging on `/out/v1/<asset>/<configuration>/<manifest>/<file…>`.
 //!
-//! A request is resolved from the three egress ids (asset, configuration, manifest; resolutions
-//! of playable assets are cached for a few seconds and dropped on every change through this
-//! node's API), then a [`job::Job`] is built: the decoded index from the [`IndexCache`] (owned
-//! here: egress is its only reader), the segment plan (cached per asset × duration), the source
-//! location and the configuration. The format module (`hls` for HLS-TS and CMAF, `dash`,
-//! `mss`) renders the file from it; `respond` adds the HTTP behaviour a CDN expects
-//! (validators, ranges, caching, gzip for manifests). Egress is public (no SigV4), like
-//! MediaPackage's; `vodpack package` drives the same format modules offline ([`package`]).
-//! Egress has its own state, [`Egress`]: the database, the store, the ingest queue (to start a
-//! re-ingest) and its caches, none of the API's.
+//! Egress owns the I/O around the media crate's packaging chain
+//! (`vodpack_media::package`): a request is resolved from the three egress ids (asset,
+//! configuration, manifest; resolutions of playable assets are cached for a few seconds and
+//! dropped on every change through this node's API), the file name is parsed into the chain's
+//! typed `OutputFile`, and a `Presentation` is built: the decoded index from the
+//! [`IndexCache`] (owned here: egress is its only reader), the segment plan (cached per asset ×
+//! duration) and the validated configuration. The chain plans the file; `render` reads the
+//! source bytes the plan needs (`read`) and has the chain make it; `respond` adds the HTTP
+//! behaviour a CDN expects (validators, ranges, caching, gzip for manifests). Egress is public
+//! (no SigV4), like MediaPackage's; `vodpack package` renders through the same `render`
+//! ([`package`]). Egress has its own state, [`Egress`]: the database, the store, the ingest
+//! queue (to start a re-ingest) and its caches, none of the API's.
 //!
 //! Module map, in the order a request meets them: [`routes`] (the `/out/` route, its preflight
 //! and 405), this module (state, caches, the handler), `resolve` (egress ids → asset,
-//! configuration, group), [`index_cache`] (decoded indexes), [`job`] (what one output needs),
-//! `hls`/`dash`/`mss` (one per output family: file name → file), `segments` (media files),
-//! `read` (source bytes), `rendered` (a file as made), `respond` (the HTTP answer: validators,
-//! ranges, gzip, the body), [`error`] (typed failures and their statuses).
+//! configuration, group), [`index_cache`] (decoded indexes), `render` (plan → read → make),
+//! `read` (source bytes, versions checked), `rendered` (a file as made), `respond` (the HTTP
+//! answer: validators, ranges, gzip, the body), [`error`] (typed failures and their statuses).
 
 pub mod cdn_auth;
-mod dash;
 pub mod error;
-mod hls;
 pub mod index_cache;
-pub mod job;
-mod mss;
 pub mod package;
 mod read;
+mod render;
 mod rendered;
 mod resolve;
 mod respond;
 pub mod routes;
-mod segments;
 
 use std::sync::Arc;
 
@@ -41,7 +38,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use vodpack_media::index::MediaIndex;
-use vodpack_media::package::spec::Format;
+use vodpack_media::package::{OutputFile, Presentation};
 use vodpack_media::plan::Segmentation;
 
 use crate::ingest::Ingest;
@@ -50,7 +47,9 @@ use crate::storage::Storage;
 pub use error::EgressError;
 use error::{Failure, not_found};
 use index_cache::{CacheError, IndexCache};
-use job::Job;
+use read::Sources;
+pub use render::ENCRYPTION_REFUSED;
+use render::{Renderer, TsLengths};
 use rendered::{Body as RenderedBody, Caching, Rendered};
 use resolve::{RESOLUTION_TTL, Resolution, resolve};
 use respond::respond;
@@ -75,8 +74,8 @@ pub struct Egress {
     /// Rendered manifests by asset × configuration × manifest × file: deterministic for an
     /// asset incarnation, and some (I-frame playlists) read media to be written.
     manifests: moka::future::Cache<String, (&'static str, Bytes)>,
-    /// Lengths of MPEG-TS segments (see [`segments::TsLengths`]).
-    ts_lengths: job::TsLengths,
+    /// Lengths of MPEG-TS segments (see [`TsLengths`]).
+    ts_lengths: TsLengths,
 }
 
 impl Egress {
@@ -133,13 +132,6 @@ impl Egress {
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.resolutions.invalidate_all();
     }
-}
-
-/// A non-negative decimal number without sign or leading zeros (one URL per file).
-pub(crate) fn number(s: &str) -> Option<usize> {
-    let ok =
-        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
-    ok.then(|| s.parse().ok()).flatten()
 }
 
 /// `GET /out/v1/{asset}/{config}/{manifest}/{*file}` (HEAD too: axum answers HEAD from GET).
@@ -216,10 +208,15 @@ async fn serve_inner(
         )));
     }
     let modified = r.modified.clone();
+    render::refuse_encrypted(&r.spec, file)?;
+    let manifest_name = &r.manifests[position].1;
+    let out_file = OutputFile::parse(&r.spec.format, manifest_name, file)
+        .ok_or_else(|| not_found("no such file"))?;
     // Only manifests are cached (segments are the bulk of requests: no key, no lookup).
     let incarnation = r.incarnation.clone();
-    let cache_key =
-        is_manifest_name(file).then(|| format!("{incarnation}/{config}/{manifest}/{file}"));
+    let cache_key = out_file
+        .is_manifest()
+        .then(|| format!("{incarnation}/{config}/{manifest}/{file}"));
     if let Some(key) = &cache_key
         && let Some((content_type, body)) = state.manifests.get(key).await
     {
@@ -251,18 +248,24 @@ async fn serve_inner(
     let source = crate::source_arn::source_object(&asset_rec.source_arn)
         // Checked when the asset was created.
         .map_err(EgressError::bug)?;
-    let job = Job {
-        storage: state.storage.clone(),
-        bucket: source.bucket,
+    let presentation = Presentation {
         index,
         seg,
-        created_at: asset_rec.created_at.clone(),
         spec: r.spec.clone(),
-        ts_lengths: Some((state.ts_lengths.clone(), incarnation.clone())),
         manifest: position,
-        manifest_name: r.manifests[position].1.clone(),
+        manifest_name: manifest_name.clone(),
+        created_at_ms: created_at_ms(&asset_rec.created_at),
     };
-    let out = match render(&job, file).await {
+    let sources = Sources {
+        storage: state.storage.clone(),
+        bucket: source.bucket,
+    };
+    let renderer = Renderer {
+        sources: &sources,
+        presentation: &presentation,
+        ts_lengths: Some((&state.ts_lengths, &incarnation)),
+    };
+    let out = match renderer.render(&out_file).await {
         Ok(out) => out,
         Err(EgressError {
             source_changed: Some(detail),
@@ -299,36 +302,9 @@ async fn reingest(state: &Egress, asset: &AssetRecord, detail: &str) -> EgressEr
     )
 }
 
-/// Whether a file name is one of a manifest (HLS playlist, MPD, Smooth client manifest).
-fn is_manifest_name(file: &str) -> bool {
-    file.ends_with(".m3u8") || file.ends_with(".mpd") || file.ends_with("/Manifest")
-}
-
-/// Why a configuration with `encryption` gets no output: encryption is not built yet, and
-/// protected content must never be served in the clear.
-pub const ENCRYPTION_REFUSED: &str = "this packaging configuration asks for encryption, which vodpack does not implement yet; its content is not served in the clear";
-
-/// Renders one file of a job with its format module.
-pub async fn render(job: &Job, file: &str) -> Result<Rendered, EgressError> {
-    if job.spec.encrypted {
-        tracing::warn!(file, "refused: {ENCRYPTION_REFUSED}");
-        return Err(EgressError::new(
-            Failure::NotImplemented,
-            ENCRYPTION_REFUSED,
-        ));
-    }
-    match &job.spec.format {
-        Format::Hls(_) | Format::Cmaf(_) => hls::render(job, file).await,
-        Format::Dash(_) => dash::render(job, file).await,
-        Format::Mss(_) => mss::render(job, file).await,
-    }
-}
-
-/// Every file of a job (for `vodpack package`).
-pub fn files(job: &Job) -> Result<Vec<String>, EgressError> {
-    match &job.spec.format {
-        Format::Hls(_) | Format::Cmaf(_) => hls::files(job),
-        Format::Dash(_) => dash::files(job),
-        Format::Mss(_) => mss::files(job),
-    }
+/// An RFC 3339 time in milliseconds since the epoch (asset creation times).
+pub(crate) fn created_at_ms(rfc3339: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .ok()
+        .map(|t| t.timestamp_millis())
 }

@@ -1,15 +1,16 @@
-//! `vodpack package`: every file of an asset × configuration rendered by the same format
-//! modules the server uses, written below a folder (`<folder>/<manifestName>/<file>`), so the
+//! `vodpack package`: every file of an asset × configuration rendered by the same packaging
+//! chain and reads the server uses, written below a folder (`<folder>/<manifestName>/<file>`), so the
 //! output can be hosted statically or diffed against the origin's answers.
 
 use std::path::{Component, Path};
 use std::sync::Arc;
 
 use vodpack_media::index::MediaIndex;
-use vodpack_media::package::PackageSpec;
+use vodpack_media::package::{self, PackageSpec, Presentation};
 use vodpack_media::plan::Segmentation;
 
-use super::job::Job;
+use super::read::Sources;
+use super::render::Renderer;
 use crate::storage::Storage;
 
 #[derive(Debug, thiserror::Error)]
@@ -46,25 +47,32 @@ pub async fn write_all(
     let seg =
         Arc::new(Segmentation::new(&index, spec.segment_seconds).ok_or(PackageError::NoSegments)?);
     let spec = Arc::new(spec.clone());
+    let sources = Sources {
+        storage,
+        bucket: bucket.to_string(),
+    };
     let mut written = Written::default();
     for (position, name) in spec.manifest_names().into_iter().enumerate() {
-        let job = Job {
-            storage: storage.clone(),
-            bucket: bucket.to_string(),
+        let presentation = Presentation {
             index: index.clone(),
             seg: seg.clone(),
-            created_at: created_at.to_string(),
             spec: spec.clone(),
-            ts_lengths: None,
             manifest: position,
             manifest_name: name.clone(),
+            created_at_ms: super::created_at_ms(created_at),
+        };
+        let renderer = Renderer {
+            sources: &sources,
+            presentation: &presentation,
+            ts_lengths: None,
         };
         let fail = |file: &str, e: super::EgressError| PackageError::Render {
             file: file.to_string(),
             reason: e.message,
         };
-        for file in super::files(&job).map_err(|e| fail(&name, e))? {
-            let rel = format!("{name}/{file}");
+        let files = package::files(&presentation).map_err(|e| fail(&name, e.into()))?;
+        for file in files {
+            let rel = format!("{name}/{}", presentation.name(&file));
             // Our own names, but keep every write inside `out` regardless.
             if Path::new(&rel)
                 .components()
@@ -72,7 +80,8 @@ pub async fn write_all(
             {
                 return Err(fail(&rel, super::not_found("unsafe file name")));
             }
-            let body = super::render(&job, &file)
+            let body = renderer
+                .render(&file)
                 .await
                 .and_then(|r| r.into_bytes())
                 .map_err(|e| fail(&rel, e))?;

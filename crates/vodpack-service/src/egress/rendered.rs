@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use super::EgressError;
-use super::segments::TsSegment;
+use super::render::TsStream;
 
 /// How long a client or CDN may keep a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub enum Body {
     /// mappings) they were read into and go to the socket from there.
     Parts(Vec<Bytes>),
     /// Made as it is sent (MPEG-TS segments), its length known in advance.
-    Stream(Box<TsSegment>),
+    Stream(Box<TsStream>),
 }
 
 impl Rendered {
@@ -40,17 +40,7 @@ impl Rendered {
             body: Body::Parts(vec![body.into()]),
         }
     }
-    pub fn media(content_type: &'static str, body: impl Into<Bytes>) -> Rendered {
-        Rendered::media_parts(content_type, vec![body.into()])
-    }
-    pub fn media_parts(content_type: &'static str, body: Vec<Bytes>) -> Rendered {
-        Rendered {
-            content_type,
-            caching: Caching::Media,
-            body: Body::Parts(body),
-        }
-    }
-    pub fn media_stream(content_type: &'static str, body: TsSegment) -> Rendered {
+    pub fn media_stream(content_type: &'static str, body: TsStream) -> Rendered {
         Rendered {
             content_type,
             caching: Caching::Media,
@@ -59,9 +49,6 @@ impl Rendered {
     }
     pub fn len(&self) -> u64 {
         self.body.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
     pub fn into_bytes(self) -> Result<Bytes, EgressError> {
         self.body.into_bytes()
@@ -73,18 +60,15 @@ impl Body {
     pub fn len(&self) -> u64 {
         match self {
             Body::Parts(parts) => parts.iter().map(|p| p.len() as u64).sum(),
-            Body::Stream(s) => s.len,
+            Body::Stream(s) => s.len(),
         }
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
     /// The whole file as one buffer (copies only when it is in several pieces).
     pub fn into_bytes(self) -> Result<Bytes, EgressError> {
         match self {
             Body::Parts(parts) => Ok(concat(&parts)),
             Body::Stream(mut s) => {
-                let mut out = Vec::with_capacity(s.len as usize);
+                let mut out = Vec::with_capacity(s.len() as usize);
                 while let Some(chunk) = s.next_chunk() {
                     out.extend_from_slice(&chunk?);
                 }

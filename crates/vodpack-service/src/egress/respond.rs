@@ -7,8 +7,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
+use super::render::TsStream;
 use super::rendered::{Body as RenderedBody, Caching, Rendered};
-use super::segments;
 
 const MANIFEST_CACHE: &str = "public, max-age=60";
 const MEDIA_CACHE: &str = "public, max-age=31536000, immutable";
@@ -58,7 +58,7 @@ struct Sending {
 
 enum Source {
     Parts(std::vec::IntoIter<Bytes>),
-    Stream(Box<segments::TsSegment>),
+    Stream(Box<TsStream>),
 }
 
 impl Sending {

@@ -1,25 +1,20 @@
-//! Microsoft Smooth Streaming (`mssPackage`): the client manifest and its fragments.
-//!
-//! Files under a manifest's folder, `<n>` being the manifest name:
-//! - `<n>.ism/Manifest`: the client manifest (10 MHz timescale);
-//! - `<n>.ism/QualityLevels(<bitrate>)/Fragments(<stream>=<time>)`: one fragment (`moof` with
-//!   `tfxd` + `mdat`) of the QualityLevel with that bitrate in that StreamIndex, `<time>` a
-//!   fragment start listed in the manifest.
+//! The Microsoft Smooth Streaming layout (`mssPackage`): the client manifest (10 MHz
+//! timescale) and its fragments (`moof` with `tfxd` + `mdat`). File names are in
+//! [`super::output`].
 //!
 //! One `video` StreamIndex holds every selected video rendition (their key frames are aligned,
 //! so they share the first rendition's fragment times); each audio track is its own
 //! StreamIndex (`audio`, `audio_1`, …). Bitrates are made unique within a StreamIndex, since
 //! they address the QualityLevel in URLs.
 
-use vodpack_media::index::{Codec, TrackKind};
-use vodpack_media::manifest::mss;
-use vodpack_media::mux::access_unit::parameter_sets;
-use vodpack_media::mux::fmp4::FragmentKind;
+use crate::index::{Codec, TrackKind};
+use crate::manifest::mss;
+use crate::mux::access_unit::parameter_sets;
+use crate::mux::fmp4::FragmentKind;
 
-use super::job::Job;
-use super::rendered::Rendered;
-use super::segments::{self, Fmp4Style};
-use super::{EgressError, not_found};
+use super::chain::fmp4::{self as fmp4, Fmp4Style};
+use super::output::{MssFile, OutputFile};
+use super::{Need, PackageError, Plan, Presentation, Target};
 
 /// The Smooth manifest type IIS and MediaPackage use; Shaka recognises Smooth by it.
 pub const MANIFEST: &str = "application/vnd.ms-sstr+xml";
@@ -36,14 +31,14 @@ struct StreamLayout {
     levels: Vec<(u32, usize)>,
 }
 
-fn layout(job: &Job) -> Vec<StreamLayout> {
-    let st = job.streams();
+fn layout(p: &Presentation) -> Vec<StreamLayout> {
+    let st = p.streams();
     let unique = |tracks: &[usize]| -> Vec<(u32, usize)> {
         let mut used = Vec::new();
         tracks
             .iter()
             .map(|t| {
-                let mut b = u32::try_from(job.index.tracks[*t].avg_bitrate.max(1))
+                let mut b = u32::try_from(p.index.tracks[*t].avg_bitrate.max(1))
                     .unwrap_or(u32::MAX - 1_000);
                 while used.contains(&b) {
                     b += 1;
@@ -75,84 +70,76 @@ fn layout(job: &Job) -> Vec<StreamLayout> {
     out
 }
 
-pub fn files(job: &Job) -> Result<Vec<String>, EgressError> {
-    let n = &job.manifest_name;
-    let mut out = vec![format!("{n}.ism/Manifest")];
-    for s in layout(job) {
+pub(super) fn files(p: &Presentation) -> Result<Vec<OutputFile>, PackageError> {
+    let mut out = vec![MssFile::Manifest];
+    for s in layout(p) {
         let Some((_, first)) = s.levels.first() else {
             continue;
         };
-        let (starts, _) = segments::fmp4_timeline(job, *first, STYLE)?;
+        let (starts, _) = fmp4::timeline(p, *first, STYLE)?;
         for (bitrate, _) in &s.levels {
             for (_, t) in &starts {
-                out.push(format!(
-                    "{n}.ism/QualityLevels({bitrate})/Fragments({}={t})",
-                    s.name
-                ));
+                out.push(MssFile::Fragment {
+                    stream: s.name.clone(),
+                    bitrate: *bitrate as usize,
+                    time: *t,
+                });
             }
         }
     }
-    Ok(out)
+    Ok(out.into_iter().map(OutputFile::Mss).collect())
 }
 
-pub async fn render(job: &Job, file: &str) -> Result<Rendered, EgressError> {
-    let n = job.manifest_name.as_str();
-    let rest = file
-        .strip_prefix(n)
-        .and_then(|r| r.strip_prefix(".ism/"))
-        .ok_or_else(|| not_found("no such file"))?;
-    if rest == "Manifest" {
-        return Ok(Rendered::manifest(MANIFEST, manifest(job)?));
-    }
-    // QualityLevels(<bitrate>)/Fragments(<stream>=<time>)
-    let (ql, frag) = rest
-        .split_once('/')
-        .ok_or_else(|| not_found("no such file"))?;
-    let bitrate = ql
-        .strip_prefix("QualityLevels(")
-        .and_then(|r| r.strip_suffix(')'))
-        .and_then(super::number)
-        .ok_or_else(|| not_found("no such quality level"))?;
-    let (stream, time) = frag
-        .strip_prefix("Fragments(")
-        .and_then(|r| r.strip_suffix(')'))
-        .and_then(|r| r.split_once('='))
-        .ok_or_else(|| not_found("no such fragment"))?;
-    let time = super::number(time).ok_or_else(|| not_found("no such fragment"))? as u64;
-    let streams = layout(job);
+pub(super) fn plan(p: &Presentation, f: &MssFile) -> Result<Plan, PackageError> {
+    let file = OutputFile::Mss(f.clone());
+    let MssFile::Fragment {
+        stream,
+        bitrate,
+        time,
+    } = f
+    else {
+        return Ok(Plan::index(file, Target::Manifest(MANIFEST)));
+    };
+    let not_found = PackageError::not_found;
+    let streams = layout(p);
     let s = streams
         .iter()
-        .find(|s| s.name == stream)
+        .find(|s| s.name == *stream)
         .ok_or_else(|| not_found("no such stream"))?;
     let (_, track) = s
         .levels
         .iter()
-        .find(|(b, _)| *b as usize == bitrate)
+        .find(|(b, _)| *b as usize == *bitrate)
         .copied()
         .ok_or_else(|| not_found("no such quality level"))?;
     // The stream's fragment times are its first QualityLevel's; each names a plan segment.
-    let k = segments::timeline_entry_at(job, s.levels[0].1, STYLE, time)
+    let segment = fmp4::timeline_entry_at(p, s.levels[0].1, STYLE, *time)
         .ok_or_else(|| not_found("no fragment starts at that time"))?;
-    let body = segments::fmp4_fragment(job, track, k, STYLE, FragmentKind::Smooth, false).await?;
-    let ct = if s.kind == mss::StreamType::Audio {
-        "audio/mp4"
-    } else {
-        "video/mp4"
-    };
-    Ok(Rendered::media_parts(ct, body))
+    let range = fmp4::fragment_samples(p, track, segment, false)?;
+    Ok(Plan {
+        need: Need::Samples(vec![(track, range)]),
+        file,
+        target: Target::Fragment {
+            track,
+            segment,
+            style: STYLE,
+            kind: FragmentKind::Smooth,
+            iframe: false,
+        },
+    })
 }
 
-fn manifest(job: &Job) -> Result<String, EgressError> {
-    let index = &job.index;
+pub(super) fn manifest(p: &Presentation) -> Result<String, PackageError> {
+    let index = &p.index;
     let mut streams = Vec::new();
     let mut duration = 0u64;
-    for s in layout(job) {
+    for s in layout(p) {
         let Some((_, first)) = s.levels.first() else {
             continue;
         };
-        let (starts, end) = segments::fmp4_timeline(job, *first, STYLE)?;
+        let (starts, end) = fmp4::timeline(p, *first, STYLE)?;
         duration = duration.max(end.saturating_sub(starts.first().map_or(0, |x| x.1)));
-        let fragments = segments::durations(&starts, end);
+        let fragments = fmp4::durations(&starts, end);
         let levels = s
             .levels
             .iter()
@@ -161,7 +148,7 @@ fn manifest(job: &Job) -> Result<String, EgressError> {
                 let (codec, private) = match track.codec {
                     Codec::H264 | Codec::H265 => {
                         let mut annex_b = Vec::new();
-                        for set in parameter_sets(track).map_err(EgressError::damaged)? {
+                        for set in parameter_sets(track)? {
                             annex_b.extend_from_slice(&[0, 0, 0, 1]);
                             annex_b.extend_from_slice(&set);
                         }
@@ -176,7 +163,9 @@ fn manifest(job: &Job) -> Result<String, EgressError> {
                     Codec::Ac3 => (mss::Codec::Ac3, track.codec_config.clone()),
                     Codec::Eac3 => (mss::Codec::Ec3, track.codec_config.clone()),
                     Codec::Srt | Codec::WebVtt => {
-                        return Err(not_found("text tracks are not carried in Smooth"));
+                        return Err(PackageError::not_found(
+                            "text tracks are not carried in Smooth",
+                        ));
                     }
                 };
                 Ok(mss::QualityLevel {
@@ -198,7 +187,7 @@ fn manifest(job: &Job) -> Result<String, EgressError> {
                     },
                 })
             })
-            .collect::<Result<Vec<_>, EgressError>>()?;
+            .collect::<Result<Vec<_>, PackageError>>()?;
         streams.push(mss::Stream {
             kind: s.kind,
             name: s.name.clone(),
@@ -208,7 +197,9 @@ fn manifest(job: &Job) -> Result<String, EgressError> {
         });
     }
     if streams.is_empty() {
-        return Err(not_found("the stream selection leaves nothing to play"));
+        return Err(PackageError::not_found(
+            "the stream selection leaves nothing to play",
+        ));
     }
     Ok(mss::client_manifest(&mss::SmoothManifest {
         timescale: mss::DEFAULT_TIMESCALE,
