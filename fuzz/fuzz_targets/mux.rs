@@ -73,10 +73,11 @@ fuzz_target!(|data: &[u8]| {
             let p = Presentation {
                 index: idx.clone(),
                 seg: seg.clone(),
-                spec: Arc::new(PackageSpec { segment_seconds: seconds, encrypted: false, format: format.clone() }),
+                spec: Arc::new(PackageSpec { segment_seconds: seconds, encryption: None, format: format.clone() }),
                 manifest: 0,
                 manifest_name: "m".into(),
                 created_at_ms: Some(0),
+                keys: None,
             };
             let Ok(files) = package::files(&p) else {
                 continue;

@@ -45,7 +45,7 @@ fn mp4_index(data: &[u8]) -> MediaIndex {
 fn presentation(index: &Arc<MediaIndex>, format: Format) -> Presentation {
     let spec = PackageSpec {
         segment_seconds: 6,
-        encrypted: false,
+        encryption: None,
         format,
     };
     Presentation {
@@ -55,6 +55,7 @@ fn presentation(index: &Arc<MediaIndex>, format: Format) -> Presentation {
         manifest: 0,
         manifest_name: "index".into(),
         created_at_ms: None,
+        keys: None,
     }
 }
 

@@ -366,10 +366,52 @@ impl Package {
                 })
                 .collect()
         }
+        fn encryption(
+            speke: Option<&SpekeKeyProvider>,
+            method: Option<EncryptionMethod>,
+            constant_iv: Option<&String>,
+        ) -> ps::EncryptionSpec {
+            let speke = speke.cloned().unwrap_or_default();
+            ps::EncryptionSpec {
+                speke: ps::SpekeSpec {
+                    url: speke.url.unwrap_or_default(),
+                    role_arn: speke.role_arn.unwrap_or_default(),
+                    // Checked at creation (validate.rs): UUIDs.
+                    system_ids: speke
+                        .system_ids
+                        .iter()
+                        .flatten()
+                        .filter_map(|s| vodpack_media::package::keys::parse_uuid(s))
+                        .collect(),
+                    presets: speke.encryption_contract_configuration.map(|c| {
+                        (
+                            c.preset_speke20_video
+                                .map_or("", |v| v.as_str())
+                                .to_string(),
+                            c.preset_speke20_audio
+                                .map_or("", |a| a.as_str())
+                                .to_string(),
+                        )
+                    }),
+                },
+                hls_method: match method {
+                    Some(EncryptionMethod::SampleAes) => ps::HlsMethod::SampleAes,
+                    None | Some(EncryptionMethod::Aes128) => ps::HlsMethod::Aes128,
+                },
+                // Checked at creation: 32 hex digits.
+                constant_iv: constant_iv.and_then(|h| vodpack_media::package::keys::parse_uuid(h)),
+            }
+        }
         match self {
             Package::HlsPackage(p) => PackageSpec {
                 segment_seconds: segment_seconds(p.segment_duration_seconds),
-                encrypted: p.encryption.is_some(),
+                encryption: p.encryption.as_ref().map(|e| {
+                    encryption(
+                        e.speke_key_provider.as_ref(),
+                        e.encryption_method,
+                        e.constant_initialization_vector.as_ref(),
+                    )
+                }),
                 format: ps::Format::Hls(ps::HlsSpec {
                     manifests: hls_manifests(&p.hls_manifests),
                     use_audio_rendition_group: p.use_audio_rendition_group == Some(true),
@@ -378,7 +420,13 @@ impl Package {
             },
             Package::CmafPackage(p) => PackageSpec {
                 segment_seconds: segment_seconds(p.segment_duration_seconds),
-                encrypted: p.encryption.is_some(),
+                encryption: p.encryption.as_ref().map(|e| {
+                    encryption(
+                        e.speke_key_provider.as_ref(),
+                        None,
+                        e.constant_initialization_vector.as_ref(),
+                    )
+                }),
                 format: ps::Format::Cmaf(ps::CmafSpec {
                     manifests: hls_manifests(&p.hls_manifests),
                     include_encoder_configuration_in_segments: p
@@ -388,7 +436,10 @@ impl Package {
             },
             Package::DashPackage(p) => PackageSpec {
                 segment_seconds: segment_seconds(p.segment_duration_seconds),
-                encrypted: p.encryption.is_some(),
+                encryption: p
+                    .encryption
+                    .as_ref()
+                    .map(|e| encryption(e.speke_key_provider.as_ref(), None, None)),
                 format: ps::Format::Dash(ps::DashSpec {
                     manifests: p
                         .dash_manifests
@@ -442,7 +493,10 @@ impl Package {
             },
             Package::MssPackage(p) => PackageSpec {
                 segment_seconds: segment_seconds(p.segment_duration_seconds),
-                encrypted: p.encryption.is_some(),
+                encryption: p
+                    .encryption
+                    .as_ref()
+                    .map(|e| encryption(e.speke_key_provider.as_ref(), None, None)),
                 format: ps::Format::Mss(ps::MssSpec {
                     manifests: p
                         .mss_manifests
@@ -597,7 +651,7 @@ mod tests {
     fn spec_applies_every_default() {
         let spec = package(json!({"dashPackage": {"dashManifests": [{}]}})).spec();
         assert_eq!(spec.segment_seconds, 6);
-        assert!(!spec.encrypted);
+        assert!(!spec.encrypted());
         let ps::Format::Dash(d) = &spec.format else {
             panic!("{spec:?}")
         };
@@ -693,7 +747,7 @@ mod tests {
                 "systemIds": ["9a04f079-9840-4286-ab92-e65be0885f95"]}}}}),
         )
         .spec();
-        assert!(spec.encrypted);
+        assert!(spec.encrypted());
         assert_eq!(spec.manifest_names(), ["s"]);
     }
 

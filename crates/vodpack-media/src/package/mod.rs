@@ -21,6 +21,7 @@ pub mod chain;
 mod dash;
 mod error;
 mod hls;
+pub mod keys;
 mod mss;
 pub mod output;
 pub mod spec;
@@ -57,6 +58,8 @@ pub struct Presentation {
     /// Asset creation time, milliseconds since the epoch: the origin of
     /// `EXT-X-PROGRAM-DATE-TIME`.
     pub created_at_ms: Option<i64>,
+    /// The keys of an encrypted configuration (`spec.encryption`); `None` for clear output.
+    pub keys: Option<Arc<keys::KeySet>>,
 }
 
 impl Presentation {

@@ -17,11 +17,41 @@ pub const DEFAULT_MIN_BUFFER_SECONDS: u32 = 30;
 pub struct PackageSpec {
     /// Target segment duration in seconds (at least 1).
     pub segment_seconds: u32,
-    /// Whether the configuration has an `encryption` block. Encryption is not implemented yet:
-    /// such a configuration must not be served in the clear (the key provider's settings will
-    /// be carried here when it is).
-    pub encrypted: bool,
+    /// The configuration's `encryption` block, when it has one: its output must never be
+    /// served in the clear.
+    pub encryption: Option<EncryptionSpec>,
     pub format: Format,
+}
+
+/// How a configuration asks for its output to be encrypted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncryptionSpec {
+    pub speke: SpekeSpec,
+    /// HLS-TS only: AES-128 (the AWS default) or SAMPLE-AES.
+    pub hls_method: HlsMethod,
+    /// `constantInitializationVector` (HLS, CMAF).
+    pub constant_iv: Option<[u8; 16]>,
+}
+
+/// `spekeKeyProvider`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpekeSpec {
+    pub url: String,
+    /// Opaque here (kept for the key server's own use).
+    pub role_arn: String,
+    /// DRM system IDs, in the configured order.
+    pub system_ids: Vec<[u8; 16]>,
+    /// SPEKE v2 presets (`encryptionContractConfiguration`): (video, audio) as the API spells
+    /// them (`PRESET-VIDEO-1`, `SHARED`, `UNENCRYPTED`, …); `None` = SPEKE v1.
+    pub presets: Option<(String, String)>,
+}
+
+/// `hlsPackage.encryption.encryptionMethod`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HlsMethod {
+    #[default]
+    Aes128,
+    SampleAes,
 }
 
 /// The output format and its format-specific options.
@@ -152,6 +182,26 @@ pub struct MssSpec {
 }
 
 impl PackageSpec {
+    /// Whether the output is encrypted.
+    pub fn encrypted(&self) -> bool {
+        self.encryption.is_some()
+    }
+
+    /// The encryption scheme of the output, when it is encrypted.
+    pub fn scheme(&self) -> Option<crate::package::keys::Scheme> {
+        use crate::package::keys::Scheme;
+        let e = self.encryption.as_ref()?;
+        Some(match &self.format {
+            Format::Hls(_) => match e.hls_method {
+                HlsMethod::Aes128 => Scheme::Aes128,
+                HlsMethod::SampleAes => Scheme::SampleAes,
+            },
+            Format::Cmaf(_) => Scheme::Cbcs,
+            Format::Dash(_) => Scheme::Cenc,
+            Format::Mss(_) => Scheme::Piff,
+        })
+    }
+
     /// Manifest names in declaration order.
     pub fn manifest_names(&self) -> Vec<String> {
         (0..self.manifest_count())
@@ -207,7 +257,7 @@ mod tests {
     fn hls(names: &[&str]) -> PackageSpec {
         PackageSpec {
             segment_seconds: DEFAULT_SEGMENT_SECONDS,
-            encrypted: false,
+            encryption: None,
             format: Format::Hls(HlsSpec {
                 manifests: names
                     .iter()

@@ -255,6 +255,7 @@ async fn serve_inner(
         manifest: position,
         manifest_name: manifest_name.clone(),
         created_at_ms: created_at_ms(&asset_rec.created_at),
+        keys: None,
     };
     let sources = Sources {
         storage: state.storage.clone(),

@@ -60,6 +60,7 @@ pub async fn write_all(
             manifest: position,
             manifest_name: name.clone(),
             created_at_ms: super::created_at_ms(created_at),
+            keys: None,
         };
         let renderer = Renderer {
             sources: &sources,

@@ -27,7 +27,7 @@ pub const ENCRYPTION_REFUSED: &str = "this packaging configuration asks for encr
 
 /// Refuses every file of a configuration that asks for encryption (until it is built).
 pub fn refuse_encrypted(spec: &PackageSpec, file: &str) -> Result<(), EgressError> {
-    if spec.encrypted {
+    if spec.encrypted() {
         tracing::warn!(file, "refused: {ENCRYPTION_REFUSED}");
         return Err(EgressError::new(
             Failure::NotImplemented,
