@@ -210,9 +210,11 @@ mod tests {
             explicit_iv: Some([7; 16]),
         };
         let text = format!("{k:?}");
+        // Neither the key's bytes (15 = 0x0f) nor the IV's (7) in any form.
         assert!(
-            !text.contains("15") && !text.contains("0f") && !text.contains('7'),
+            !text.contains("15") && !text.contains("0f0f") && !text.contains("7, 7"),
             "{text}"
         );
+        assert!(text.contains("<redacted>"), "{text}");
     }
 }
