@@ -139,6 +139,7 @@ fn video(id: &str, bandwidth: u32, w: u32, h: u32) -> Representation {
         presentation_time_offset: 9_000,
         urls: urls("video"),
         timeline: timeline(VIDEO_TS, 9_000),
+        protection: Vec::new(),
     }
 }
 
@@ -156,6 +157,7 @@ fn audio(id: &str, lang: &str, codecs: &str, channels: ChannelConfiguration) -> 
         presentation_time_offset: 0,
         urls: urls("audio"),
         timeline: timeline(AUDIO_TS, 0),
+        protection: Vec::new(),
     }
 }
 
@@ -792,6 +794,7 @@ fn mss_input(compress: bool) -> SmoothManifest {
             },
         ],
         compress_repeats: compress,
+        protection: None,
     }
 }
 
@@ -966,4 +969,87 @@ fn smooth_manifest_discontinuity_and_offset_start() {
     assert_eq!(ts[0], Some("100000000"));
     assert!(ts[1].is_some());
     assert!(ts[2].is_none());
+}
+
+/// An encrypted MPD: descriptors on each AdaptationSet, first among its children, with the
+/// `cenc`/`mspr` prefixes declared; Representations with different keys never share a set.
+/// Valid against the schema (which places ContentProtection before Role).
+#[test]
+fn mpd_with_content_protection_validates() {
+    let protection = |kid: &str| {
+        vec![
+            dash::ContentProtection {
+                scheme_id_uri: "urn:mpeg:dash:mp4protection:2011".into(),
+                value: Some("cenc".into()),
+                default_kid: Some(kid.into()),
+                children: String::new(),
+            },
+            dash::ContentProtection {
+                scheme_id_uri: "urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed".into(),
+                value: None,
+                default_kid: None,
+                children: "<cenc:pssh>AAAAOHBzc2gAAAAA7e+LqXnWSs6jyCfc1R0h7QAAABgSEKGyw9QAAEAAgAAAAAAAAAFI49yVmwY=</cenc:pssh>".into(),
+            },
+            dash::ContentProtection {
+                scheme_id_uri: "urn:uuid:9a04f079-9840-4286-ab92-e65be0885f95".into(),
+                value: Some("MSPR 2.0".into()),
+                default_kid: None,
+                // As a key server sends ContentProtectionData: its own namespace declarations.
+                children: "<pssh xmlns=\"urn:mpeg:cenc:2013\">AAAA</pssh><pro xmlns=\"urn:microsoft:playready\">BBBB</pro>".into(),
+            },
+        ]
+    };
+    let sd = "a1b2c3d4-0000-4000-8000-000000000001";
+    let hd = "a1b2c3d4-0000-4000-8000-000000000002";
+    let au = "a1b2c3d4-0000-4000-8000-000000000003";
+    let mut reps = full_set();
+    for r in &mut reps {
+        r.protection = match &r.media {
+            Media::Video(v) if v.height <= 720 => protection(sd),
+            Media::Video(_) => protection(hd),
+            Media::Audio(_) => protection(au),
+        };
+    }
+    let input = mpd_input(
+        reps,
+        SegmentTemplateFormat::NumberWithTimeline,
+        ManifestLayout::Full,
+        Profile::None,
+        false,
+    );
+    let xml = dash::mpd(&input);
+    xsd_validate(&[("protected".into(), xml.clone())]);
+    let root = parse(&xml);
+    assert_eq!(root.attr("xmlns:cenc"), Some("urn:mpeg:cenc:2013"));
+    let period = root.kid("Period").expect("Period");
+    let sets: Vec<&Node> = period
+        .children
+        .iter()
+        .filter(|c| c.name == "AdaptationSet")
+        .collect();
+    let mut kids = Vec::new();
+    for set in &sets {
+        let first = set.children.first().expect("children");
+        assert_eq!(first.name, "ContentProtection", "{xml}");
+        let kid = first.attr("cenc:default_KID").expect("default_KID");
+        kids.push(kid.to_string());
+        let cps = set
+            .children
+            .iter()
+            .filter(|c| c.name == "ContentProtection")
+            .count();
+        assert_eq!(cps, 3);
+    }
+    // SD and HD video are in different sets; every key appears.
+    for kid in [sd, hd, au] {
+        assert!(kids.iter().any(|k| k == kid), "{kid} missing: {kids:?}");
+    }
+    let clear = dash::mpd(&mpd_input(
+        full_set(),
+        SegmentTemplateFormat::NumberWithTimeline,
+        ManifestLayout::Full,
+        Profile::None,
+        false,
+    ));
+    assert!(!clear.contains("cenc") && !clear.contains("ContentProtection"));
 }

@@ -162,6 +162,22 @@ pub struct Representation {
     pub urls: SegmentUrls,
     /// Segments as (start time, duration) in `timescale` ticks, in order.
     pub timeline: Vec<(u64, u64)>,
+    /// `ContentProtection` descriptors of an encrypted Representation (empty when clear).
+    /// Representations are grouped into AdaptationSets by these too, so every set has one
+    /// key and its descriptors are written once, on the AdaptationSet.
+    pub protection: Vec<ContentProtection>,
+}
+
+/// A `ContentProtection` descriptor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentProtection {
+    pub scheme_id_uri: String,
+    pub value: Option<String>,
+    /// `cenc:default_KID` (UUID text).
+    pub default_kid: Option<String>,
+    /// Child elements as XML text (from the key server, or `cenc:pssh`/`mspr:pro` we wrote),
+    /// standalone: any prefix they use is declared on the MPD (`cenc`, `mspr`) or in them.
+    pub children: String,
 }
 
 /// The I-frame-only (trick-play) Representation made from the first video rendition.
@@ -221,6 +237,8 @@ impl Mpd {
 }
 
 const NS: &str = "urn:mpeg:dash:schema:mpd:2011";
+const CENC_NS: &str = "urn:mpeg:cenc:2013";
+const MSPR_NS: &str = "urn:microsoft:playready";
 const PROFILE_LIVE: &str = "urn:mpeg:dash:profile:isoff-live:2011";
 const PROFILE_HBBTV_1_5: &str = "urn:hbbtv:dash:profile:isoff-live:2012";
 const ROLE_SCHEME: &str = "urn:mpeg:dash:role:2011";
@@ -504,6 +522,7 @@ struct Set<'a> {
     video: bool,
     language: Option<&'a str>,
     family: &'a str,
+    protection: &'a [ContentProtection],
 }
 
 fn group(reps: &[Representation]) -> Vec<Set<'_>> {
@@ -514,16 +533,20 @@ fn group(reps: &[Representation]) -> Vec<Set<'_>> {
             Media::Audio(a) => (false, a.language.as_deref()),
         };
         let family = codec_family(&r.codecs);
-        match sets
-            .iter_mut()
-            .find(|s| s.video == video && s.language == language && s.family == family)
-        {
+        let protection = r.protection.as_slice();
+        match sets.iter_mut().find(|s| {
+            s.video == video
+                && s.language == language
+                && s.family == family
+                && s.protection == protection
+        }) {
             Some(s) => s.reps.push(r),
             None => sets.push(Set {
                 reps: vec![r],
                 video,
                 language,
                 family,
+                protection,
             }),
         }
     }
@@ -580,6 +603,10 @@ fn adaptation_set(
         }
     }
     start(s, 2, "AdaptationSet", &attrs);
+    // First among the AdaptationSet's children (RepresentationBaseType order).
+    for cp in set.protection {
+        content_protection(s, 3, cp);
+    }
     if let Some(main_id) = trick_of {
         empty(
             s,
@@ -609,6 +636,27 @@ fn adaptation_set(
         representation(s, r, (!compact).then_some(format), trick_rate);
     }
     end(s, 2, "AdaptationSet");
+}
+
+fn content_protection(s: &mut String, depth: usize, cp: &ContentProtection) {
+    let mut attrs = vec![("schemeIdUri", cp.scheme_id_uri.clone())];
+    if let Some(v) = &cp.value {
+        attrs.push(("value", v.clone()));
+    }
+    if let Some(kid) = &cp.default_kid {
+        attrs.push(("cenc:default_KID", kid.clone()));
+    }
+    if cp.children.is_empty() {
+        empty(s, depth, "ContentProtection", &attrs);
+        return;
+    }
+    start(s, depth, "ContentProtection", &attrs);
+    for _ in 0..=depth {
+        s.push_str("  ");
+    }
+    s.push_str(cp.children.trim());
+    s.push('\n');
+    end(s, depth, "ContentProtection");
 }
 
 /// Writes one Period: its AdaptationSets (by kind, codec family and language), then the
@@ -646,6 +694,7 @@ fn period(s: &mut String, p: &Period, options: &DashOptions) {
             video: true,
             language: None,
             family: codec_family(&r.codecs),
+            protection: &r.protection,
         };
         adaptation_set(
             s,
@@ -668,22 +717,36 @@ pub fn mpd(m: &Mpd) -> String {
         Profile::Hbbtv1_5 => format!("{PROFILE_HBBTV_1_5},{PROFILE_LIVE}"),
     };
     let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let protected = m
+        .periods
+        .iter()
+        .flat_map(|p| &p.representations)
+        .any(|r| !r.protection.is_empty());
+    let mut root = vec![("xmlns", NS.to_string())];
+    if protected {
+        // Prefixes our descriptors use (`cenc:default_KID`, `cenc:pssh`, `mspr:pro`).
+        root.push(("xmlns:cenc", CENC_NS.into()));
+        root.push(("xmlns:mspr", MSPR_NS.into()));
+    }
     start(
         &mut s,
         0,
         "MPD",
         &[
-            ("xmlns", NS.into()),
-            ("profiles", profiles),
-            ("type", "static".into()),
-            ("mediaPresentationDuration", xs_duration(m.duration)),
-            (
-                "minBufferTime",
-                xs_duration(Duration::from_secs(u64::from(
-                    m.options.min_buffer_time_seconds,
-                ))),
-            ),
-        ],
+            root.as_slice(),
+            &[
+                ("profiles", profiles),
+                ("type", "static".into()),
+                ("mediaPresentationDuration", xs_duration(m.duration)),
+                (
+                    "minBufferTime",
+                    xs_duration(Duration::from_secs(u64::from(
+                        m.options.min_buffer_time_seconds,
+                    ))),
+                ),
+            ],
+        ]
+        .concat(),
     );
     for p in &m.periods {
         period(&mut s, p, &m.options);
@@ -740,6 +803,7 @@ mod tests {
                 media_suffix: ".mp4".into(),
             },
             timeline,
+            protection: Vec::new(),
         };
         let nwd = SegmentTemplateFormat::NumberWithDuration;
         let ntl = SegmentTemplateFormat::NumberWithTimeline;

@@ -54,6 +54,8 @@ pub struct Master {
     pub variants: Vec<Variant>,
     pub renditions: Vec<Rendition>,
     pub iframe_streams: Vec<IframeStream>,
+    /// Whole `#EXT-X-SESSION-KEY:…` lines (encrypted outputs).
+    pub session_keys: Vec<String>,
 }
 
 fn quoted(s: &str) -> String {
@@ -66,7 +68,11 @@ fn quoted(s: &str) -> String {
 /// The multivariant playlist.
 pub fn master(m: &Master) -> String {
     let version = if m.iframe_streams.is_empty() { 3 } else { 4 };
+    let version = version.max(key_version(&m.session_keys));
     let mut s = format!("#EXTM3U\n#EXT-X-VERSION:{version}\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    for k in &m.session_keys {
+        let _ = writeln!(s, "{k}");
+    }
     for a in &m.renditions {
         let kind = match a.kind {
             RenditionType::Audio => "AUDIO",
@@ -174,6 +180,22 @@ pub struct MediaPlaylist {
     /// `EXT-X-I-FRAMES-ONLY`.
     pub iframes_only: bool,
     pub dates: Option<DateTimes>,
+    /// Whole `#EXT-X-KEY:…` lines (encrypted outputs), written before the first segment.
+    pub keys: Vec<String>,
+    /// `repeatExtXKey`: the key lines before every segment too.
+    pub repeat_keys: bool,
+}
+
+/// The lowest `EXT-X-VERSION` key lines need: `KEYFORMAT`/`KEYFORMATVERSIONS` need 5
+/// (RFC 8216 §7), `IV` needs 2.
+fn key_version(lines: &[String]) -> u32 {
+    if lines.iter().any(|l| l.contains("KEYFORMAT")) {
+        5
+    } else if lines.is_empty() {
+        1
+    } else {
+        2
+    }
 }
 
 /// Writes a VOD media playlist (`EXT-X-PLAYLIST-TYPE:VOD`, `EXT-X-ENDLIST`).
@@ -201,6 +223,7 @@ pub fn media_playlist(p: &MediaPlaylist) -> String {
     } else {
         3
     };
+    let version = version.max(key_version(&p.keys));
     let mut s = format!(
         "#EXTM3U\n#EXT-X-VERSION:{version}\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n"
     );
@@ -212,6 +235,7 @@ pub fn media_playlist(p: &MediaPlaylist) -> String {
     if let Some(m) = &p.map {
         let _ = writeln!(s, "#EXT-X-MAP:URI=\"{}\"", quoted(m));
     }
+    let mut keyed = false;
     let dates = p.dates.filter(|d| d.interval_seconds > 0);
     let mut elapsed = 0.0f64;
     let mut next_tag = 0.0f64;
@@ -223,6 +247,12 @@ pub fn media_playlist(p: &MediaPlaylist) -> String {
             let _ = writeln!(s, "#EXT-X-PROGRAM-DATE-TIME:{}", rfc3339_ms(ms));
             // The next tag is due one interval after this one.
             next_tag = elapsed + f64::from(dt.interval_seconds);
+        }
+        if !keyed || p.repeat_keys {
+            for k in &p.keys {
+                let _ = writeln!(s, "{k}");
+            }
+            keyed = true;
         }
         let _ = writeln!(s, "#EXTINF:{:.5},", seg.duration);
         if let Some((len, off)) = seg.byte_range {
@@ -264,6 +294,7 @@ mod tests {
     #[test]
     fn playlists_parse_with_m3u8_rs() {
         let m = master(&Master {
+            session_keys: Vec::new(),
             variants: vec![Variant {
                 uri: "index_0.m3u8".into(),
                 bandwidth: 600_000,
@@ -333,6 +364,8 @@ mod tests {
             byte_range: None,
         };
         let iframes = media_playlist(&MediaPlaylist {
+            keys: Vec::new(),
+            repeat_keys: false,
             segments: vec![seg(4.0)],
             map: Some("init.mp4".into()),
             iframes_only: true,
@@ -340,6 +373,8 @@ mod tests {
         });
         assert!(iframes.contains("#EXT-X-VERSION:5\n"), "{iframes}");
         let fmp4 = media_playlist(&MediaPlaylist {
+            keys: Vec::new(),
+            repeat_keys: false,
             segments: vec![seg(4.0)],
             map: Some("init.mp4".into()),
             ..Default::default()
@@ -347,6 +382,8 @@ mod tests {
         assert!(fmp4.contains("#EXT-X-VERSION:6\n"));
         // 4.499996 is written as 4.50000, which rounds to 5: the target must say 5.
         let p = media_playlist(&MediaPlaylist {
+            keys: Vec::new(),
+            repeat_keys: false,
             segments: vec![seg(4.499996)],
             ..Default::default()
         });

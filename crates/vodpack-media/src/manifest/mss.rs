@@ -134,6 +134,9 @@ pub struct SmoothManifest {
     pub streams: Vec<Stream>,
     /// Write `c@r` run-length compression (see the module doc); off = one `c` per fragment.
     pub compress_repeats: bool,
+    /// PlayReady protection ([MS-SSTR] 2.2.2.2): (system ID as UUID text, the header as the
+    /// key server gave it: base64 of the PlayReady Object).
+    pub protection: Option<(String, String)>,
 }
 
 fn hex_upper(bytes: &[u8]) -> String {
@@ -259,6 +262,20 @@ pub fn client_manifest(m: &SmoothManifest) -> String {
             element(&mut s, 2, "c", &a, true);
         }
         s.push_str("  </StreamIndex>\n");
+    }
+    if let Some((system_id, header)) = &m.protection {
+        // The last child of SmoothStreamingMedia; the bare UUID form (dash.js and Bento4).
+        s.push_str("  <Protection>\n");
+        element(
+            &mut s,
+            2,
+            "ProtectionHeader",
+            &[("SystemID", system_id.clone())],
+            false,
+        );
+        s.pop();
+        s.push_str(&escape(header.trim()));
+        s.push_str("</ProtectionHeader>\n  </Protection>\n");
     }
     s.push_str("</SmoothStreamingMedia>\n");
     s

@@ -20,7 +20,7 @@ use super::chain::fmp4::{self as fmp4, Fmp4Style};
 use super::chain::{self};
 use super::output::{DashAddress, DashFile, DashRep, OutputFile};
 use super::spec::{DEFAULT_MIN_BUFFER_SECONDS, DashManifestSpec, DashSpec, Format};
-use super::{Need, PackageError, Plan, Presentation, Target};
+use super::{Need, PackageError, Plan, Presentation, Target, protect};
 
 pub const MPD: &str = "application/dash+xml";
 
@@ -207,6 +207,7 @@ pub(super) fn manifest(p: &Presentation) -> Result<String, PackageError> {
                 as u64,
             urls: urls(id),
             timeline,
+            protection: protect::dash_protection(p, t),
         })
     };
     let representations = representations(p)

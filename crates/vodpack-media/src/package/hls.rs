@@ -18,7 +18,7 @@ use super::chain::ts::{self, TsCut};
 use super::chain::{self, text};
 use super::output::{HlsFile, OutputFile, Rendition};
 use super::spec::Format;
-use super::{Need, PackageError, Plan, Presentation, Target};
+use super::{Need, PackageError, Plan, Presentation, Target, protect};
 
 const PLAYLIST: &str = "application/vnd.apple.mpegurl";
 
@@ -43,6 +43,8 @@ struct Layout {
     texts: Vec<usize>,
     iframes: bool,
     dates: Option<u32>,
+    /// `repeatExtXKey`.
+    repeat_keys: bool,
 }
 
 fn layout(p: &Presentation) -> Result<Layout, PackageError> {
@@ -84,6 +86,7 @@ fn layout(p: &Presentation) -> Result<Layout, PackageError> {
         texts: st.texts,
         iframes: manifest.is_some_and(|m| m.include_iframe_only_stream) && !st.videos.is_empty(),
         dates: manifest.and_then(|m| m.program_date_time_interval_seconds),
+        repeat_keys: manifest.is_some_and(|m| m.repeat_ext_x_key),
     })
 }
 
@@ -293,11 +296,17 @@ fn media_playlist(p: &Presentation, l: &Layout, r: Rendition) -> m3u8::MediaPlay
         })
     });
     let fmp4 = matches!(l.container, Container::Fmp4(_)) && !matches!(r, Rendition::Text(_));
+    let keys = match (r, l.tracks(r)) {
+        (Rendition::Text(_), _) | (_, None) => Vec::new(),
+        (_, Some(tracks)) => protect::hls_key_lines(p, tracks, false),
+    };
     m3u8::MediaPlaylist {
         segments,
         map: fmp4.then(|| p.name(&OutputFile::Hls(HlsFile::Init(r)))),
         iframes_only: false,
         dates,
+        keys,
+        repeat_keys: l.repeat_keys,
     }
 }
 
@@ -341,6 +350,8 @@ fn iframe_playlist(
             .then(|| p.name(&OutputFile::Hls(HlsFile::Init(Rendition::Variant(0))))),
         iframes_only: true,
         dates: None,
+        keys: protect::hls_key_lines(p, &l.variants[0], false),
+        repeat_keys: l.repeat_keys,
     })
 }
 
@@ -457,9 +468,23 @@ fn master(p: &Presentation, l: &Layout) -> String {
             resolution: Some((t.width, t.height)),
         });
     }
+    let mut session_keys: Vec<String> = Vec::new();
+    for tracks in l
+        .variants
+        .iter()
+        .map(Vec::as_slice)
+        .chain(l.audio.iter().map(std::slice::from_ref))
+    {
+        for line in protect::hls_key_lines(p, tracks, true) {
+            if !session_keys.contains(&line) {
+                session_keys.push(line);
+            }
+        }
+    }
     m3u8::master(&m3u8::Master {
         variants,
         renditions,
         iframe_streams,
+        session_keys,
     })
 }

@@ -24,6 +24,7 @@ mod hls;
 pub mod keys;
 mod mss;
 pub mod output;
+pub mod protect;
 pub mod spec;
 mod streams;
 
@@ -181,6 +182,12 @@ pub fn files(p: &Presentation) -> Result<Vec<OutputFile>, PackageError> {
 /// Resolves `file` against the presentation's layout: a file the layout does not have is
 /// [`PackageError::NotFound`].
 pub fn plan(p: &Presentation, file: &OutputFile) -> Result<Plan, PackageError> {
+    if p.spec.encrypted() && p.keys.is_none() {
+        // Protected content is never made in the clear.
+        return Err(PackageError::Bug(
+            "an encrypted configuration without its keys".into(),
+        ));
+    }
     match file {
         OutputFile::Hls(f) => hls::plan(p, f),
         OutputFile::Dash(f) => dash::plan(p, f),

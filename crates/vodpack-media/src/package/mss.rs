@@ -206,5 +206,6 @@ pub(super) fn manifest(p: &Presentation) -> Result<String, PackageError> {
         duration,
         streams,
         compress_repeats: false,
+        protection: super::protect::mss_protection(p),
     }))
 }
