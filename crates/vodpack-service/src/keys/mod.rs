@@ -148,7 +148,7 @@ impl UrlPolicy {
             "http" if self.allow_http_hosts.contains(&host_text) => {}
             "http" => {
                 return Err(format!(
-                    "'{url}' must use https (http is allowed only to hosts in VODPACK_SPEKE_ALLOW_HTTP_HOSTS)"
+                    "'{url}' must be an https:// URL (http:// is allowed only to hosts in VODPACK_SPEKE_ALLOW_HTTP_HOSTS)"
                 ));
             }
             _ => return Err(format!("'{url}' must be an https:// URL")),
