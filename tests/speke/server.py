@@ -15,8 +15,9 @@ Behaviour (research notes SPEKE.md section 7.2):
   "slow"|null, "delay": seconds, "explicit_iv": bool} switches faults; GET /requests lists every
   CPIX request (path, headers, body).
 
-Usage: server.py [--port 0] [--secret TEXT] [--explicit-iv]; prints
-"listening on http://127.0.0.1:PORT" once ready.
+Usage: server.py [--port 0] [--secret TEXT] [--explicit-iv] [--tls-dir DIR]; prints
+"listening on http://127.0.0.1:PORT" once ready. With --tls-dir it serves HTTPS with a
+certificate for 127.0.0.1 issued by a fresh test CA, whose certificate it writes to DIR/ca.pem.
 """
 
 import argparse
@@ -306,18 +307,75 @@ def apply_fault(root, keys, fault, st, content_id):
                 d.set("kid", other)
 
 
+def make_tls(dir_):
+    """A test CA and a server certificate for 127.0.0.1 signed by it; returns an SSLContext."""
+    import datetime
+    import ipaddress
+    import os
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vodpack test SPEKE CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
+                                       key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                       encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    with open(os.path.join(dir_, "ca.pem"), "wb") as f:
+        f.write(ca.public_bytes(pem))
+    chain = os.path.join(dir_, "server.pem")
+    with open(chain, "wb") as f:
+        f.write(cert.public_bytes(pem))
+        f.write(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(chain)
+    return ctx
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--secret", default="vodpack-speke-test-secret")
     ap.add_argument("--explicit-iv", action="store_true")
+    ap.add_argument("--tls-dir")
     a = ap.parse_args()
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     srv.daemon_threads = True
     srv.state = State(a.secret, a.explicit_iv)
+    scheme = "http"
+    if a.tls_dir:
+        srv.socket = make_tls(a.tls_dir).wrap_socket(srv.socket, server_side=True)
+        scheme = "https"
     port = srv.server_address[1]
-    srv.state.base = "http://127.0.0.1:%d" % port
-    print("listening on http://127.0.0.1:%d" % port, flush=True)
+    srv.state.base = "%s://127.0.0.1:%d" % (scheme, port)
+    print("listening on %s" % srv.state.base, flush=True)
     try:
         srv.serve_forever()
     except KeyboardInterrupt:

@@ -481,3 +481,190 @@ async fn every_key_server_fault_is_a_typed_error() {
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_requests_use_the_extra_ca_sigv4_and_the_header_file() {
+    let tls = tempfile::tempdir().unwrap();
+    let (speke, ca) = Speke::start_tls(tls.path());
+    assert!(speke.url.starts_with("https://127.0.0.1:"), "{}", speke.url);
+    let e = env().await;
+    let dash = add_config(
+        &*e.repo,
+        "dash",
+        json!({"dashPackage": {"dashManifests": [{}], "encryption": {
+            "spekeKeyProvider": speke_json(&speke.endpoint(), &[WIDEVINE], None)}}}),
+    )
+    .await;
+    let asset = add_asset(&*e.repo, "a", None).await;
+
+    // The test CA is not among the system roots: refused, and nothing reached the server.
+    let err = keys_for(&e.repo, settings())
+        .get(&asset, &dash)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KeyError::Connect { .. }), "{err:?}");
+    assert!(speke.requests().await.is_empty());
+
+    // With the CA file, SigV4 credentials and a header file.
+    let header_file = tls.path().join("speke-headers");
+    std::fs::write(&header_file, "# a comment\nX-Api-Key: s3cr3t-value\n\n").unwrap();
+    let ks = keys_for(
+        &e.repo,
+        SpekeSettings {
+            ca_file: Some(ca.clone()),
+            access_key_id: Some("AKIDSPEKETEST".into()),
+            secret_access_key: Some("speke/secret".into()),
+            region: "eu-west-1".into(),
+            header_file: Some(header_file.clone()),
+            ..settings()
+        },
+    )
+    .get(&asset, &dash)
+    .await
+    .unwrap();
+    assert_server_keys(&speke, "a", &ks).await;
+    let reqs = speke.requests().await;
+    assert_eq!(reqs.len(), 1);
+    let h = &reqs[0]["headers"];
+    assert_eq!(h["x-api-key"], "s3cr3t-value");
+    let auth = h["authorization"].as_str().unwrap();
+    assert!(
+        auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDSPEKETEST/")
+            && auth.contains("/eu-west-1/execute-api/aws4_request")
+            && auth.contains("SignedHeaders=")
+            && auth.contains("content-type")
+            && auth.contains("host"),
+        "{auth}"
+    );
+    // The signature checks out under the service's own (hand-written) SigV4 verifier.
+    use vodpack_service::auth::sigv4::{SignedRequest, Verifier, sha256_hex};
+    let body = reqs[0]["body"].as_str().unwrap();
+    let headers: Vec<(&str, &str)> = h
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str().unwrap()))
+        .collect();
+    let verifier = |secret: &str| Verifier {
+        access_key_id: "AKIDSPEKETEST".into(),
+        secret_access_key: secret.into(),
+        region: "eu-west-1".into(),
+        service: "execute-api".into(),
+        security_token: None,
+    };
+    let signed = SignedRequest {
+        method: "POST",
+        raw_path: reqs[0]["path"].as_str().unwrap(),
+        raw_query: None,
+        headers: headers.clone(),
+        body_sha256: sha256_hex(body.as_bytes()),
+    };
+    verifier("speke/secret")
+        .verify(&signed, chrono::Utc::now())
+        .unwrap();
+    assert!(
+        verifier("wrong")
+            .verify(&signed, chrono::Utc::now())
+            .is_err()
+    );
+
+    // A broken header file is a settings error, not a call.
+    std::fs::write(&header_file, "no colon here\n").unwrap();
+    let other = add_asset(&*e.repo, "b", None).await;
+    let err = keys_for(
+        &e.repo,
+        SpekeSettings {
+            ca_file: Some(ca),
+            header_file: Some(header_file),
+            ..settings()
+        },
+    )
+    .get(&other, &dash)
+    .await
+    .unwrap_err();
+    assert!(matches!(err, KeyError::Config(_)), "{err:?}");
+    assert_eq!(speke.requests().await.len(), 1);
+}
+
+/// Through the binary: an asset that becomes playable has its keys fetched (and stored) for
+/// its encrypted configurations, once, before any egress request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_fetched_when_ingest_completes() {
+    let speke = Speke::start();
+    let mut server = Server::start_with(Options {
+        env: vec![("VODPACK_SPEKE_ALLOW_HTTP_HOSTS".into(), "127.0.0.1".into())],
+        ..Options::default()
+    });
+    let bucket = server.data_dir.join("buckets/media");
+    std::fs::create_dir_all(&bucket).unwrap();
+    std::fs::copy(
+        media_dir().join("ladder/ladder_360p.mp4"),
+        bucket.join("title.mp4"),
+    )
+    .unwrap();
+    let r = signed("POST", &server.url("/packaging_groups"), r#"{"id":"g"}"#).await;
+    assert_eq!(r.status, 200);
+    let body = json!({
+        "id": "dash", "packagingGroupId": "g",
+        "dashPackage": {"dashManifests": [{}], "encryption": {
+            "spekeKeyProvider": speke_json(&speke.endpoint(), &[WIDEVINE, PLAYREADY],
+                Some(("PRESET-VIDEO-1", "PRESET-AUDIO-1")))}}
+    });
+    let r = signed(
+        "POST",
+        &server.url("/packaging_configurations"),
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let clear = r#"{"id":"clear","packagingGroupId":"g","hlsPackage":{"hlsManifests":[{}]}}"#;
+    let r = signed("POST", &server.url("/packaging_configurations"), clear).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let c = server.client();
+    c.create_asset()
+        .id("a")
+        .packaging_group_id("g")
+        .source_arn("arn:aws:s3:::media/title.mp4")
+        .source_role_arn(ROLE)
+        .resource_id("res-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wait_ingest(&c, "a").await, ["PLAYABLE"; 2]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while speke.requests().await.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no key request after ingest"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let reqs = speke.requests().await;
+    assert_eq!(
+        reqs.len(),
+        1,
+        "one key request, for the encrypted configuration only"
+    );
+    assert_eq!(reqs[0]["headers"]["x-speke-version"], "2.0");
+    assert!(
+        reqs[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("contentId=\"res-1\"")
+    );
+    // Stored in the server's database: read it back after the server stopped.
+    server.terminate();
+    let repo = SqliteRepository::open(&server.data_dir.join("vodpack.sqlite3"))
+        .await
+        .unwrap();
+    let stored = repo
+        .get_keys("a", "dash")
+        .await
+        .unwrap()
+        .expect("keys stored");
+    let ks = stored.to_key_set().unwrap();
+    assert_eq!(ks.keys.len(), 2);
+    assert_server_keys(&speke, "res-1", &ks).await;
+    assert!(repo.get_keys("a", "clear").await.unwrap().is_none());
+}

@@ -10,8 +10,10 @@ use super::venv;
 /// A running key server; killed when dropped.
 pub struct Speke {
     child: Child,
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (`https://` with TLS)
     pub url: String,
+    /// Talks to it (trusting its CA when it serves TLS).
+    client: reqwest::Client,
 }
 
 impl Drop for Speke {
@@ -55,7 +57,20 @@ impl Speke {
         Speke {
             url: url.to_string(),
             child,
+            client: reqwest::Client::new(),
         }
+    }
+
+    /// Serves HTTPS with a certificate from a fresh test CA; returns the CA file's path too.
+    pub fn start_tls(dir: &std::path::Path) -> (Speke, PathBuf) {
+        let mut s = Self::start_with(&["--tls-dir", dir.to_str().expect("UTF-8 path")]);
+        let ca = dir.join("ca.pem");
+        let pem = std::fs::read(&ca).expect("ca.pem");
+        s.client = reqwest::Client::builder()
+            .tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem).expect("PEM"))
+            .build()
+            .expect("client");
+        (s, ca)
     }
 
     /// The key server URL a configuration names.
@@ -65,7 +80,10 @@ impl Speke {
 
     /// The key the server gives `content_id` × `kid` (UUID text), from its key URL.
     pub async fn key(&self, content_id: &str, kid: &str) -> [u8; 16] {
-        let b = reqwest::get(format!("{}/key/{content_id}/{kid}", self.url))
+        let b = self
+            .client
+            .get(format!("{}/key/{content_id}/{kid}", self.url))
+            .send()
             .await
             .unwrap()
             .bytes()
@@ -81,7 +99,8 @@ impl Speke {
     }
 
     pub async fn control(&self, body: serde_json::Value) {
-        let r = reqwest::Client::new()
+        let r = self
+            .client
             .post(format!("{}/control", self.url))
             .body(body.to_string())
             .send()
@@ -92,7 +111,10 @@ impl Speke {
 
     /// Every CPIX request received: `{path, headers, body}`.
     pub async fn requests(&self) -> Vec<serde_json::Value> {
-        let t = reqwest::get(format!("{}/requests", self.url))
+        let t = self
+            .client
+            .get(format!("{}/requests", self.url))
+            .send()
             .await
             .unwrap()
             .text()
