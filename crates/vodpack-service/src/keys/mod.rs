@@ -93,7 +93,8 @@ fn norm_host(h: &str) -> String {
         .to_ascii_lowercase()
 }
 
-fn forbidden_ip(ip: std::net::IpAddr) -> bool {
+/// Link-local and cloud metadata addresses, never called.
+pub(crate) fn forbidden_ip(ip: std::net::IpAddr) -> bool {
     use std::net::IpAddr;
     match ip {
         IpAddr::V4(v4) => v4.is_link_local(),

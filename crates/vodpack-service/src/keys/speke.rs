@@ -12,6 +12,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use vodpack_media::package::keys::KeySet;
 
@@ -94,7 +97,8 @@ impl SpekeClient {
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.timeout)
             // A key server that redirects elsewhere would escape the URL policy.
-            .redirect(reqwest::redirect::Policy::none());
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(NoLinkLocal));
         if let Some(path) = &settings.ca_file {
             let pem = std::fs::read(path).map_err(|e| {
                 KeyError::Config(format!("cannot read the CA file {}: {e}", path.display()))
@@ -280,6 +284,29 @@ impl SpekeClient {
     }
 }
 
+/// The system resolver without link-local answers: a key server name that passed the URL
+/// policy at create time may resolve to the metadata address later (or on purpose); such
+/// addresses are dropped here, so the connection is never made.
+struct NoLinkLocal;
+
+impl reqwest::dns::Resolve for NoLinkLocal {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = all
+                .iter()
+                .copied()
+                .filter(|a| !super::forbidden_ip(a.ip()))
+                .collect();
+            if allowed.is_empty() && !all.is_empty() {
+                return Err("the key server's name resolves only to link-local addresses".into());
+            }
+            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 /// Why a connection failed, in words that hold no URL or payload.
 fn connect_reason(e: &reqwest::Error) -> String {
     let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
@@ -338,5 +365,32 @@ impl KeyProvider for SpekeClient {
             }
         }
         Err(last.unwrap_or_else(|| KeyError::Config("no attempt made".into())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::dns::Resolve;
+
+    #[tokio::test]
+    async fn the_resolver_answers_ordinary_names() {
+        let name: reqwest::dns::Name = "localhost".parse().unwrap();
+        let addrs: Vec<SocketAddr> = NoLinkLocal.resolve(name).await.unwrap().collect();
+        assert!(addrs.iter().any(|a| a.ip().is_loopback()), "{addrs:?}");
+        assert!(addrs.iter().all(|a| !super::super::forbidden_ip(a.ip())));
+    }
+
+    #[test]
+    fn settings_debug_hides_the_secret() {
+        let s = SpekeSettings {
+            secret_access_key: Some("very-secret-value".into()),
+            ..SpekeSettings::default()
+        };
+        let d = format!("{s:?}");
+        assert!(
+            !d.contains("very-secret-value") && d.contains("<redacted>"),
+            "{d}"
+        );
     }
 }
