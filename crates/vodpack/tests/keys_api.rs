@@ -668,3 +668,83 @@ async fn keys_are_fetched_when_ingest_completes() {
     assert_server_keys(&speke, "res-1", &ks).await;
     assert!(repo.get_keys("a", "clear").await.unwrap().is_none());
 }
+
+/// The test key server itself answers SPEKE v2 errors as MediaPackage documents them (other
+/// tests rely on it to judge the packager's requests).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_test_key_server_answers_speke_v2_errors() {
+    let speke = Speke::start();
+    let doc = |root_attrs: &str, keys: &str| {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><cpix:CPIX {root_attrs} xmlns:cpix="urn:dashif:org:cpix"><cpix:ContentKeyList>{keys}</cpix:ContentKeyList></cpix:CPIX>"#
+        )
+    };
+    let k = |n: u8, scheme: Option<&str>| {
+        format!(
+            r#"<cpix:ContentKey kid="a1b2c3d4-0000-4000-8000-00000000000{n}"{}/>"#,
+            scheme
+                .map(|s| format!(r#" commonEncryptionScheme="{s}""#))
+                .unwrap_or_default()
+        )
+    };
+    let post = |version: &'static str, body: String| {
+        let url = speke.endpoint();
+        async move {
+            let r = raw(
+                "POST",
+                &url,
+                &[("x-speke-version", version)],
+                body.into_bytes(),
+                None,
+            )
+            .await;
+            (r.status, r.body)
+        }
+    };
+    let cases = [
+        (
+            "2.0",
+            doc(r#"version="2.3""#, &k(1, Some("cenc"))),
+            "Missing CPIX@contentId",
+        ),
+        (
+            "2.0",
+            doc(r#"contentId="c""#, &k(1, Some("cenc"))),
+            "Missing CPIX@version",
+        ),
+        (
+            "2.0",
+            doc(r#"contentId="c" version="2.2""#, &k(1, Some("cenc"))),
+            "Unsupported CPIX@version",
+        ),
+        (
+            "2.0",
+            doc(r#"contentId="c" version="2.3""#, &k(1, None)),
+            "Missing ContentKey@commonEncryptionScheme for KID a1b2c3d4-0000-4000-8000-000000000001",
+        ),
+        (
+            "2.0",
+            doc(
+                r#"contentId="c" version="2.3""#,
+                &format!("{}{}", k(1, Some("cenc")), k(2, Some("cbcs"))),
+            ),
+            "Non compliant ContentKey@commonEncryptionScheme combination",
+        ),
+        (
+            "3.0",
+            doc(r#"contentId="c" version="2.3""#, &k(1, Some("cenc"))),
+            "Unsupported SPEKE version",
+        ),
+    ];
+    for (version, body, want) in cases {
+        let (status, text) = post(version, body).await;
+        assert_eq!((status, text.as_str()), (422, want));
+    }
+    let (status, text) = post(
+        "2.0",
+        doc(r#"contentId="c" version="2.3""#, &k(1, Some("cenc"))),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("PlainValue"), "{text}");
+}
