@@ -748,3 +748,63 @@ async fn the_test_key_server_answers_speke_v2_errors() {
     assert_eq!(status, 200, "{text}");
     assert!(text.contains("PlainValue"), "{text}");
 }
+
+/// SPEKE v1 for Smooth (PlayReady header + PSSH) and CMAF (Widevine PSSH + HLS key tag data)
+/// against the test key server: what each output asks for comes back, decoded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1_smooth_and_cmaf_signals_come_back() {
+    use base64::Engine;
+    let speke = Speke::start();
+    let e = env().await;
+    let url = speke.endpoint();
+    let mss = add_config(
+        &*e.repo,
+        "mss",
+        json!({"mssPackage": {"mssManifests": [{}], "encryption": {
+            "spekeKeyProvider": speke_json(&url, &[PLAYREADY], None)}}}),
+    )
+    .await;
+    let cmaf = add_config(
+        &*e.repo,
+        "cmaf",
+        json!({"cmafPackage": {"hlsManifests": [{}], "encryption": {
+            "spekeKeyProvider": speke_json(&url, &[WIDEVINE], None)}}}),
+    )
+    .await;
+    let asset = add_asset(&*e.repo, "a", Some("movie")).await;
+    let keys = keys_for(&e.repo, settings());
+
+    let ks = keys.get(&asset, &mss).await.unwrap();
+    assert_server_keys(&speke, "movie", &ks).await;
+    let pr = &ks.systems[0];
+    let pro = base64::engine::general_purpose::STANDARD
+        .decode(pr.protection_header.as_ref().unwrap())
+        .unwrap();
+    // The PSSH of the same system carries exactly that PlayReady Object.
+    let pssh = pr.pssh.as_ref().unwrap();
+    assert_eq!(&pssh[32..], &pro[..]);
+    let body = reqs_body(&speke, 0).await;
+    assert!(
+        body.contains("ProtectionHeader") && !body.contains("version=\"2.3\""),
+        "{body}"
+    );
+
+    let ks = keys.get(&asset, &cmaf).await.unwrap();
+    assert_server_keys(&speke, "movie", &ks).await;
+    let wv = &ks.systems[0];
+    assert!(wv.pssh.is_some());
+    let uri = wv.uri_ext_x_key.as_deref().unwrap();
+    assert!(uri.starts_with("data:text/plain;base64,"), "{uri}");
+    assert_eq!(
+        wv.key_format.as_deref(),
+        Some("urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed")
+    );
+    assert_eq!(wv.key_format_versions.as_deref(), Some("1"));
+}
+
+async fn reqs_body(speke: &Speke, i: usize) -> String {
+    speke.requests().await[i]["body"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}

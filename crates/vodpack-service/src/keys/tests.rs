@@ -661,3 +661,41 @@ async fn keys_are_fetched_once_stored_and_failures_remembered() {
     assert!(repo.get_keys("a", "c").await.unwrap().is_none());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Damaged answers (every truncation, bytes flipped) are errors or answers, never panics.
+#[test]
+fn damaged_responses_never_panic() {
+    let docs = [
+        (example_plan(&dash(&[WV, PR], None)), V1_DASH_RESP),
+        (example_plan(&hls(AES)), V1_HLS_RESP),
+        (
+            example_plan(&cmaf(FP, Some(("SHARED", "SHARED")))),
+            V2_CMAF_RESP,
+        ),
+        (
+            example_plan(&dash(&[WV, PR], Some(("PRESET-VIDEO-1", "PRESET-AUDIO-1")))),
+            V2_DASH_RESP,
+        ),
+    ];
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for (plan, doc) in &docs {
+        let b = doc.as_bytes();
+        for cut in 0..b.len() {
+            let _ = cpix::parse_response(plan, &b[..cut]);
+        }
+        for _ in 0..2000 {
+            let mut m = b.to_vec();
+            for _ in 0..1 + next() % 4 {
+                let i = (next() as usize) % m.len();
+                m[i] = next() as u8;
+            }
+            let _ = cpix::parse_response(plan, &m);
+        }
+    }
+}
