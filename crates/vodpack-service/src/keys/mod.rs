@@ -204,7 +204,12 @@ impl Keys {
         Arc::new(Keys {
             repo,
             provider,
-            cache: moka::future::Cache::builder().max_capacity(100_000).build(),
+            // Idle entries go (a deleted asset's keys do not stay in memory for long; the
+            // repository row went with the asset).
+            cache: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_idle(Duration::from_secs(3600))
+                .build(),
             failures: moka::future::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(failure_ttl)
