@@ -15,6 +15,8 @@ pub struct ServiceConfig {
     pub account_id: String,
     pub quotas: Quotas,
     pub max_body_bytes: usize,
+    /// Which key server URLs configurations may name (`VODPACK_SPEKE_ALLOW_HTTP_HOSTS`).
+    pub speke_url_policy: crate::keys::UrlPolicy,
 }
 
 impl ServiceConfig {

@@ -11,6 +11,7 @@
 //! - [`repo`]: the [`repo::Repository`] trait and its SQLite implementation;
 //! - [`storage`]: the [`storage::Storage`] trait over the local folder and S3;
 //! - [`ingest`]: the persisted ingest queue, its workers and events;
+//! - [`keys`]: content keys: the key providers (SPEKE, fixed) and their once-per-pair store;
 //! - [`model`]: the wire shapes; [`resources`]: ARNs and egress URLs; [`source_arn`]: the
 //!   parser of assets' `sourceArn`; [`error`]: API errors.
 
@@ -21,6 +22,7 @@ pub mod egress;
 pub mod error;
 pub mod http;
 pub mod ingest;
+pub mod keys;
 pub mod model;
 pub mod repo;
 pub mod resources;

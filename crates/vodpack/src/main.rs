@@ -347,6 +347,64 @@ struct ServeArgs {
     events_webhook: Option<String>,
     #[command(flatten)]
     deadlines: DeadlineArgs,
+    #[command(flatten)]
+    speke: SpekeArgs,
+}
+
+/// How key servers (SPEKE) are reached.
+#[derive(Args, Clone)]
+pub struct SpekeArgs {
+    /// Seconds to connect to a key server, per attempt.
+    #[arg(long, env = "VODPACK_SPEKE_CONNECT_TIMEOUT", default_value = "5", value_parser = seconds)]
+    speke_connect_timeout: std::time::Duration,
+    /// Seconds one key request may take, the answer included, per attempt.
+    #[arg(long, env = "VODPACK_SPEKE_TIMEOUT", default_value = "10", value_parser = seconds)]
+    speke_timeout: std::time::Duration,
+    /// Tries per key request (connect errors, timeouts and 5xx are tried again; 4xx never).
+    #[arg(long, env = "VODPACK_SPEKE_ATTEMPTS", default_value_t = 3)]
+    speke_attempts: u32,
+    /// PEM file of CA certificates trusted for key servers, besides the system roots.
+    #[arg(long, env = "VODPACK_SPEKE_CA_FILE")]
+    speke_ca_file: Option<PathBuf>,
+    /// Access key id to sign key requests with (SigV4, service execute-api, our region).
+    #[arg(
+        long,
+        env = "VODPACK_SPEKE_ACCESS_KEY_ID",
+        requires = "speke_secret_access_key"
+    )]
+    speke_access_key_id: Option<String>,
+    /// Secret access key to sign key requests with.
+    #[arg(
+        long,
+        env = "VODPACK_SPEKE_SECRET_ACCESS_KEY",
+        requires = "speke_access_key_id",
+        hide_env_values = true
+    )]
+    speke_secret_access_key: Option<String>,
+    /// File of `Name: value` lines sent as headers with every key request (a secret).
+    #[arg(long, env = "VODPACK_SPEKE_HEADER_FILE")]
+    speke_header_file: Option<PathBuf>,
+    /// Comma list of hosts key server URLs may reach over plain http (e.g. 127.0.0.1,localhost);
+    /// any other key server URL must be https.
+    #[arg(long, env = "VODPACK_SPEKE_ALLOW_HTTP_HOSTS", value_delimiter = ',')]
+    speke_allow_http_hosts: Vec<String>,
+}
+
+impl SpekeArgs {
+    pub fn settings(&self, region: &str) -> vodpack_service::keys::SpekeSettings {
+        vodpack_service::keys::SpekeSettings {
+            connect_timeout: self.speke_connect_timeout,
+            timeout: self.speke_timeout,
+            attempts: self.speke_attempts.max(1),
+            ca_file: self.speke_ca_file.clone(),
+            access_key_id: self.speke_access_key_id.clone(),
+            secret_access_key: self.speke_secret_access_key.clone(),
+            region: region.to_string(),
+            header_file: self.speke_header_file.clone(),
+            allow_http_hosts: self.speke_allow_http_hosts.clone(),
+            ..Default::default()
+        }
+    }
 }
 
 pub fn init_logging(format: &str) {
@@ -414,6 +472,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let old_default = (args.storage.data_dir.is_none()
         && Path::new("vodpack-data/vodpack.sqlite3").is_file())
     .then(|| std::fs::canonicalize("vodpack-data").unwrap_or_else(|_| "vodpack-data".into()));
+    let speke = args.speke.settings(&args.region);
     let opts = ServeOptions {
         listen: args.listen,
         data_dir,
@@ -442,6 +501,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         index_cache_samples: args.index_cache_samples,
         cdn_secrets_file: args.cdn_secrets_file,
         timeouts: args.deadlines.timeouts(),
+        speke,
     };
     let server = Server::bind(opts)
         .await

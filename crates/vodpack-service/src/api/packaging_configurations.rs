@@ -43,7 +43,7 @@ pub async fn create(State(state): State<AppState>, body: Bytes) -> ApiResult<Res
     let req: CreatePackagingConfigurationRequest = parse_body(&body)?;
     let id = validate::resource_id(&req.id, "id")?;
     let group = validate::resource_id(&req.packaging_group_id, "packagingGroupId")?;
-    let package = validate::package(&req)?;
+    let package = validate::package_with(&req, &state.config.speke_url_policy)?;
     let tags = req.tags.unwrap_or_default();
     validate::tags(&tags)?;
     let record = ConfigRecord {

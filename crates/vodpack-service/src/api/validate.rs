@@ -178,15 +178,18 @@ enum Family {
     Mss,
 }
 
-fn speke(p: &SpekeKeyProvider, path: &str, family: Family) -> ApiResult<()> {
+fn speke(
+    p: &SpekeKeyProvider,
+    path: &str,
+    family: Family,
+    policy: &crate::keys::UrlPolicy,
+) -> ApiResult<()> {
     let url = required(&p.url, &format!("{path}.url"))?;
-    let host = url.strip_prefix("https://").unwrap_or("");
-    let host = host.split(['/', '?', '#']).next().unwrap_or("");
-    if host.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad(format!(
-            "{path}.url '{url}' must be an https:// URL with a host"
-        )));
-    }
+    // https, or http to an allow-listed host; never a link-local/metadata address: the API
+    // must not make the server call arbitrary internal addresses.
+    policy
+        .check(url)
+        .map_err(|why| bad(format!("{path}.url: {why}")))?;
     let role = required(&p.role_arn, &format!("{path}.roleArn"))?;
     iam_role_arn(role, &format!("{path}.roleArn"))?;
     let ids = required(&p.system_ids, &format!("{path}.systemIds"))?;
@@ -351,8 +354,17 @@ fn hls_manifests(list: &[HlsManifest], path: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// Validates the package members of CreatePackagingConfiguration and returns the one package.
+/// Validates the package members of CreatePackagingConfiguration and returns the one package,
+/// with key server URLs held to https only.
 pub fn package(req: &CreatePackagingConfigurationRequest) -> ApiResult<Package> {
+    package_with(req, &crate::keys::UrlPolicy::default())
+}
+
+/// [`package`] with the service's key server URL policy (`VODPACK_SPEKE_ALLOW_HTTP_HOSTS`).
+pub fn package_with(
+    req: &CreatePackagingConfigurationRequest,
+    policy: &crate::keys::UrlPolicy,
+) -> ApiResult<Package> {
     let given = [
         req.hls_package.is_some(),
         req.cmaf_package.is_some(),
@@ -379,7 +391,12 @@ pub fn package(req: &CreatePackagingConfigurationRequest) -> ApiResult<Package> 
                 &e.speke_key_provider,
                 "hlsPackage.encryption.spekeKeyProvider",
             )?;
-            speke(sp, "hlsPackage.encryption.spekeKeyProvider", Family::Hls)?;
+            speke(
+                sp,
+                "hlsPackage.encryption.spekeKeyProvider",
+                Family::Hls,
+                policy,
+            )?;
             constant_iv(&e.constant_initialization_vector, "hlsPackage.encryption")?;
         }
         Package::HlsPackage(p.clone())
@@ -395,7 +412,12 @@ pub fn package(req: &CreatePackagingConfigurationRequest) -> ApiResult<Package> 
                 &e.speke_key_provider,
                 "cmafPackage.encryption.spekeKeyProvider",
             )?;
-            speke(sp, "cmafPackage.encryption.spekeKeyProvider", Family::Cmaf)?;
+            speke(
+                sp,
+                "cmafPackage.encryption.spekeKeyProvider",
+                Family::Cmaf,
+                policy,
+            )?;
             constant_iv(&e.constant_initialization_vector, "cmafPackage.encryption")?;
         }
         Package::CmafPackage(p.clone())
@@ -426,7 +448,12 @@ pub fn package(req: &CreatePackagingConfigurationRequest) -> ApiResult<Package> 
                 &e.speke_key_provider,
                 "dashPackage.encryption.spekeKeyProvider",
             )?;
-            speke(sp, "dashPackage.encryption.spekeKeyProvider", Family::Dash)?;
+            speke(
+                sp,
+                "dashPackage.encryption.spekeKeyProvider",
+                Family::Dash,
+                policy,
+            )?;
         }
         Package::DashPackage(p.clone())
     } else if let Some(p) = &req.mss_package {
@@ -442,7 +469,12 @@ pub fn package(req: &CreatePackagingConfigurationRequest) -> ApiResult<Package> 
                 &e.speke_key_provider,
                 "mssPackage.encryption.spekeKeyProvider",
             )?;
-            speke(sp, "mssPackage.encryption.spekeKeyProvider", Family::Mss)?;
+            speke(
+                sp,
+                "mssPackage.encryption.spekeKeyProvider",
+                Family::Mss,
+                policy,
+            )?;
         }
         Package::MssPackage(p.clone())
     } else {

@@ -73,6 +73,8 @@ pub struct Ingest {
     wake: Notify,
     /// Asset id → the abort handle of its running ingest.
     running: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+    /// Content keys, fetched when an asset becomes playable for its encrypted configurations.
+    keys: std::sync::OnceLock<Arc<crate::keys::Keys>>,
 }
 
 /// Kept under its old name for callers outside the crate; parsed in [`crate::source_arn`].
@@ -98,10 +100,16 @@ impl Ingest {
             events,
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
+            keys: std::sync::OnceLock::new(),
         })
     }
 
     /// Requeues interrupted work and starts the workers.
+    /// Gives ingest the content-key store (set once, before [`Ingest::start`]).
+    pub fn set_keys(&self, keys: Arc<crate::keys::Keys>) {
+        let _ = self.keys.set(keys);
+    }
+
     pub async fn start(self: &Arc<Self>) -> Result<(), crate::repo::RepoError> {
         let resumed = self.repo.requeue_interrupted().await?;
         if resumed > 0 {
@@ -390,6 +398,13 @@ impl Ingest {
             }
         };
         for c in configs {
+            // Keys are fetched now for encrypted configurations (best effort, in the
+            // background: a failure is logged and egress tries again).
+            if let Some(keys) = self.keys.get()
+                && c.package.spec().encrypted()
+            {
+                keys.prefetch(asset.clone(), c.clone());
+            }
             let config_arn = arn(
                 &self.service.region,
                 &self.service.account_id,

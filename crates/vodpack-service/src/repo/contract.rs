@@ -55,6 +55,8 @@ rules!(
     transient_failures_are_retried_when_due,
     restart_ingest_starts_a_new_incarnation,
     stored_indexes_round_trip,
+    keys_first_writer_wins,
+    keys_go_with_their_asset_or_configuration,
 );
 
 /// Runs every rule of the contract, each against a fresh repository from `make`, and fails
@@ -1284,6 +1286,98 @@ async fn restart_ingest_starts_a_new_incarnation(repo: Arc<dyn Repository>) {
     assert_eq!(repo.requeue_due(i64::MAX).await.unwrap(), 0);
     assert_eq!(repo.claim_next_queued().await.unwrap().unwrap().id, "f");
     assert_eq!(repo.restart_ingest("ghost", 1, t1).await.unwrap(), None);
+}
+
+fn key_set(tag: u8) -> crate::keys::StoredKeySet {
+    use vodpack_media::package::keys::{ContentKey, KeySet, KeyUse};
+    crate::keys::StoredKeySet::from_key_set(&KeySet {
+        keys: vec![(
+            KeyUse::all(),
+            ContentKey {
+                kid: [tag; 16],
+                key: [tag ^ 0x5a; 16],
+                explicit_iv: None,
+            },
+        )],
+        systems: Vec::new(),
+    })
+}
+
+/// Content keys: absent until put; the first put wins and every later put gets the first
+/// set back; keys of one pair are not seen through another; missing resources are NotFound.
+async fn keys_first_writer_wins(repo: Arc<dyn Repository>) {
+    with_group(&*repo, "g").await;
+    repo.create_config(&config("c1", "g"), Quotas::default())
+        .await
+        .unwrap();
+    repo.create_config(&config("c2", "g"), Quotas::default())
+        .await
+        .unwrap();
+    repo.create_asset(&asset("a", "g"), Quotas::default())
+        .await
+        .unwrap();
+    assert!(repo.get_keys("a", "c1").await.unwrap().is_none());
+    let first = repo.put_keys("a", "c1", &key_set(1)).await.unwrap();
+    assert_eq!(first, key_set(1));
+    let second = repo.put_keys("a", "c1", &key_set(2)).await.unwrap();
+    assert_eq!(
+        second,
+        key_set(1),
+        "a later put must get the first set back"
+    );
+    assert_eq!(repo.get_keys("a", "c1").await.unwrap(), Some(key_set(1)));
+    assert!(repo.get_keys("a", "c2").await.unwrap().is_none());
+    // Concurrent puts of one pair: one set wins, everyone gets it.
+    let results = futures::future::join_all((10..20u8).map(|t| {
+        let repo = repo.clone();
+        async move { repo.put_keys("a", "c2", &key_set(t)).await.unwrap() }
+    }))
+    .await;
+    assert!(results.iter().all(|r| *r == results[0]));
+    assert_eq!(
+        repo.get_keys("a", "c2").await.unwrap().as_ref(),
+        Some(&results[0])
+    );
+    assert!(matches!(
+        repo.put_keys("nope", "c1", &key_set(3)).await,
+        Err(RepoError::NotFound { .. })
+    ));
+    assert!(matches!(
+        repo.put_keys("a", "nope", &key_set(3)).await,
+        Err(RepoError::NotFound { .. })
+    ));
+}
+
+/// Deleting the asset or the configuration deletes its keys; a re-created one starts empty.
+async fn keys_go_with_their_asset_or_configuration(repo: Arc<dyn Repository>) {
+    with_group(&*repo, "g").await;
+    repo.create_config(&config("c", "g"), Quotas::default())
+        .await
+        .unwrap();
+    repo.create_asset(&asset("a", "g"), Quotas::default())
+        .await
+        .unwrap();
+    repo.create_asset(&asset("b", "g"), Quotas::default())
+        .await
+        .unwrap();
+    repo.put_keys("a", "c", &key_set(1)).await.unwrap();
+    repo.put_keys("b", "c", &key_set(2)).await.unwrap();
+    repo.delete_asset("a").await.unwrap();
+    repo.create_asset(&asset("a", "g"), Quotas::default())
+        .await
+        .unwrap();
+    assert!(repo.get_keys("a", "c").await.unwrap().is_none());
+    assert_eq!(repo.get_keys("b", "c").await.unwrap(), Some(key_set(2)));
+    repo.delete_config("c").await.unwrap();
+    repo.create_config(&config("c", "g"), Quotas::default())
+        .await
+        .unwrap();
+    assert!(repo.get_keys("b", "c").await.unwrap().is_none());
+    // The group can go once its resources have (no key row holds it).
+    repo.delete_asset("a").await.unwrap();
+    repo.delete_asset("b").await.unwrap();
+    repo.delete_config("c").await.unwrap();
+    repo.delete_group("g").await.unwrap();
 }
 
 async fn stored_indexes_round_trip(repo: Arc<dyn Repository>) {

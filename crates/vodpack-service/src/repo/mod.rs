@@ -19,6 +19,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 
+use crate::keys::StoredKeySet;
 use crate::model::{Authorization, EgressAccessLogs, Package, Tags};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -287,6 +288,19 @@ pub trait Repository: Send + Sync + 'static {
     async fn requeue_due(&self, now: i64) -> RepoResult<u64>;
     /// The stored index of a PLAYABLE asset, with its format version.
     async fn get_index(&self, id: &str) -> RepoResult<Option<(u16, Vec<u8>)>>;
+
+    /// The stored content keys of asset `asset_id` × configuration `config_id`, if any.
+    async fn get_keys(&self, asset_id: &str, config_id: &str) -> RepoResult<Option<StoredKeySet>>;
+    /// Stores content keys unless the pair has some already (first writer wins); returns the
+    /// stored set, so every caller (and node) goes on with the same keys.
+    /// [`RepoError::NotFound`] when the asset or the configuration does not exist. Keys are
+    /// deleted with the asset or the configuration, in the same transaction.
+    async fn put_keys(
+        &self,
+        asset_id: &str,
+        config_id: &str,
+        keys: &StoredKeySet,
+    ) -> RepoResult<StoredKeySet>;
 
     /// Tags of a resource, `None` when it does not exist.
     async fn get_tags(&self, kind: ResourceKind, id: &str) -> RepoResult<Option<Tags>>;

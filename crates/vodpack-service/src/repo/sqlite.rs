@@ -759,6 +759,71 @@ impl Repository for SqliteRepository {
         }
     }
 
+    async fn get_keys(&self, asset_id: &str, config_id: &str) -> RepoResult<Option<StoredKeySet>> {
+        let text: Option<String> = sqlx::query_scalar(
+            "SELECT k.key_set FROM content_keys k JOIN assets a ON a.seq = k.asset_seq JOIN packaging_configurations c ON c.seq = k.configuration_seq WHERE a.id = ? AND c.id = ?",
+        )
+        .bind(asset_id)
+        .bind(config_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        text.as_deref().map(from_json).transpose()
+    }
+
+    async fn put_keys(
+        &self,
+        asset_id: &str,
+        config_id: &str,
+        keys: &StoredKeySet,
+    ) -> RepoResult<StoredKeySet> {
+        let json = to_json(keys)?;
+        let mut tx = self.write_tx().await?;
+        let asset_seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM assets WHERE id = ?")
+            .bind(asset_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let Some(asset_seq) = asset_seq else {
+            return Err(RepoError::NotFound {
+                kind: ResourceKind::Asset,
+                id: asset_id.to_string(),
+            });
+        };
+        let config_seq: Option<i64> =
+            sqlx::query_scalar("SELECT seq FROM packaging_configurations WHERE id = ?")
+                .bind(config_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+        let Some(config_seq) = config_seq else {
+            return Err(RepoError::NotFound {
+                kind: ResourceKind::PackagingConfiguration,
+                id: config_id.to_string(),
+            });
+        };
+        sqlx::query(
+            "INSERT INTO content_keys (asset_seq, configuration_seq, configuration_id, key_set) VALUES (?, ?, ?, ?) ON CONFLICT (asset_seq, configuration_seq) DO NOTHING",
+        )
+        .bind(asset_seq)
+        .bind(config_seq)
+        .bind(config_id)
+        .bind(json)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let stored: String = sqlx::query_scalar(
+            "SELECT key_set FROM content_keys WHERE asset_seq = ? AND configuration_seq = ?",
+        )
+        .bind(asset_seq)
+        .bind(config_seq)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        from_json(&stored)
+    }
+
     async fn get_tags(&self, kind: ResourceKind, id: &str) -> RepoResult<Option<Tags>> {
         let tags: Option<String> = sqlx::query_scalar(sql_for(kind).select_tags)
             .bind(id)

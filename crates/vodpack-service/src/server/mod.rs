@@ -57,6 +57,9 @@ pub struct ServeOptions {
     pub cdn_secrets_file: Option<PathBuf>,
     /// Connect and read timeouts of the store, and the egress read deadline.
     pub timeouts: Timeouts,
+    /// How key servers are reached (timeouts, CA file, signing, http allow-list); its
+    /// `region` is replaced by the server's.
+    pub speke: crate::keys::SpekeSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -192,6 +195,7 @@ impl Server {
             account_id: opts.account_id.clone(),
             quotas: opts.quotas,
             max_body_bytes: opts.max_body_bytes,
+            speke_url_policy: crate::keys::UrlPolicy::new(opts.speke.allow_http_hosts.clone()),
         };
         let verifier = credentials.as_ref().map(|(c, _)| {
             Arc::new(Verifier {
@@ -209,6 +213,15 @@ impl Server {
             config.clone(),
             opts.ingest.clone(),
         );
+        let speke = crate::keys::SpekeClient::new(crate::keys::SpekeSettings {
+            region: opts.region.clone(),
+            ..opts.speke.clone()
+        })
+        .map_err(|e| StartError::Invalid(e.to_string()))?;
+        // Content keys, once per asset × configuration; fetched at ingest completion here,
+        // and by egress (to be wired there) on first use.
+        let keys = crate::keys::Keys::new(repo.clone(), Arc::new(speke));
+        ingest.set_keys(keys.clone());
         ingest.start().await?;
         let cdn_file = opts
             .cdn_secrets_file
