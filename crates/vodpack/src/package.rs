@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use vodpack_service::egress::package::write_all;
+use vodpack_service::egress::package::{Packaging, write_all};
 use vodpack_service::ingest::source::index_source;
 use vodpack_service::model::CreatePackagingConfigurationRequest;
 
@@ -35,10 +35,21 @@ pub struct PackageArgs {
     /// Print each file written.
     #[arg(long, short)]
     verbose: bool,
+    /// Fixed content keys for an encrypted configuration, `KID=KEY,...` (32 hex digits each,
+    /// KIDs with or without dashes), instead of asking the configuration's SPEKE key server.
+    #[arg(long)]
+    keys: Option<String>,
+    /// The content id sent to the SPEKE key server (the asset's `resourceId`, or its id when it
+    /// has none): the same id and configuration id give the keys, and so the bytes, the server
+    /// serves. Default: the source's file name without its extension.
+    #[arg(long)]
+    content_id: Option<String>,
     #[command(flatten)]
     storage: StorageArgs,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    speke: crate::SpekeArgs,
 }
 
 /// The API's member names for a configuration written either way: the request body (camelCase,
@@ -87,15 +98,50 @@ pub async fn run(args: PackageArgs) -> anyhow::Result<()> {
         Ok(i) => Arc::new(i),
         Err(e) => bail!("cannot index {}: {e}", args.source),
     };
+    let keys = match (spec.encrypted(), &args.keys) {
+        (false, Some(_)) => bail!("--keys given, but the configuration has no encryption"),
+        (false, None) => None,
+        (true, keys) => {
+            use vodpack_service::keys::{KeyProvider, KeyRequest, SpekeClient, StaticKeys};
+            let provider: Box<dyn KeyProvider> = match keys {
+                Some(list) => {
+                    Box::new(StaticKeys::parse(list).map_err(|e| anyhow::anyhow!("--keys: {e}"))?)
+                }
+                None => Box::new(
+                    SpekeClient::new(args.speke.settings(&args.region))
+                        .map_err(|e| anyhow::anyhow!("key server settings: {e}"))?,
+                ),
+            };
+            let content_id = args.content_id.clone().unwrap_or_else(|| {
+                let name = obj.key.rsplit('/').next().unwrap_or(&obj.key);
+                name.rsplit_once('.')
+                    .map_or(name, |(stem, _)| stem)
+                    .to_string()
+            });
+            let config_id = req.id.clone().unwrap_or_default();
+            let set = provider
+                .keys(&KeyRequest {
+                    content_id: &content_id,
+                    config_id: &config_id,
+                    spec: &spec,
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot get the content keys: {e}"))?;
+            Some(Arc::new(set))
+        }
+    };
     let started = std::time::Instant::now();
     let created_at = vodpack_service::api::now_rfc3339();
     let verbose = args.verbose;
     let written = write_all(
-        storage,
-        &obj.bucket,
-        index,
-        &spec,
-        &created_at,
+        Packaging {
+            storage,
+            bucket: &obj.bucket,
+            index,
+            spec: &spec,
+            keys,
+            created_at: &created_at,
+        },
         &args.out,
         |f| {
             if verbose {

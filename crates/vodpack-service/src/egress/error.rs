@@ -13,6 +13,9 @@
 //!   to the store here, and what came from upstream is invalid; retrying does not help;
 //! - 503 with `Retry-After`: a **changed source** (a re-ingest is started), a source truncated
 //!   while it was read, a **store timeout** or failure, the database unreadable: waiting helps;
+//!   also the **keys of an encrypted output cannot be had** (key server down, slow, refusing,
+//!   answering nonsense): that answer's body is JSON (`{"message", "reason"}`), and nothing
+//!   is ever served in the clear instead;
 //! - 500: a **bug**: our own data disagrees with itself (an index naming no such object, a
 //!   sample outside the bytes we read for it). Logged as an error.
 
@@ -37,6 +40,8 @@ pub enum Failure {
     SourceChanged,
     /// The store or the database did not answer in time, or failed.
     Unavailable,
+    /// The content keys of an encrypted output cannot be had.
+    KeysUnavailable,
     /// Our own data disagrees with itself.
     Bug,
 }
@@ -48,7 +53,9 @@ impl Failure {
             Failure::Forbidden => StatusCode::FORBIDDEN,
             Failure::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Failure::DamagedSource => StatusCode::BAD_GATEWAY,
-            Failure::SourceChanged | Failure::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Failure::SourceChanged | Failure::Unavailable | Failure::KeysUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Failure::Bug => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -69,8 +76,11 @@ pub struct EgressError {
 
 impl EgressError {
     pub fn new(failure: Failure, message: impl Into<String>) -> EgressError {
-        let retry_after =
-            matches!(failure, Failure::SourceChanged | Failure::Unavailable).then_some(RETRY_AFTER);
+        let retry_after = matches!(
+            failure,
+            Failure::SourceChanged | Failure::Unavailable | Failure::KeysUnavailable
+        )
+        .then_some(RETRY_AFTER);
         EgressError {
             failure,
             message: message.into(),
@@ -116,10 +126,21 @@ impl EgressError {
 
 impl IntoResponse for EgressError {
     fn into_response(self) -> Response {
-        let mut r = (self.status(), self.message).into_response();
+        let json = self.failure == Failure::KeysUnavailable;
+        let status = self.status();
+        let body = if json {
+            serde_json::json!({"message": self.message, "reason": "KeysUnavailable"}).to_string()
+        } else {
+            self.message
+        };
+        let mut r = (status, body).into_response();
         r.headers_mut().insert(
             header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
+            HeaderValue::from_static(if json {
+                "application/json"
+            } else {
+                "text/plain; charset=utf-8"
+            }),
         );
         r.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

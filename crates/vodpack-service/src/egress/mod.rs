@@ -42,6 +42,7 @@ use vodpack_media::package::{OutputFile, Presentation};
 use vodpack_media::plan::Segmentation;
 
 use crate::ingest::Ingest;
+use crate::keys::{KeyError, Keys};
 use crate::repo::{AssetRecord, AssetStatus, Repository};
 use crate::storage::Storage;
 pub use error::EgressError;
@@ -62,6 +63,8 @@ pub struct Egress {
     storage: Arc<dyn Storage>,
     /// Told when a source changed under a playable asset (re-ingest).
     ingest: Arc<Ingest>,
+    /// Content keys of encrypted configurations (fetched once per asset × configuration).
+    keys: Arc<Keys>,
     pub cache: IndexCache,
     pub cdn_secrets: cdn_auth::CdnSecrets,
     /// Segment plans per asset incarnation × segment duration: computing one walks every
@@ -84,10 +87,12 @@ impl Egress {
         repo: Arc<dyn Repository>,
         storage: Arc<dyn Storage>,
         ingest: Arc<Ingest>,
+        keys: Arc<Keys>,
         index_cache_samples: u64,
         cdn_secrets: cdn_auth::CdnSecrets,
     ) -> Egress {
         Egress {
+            keys,
             cache: IndexCache::new(repo.clone(), index_cache_samples),
             repo,
             storage,
@@ -248,6 +253,24 @@ async fn serve_inner(
     let source = crate::source_arn::source_object(&asset_rec.source_arn)
         // Checked when the asset was created.
         .map_err(EgressError::bug)?;
+    // Protected content needs its keys first; without them nothing is made (never clear).
+    let keys = if r.spec.encrypted() {
+        match state.keys.get(asset_rec, &r.config).await {
+            Ok(keys) => Some(keys),
+            Err(KeyError::Gone) => return Err(not_found("no such asset or configuration")),
+            Err(e) => {
+                tracing::warn!(asset = %asset_rec.id, configuration = %r.config.id, error = %e, "egress has no content keys");
+                return Err(EgressError::new(
+                    Failure::KeysUnavailable,
+                    format!(
+                        "the content keys of this encrypted output cannot be had: {e}; try again"
+                    ),
+                ));
+            }
+        }
+    } else {
+        None
+    };
     let presentation = Presentation {
         index,
         seg,
@@ -255,7 +278,7 @@ async fn serve_inner(
         manifest: position,
         manifest_name: manifest_name.clone(),
         created_at_ms: created_at_ms(&asset_rec.created_at),
-        keys: None,
+        keys,
     };
     let sources = Sources {
         storage: state.storage.clone(),

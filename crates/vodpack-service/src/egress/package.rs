@@ -6,6 +6,7 @@ use std::path::{Component, Path};
 use std::sync::Arc;
 
 use vodpack_media::index::MediaIndex;
+use vodpack_media::package::keys::KeySet;
 use vodpack_media::package::{self, PackageSpec, Presentation};
 use vodpack_media::plan::Segmentation;
 
@@ -33,17 +34,32 @@ pub struct Written {
     pub bytes: u64,
 }
 
-/// Writes every manifest of the configuration `spec` for the asset `index` (sources in `bucket`) below `out`.
-/// `progress` is called after each file with its path relative to `out`.
+/// What is packaged: an asset (its index, its sources in `bucket`, its creation time) under a
+/// configuration (`spec`, and its keys when it is encrypted).
+pub struct Packaging<'a> {
+    pub storage: Arc<dyn Storage>,
+    pub bucket: &'a str,
+    pub index: Arc<MediaIndex>,
+    pub spec: &'a PackageSpec,
+    pub keys: Option<Arc<KeySet>>,
+    pub created_at: &'a str,
+}
+
+/// Writes every manifest of the configuration below `out`. `progress` is called after each
+/// file with its path relative to `out`.
 pub async fn write_all(
-    storage: Arc<dyn Storage>,
-    bucket: &str,
-    index: Arc<MediaIndex>,
-    spec: &PackageSpec,
-    created_at: &str,
+    what: Packaging<'_>,
     out: &Path,
     mut progress: impl FnMut(&str),
 ) -> Result<Written, PackageError> {
+    let Packaging {
+        storage,
+        bucket,
+        index,
+        spec,
+        keys,
+        created_at,
+    } = what;
     let seg =
         Arc::new(Segmentation::new(&index, spec.segment_seconds).ok_or(PackageError::NoSegments)?);
     let spec = Arc::new(spec.clone());
@@ -60,7 +76,7 @@ pub async fn write_all(
             manifest: position,
             manifest_name: name.clone(),
             created_at_ms: super::created_at_ms(created_at),
-            keys: None,
+            keys: keys.clone(),
         };
         let renderer = Renderer {
             sources: &sources,

@@ -9,7 +9,7 @@ use super::error::not_found;
 use super::{Egress, EgressError};
 use vodpack_media::package::PackageSpec;
 
-use crate::repo::{AssetRecord, AssetStatus, GroupRecord};
+use crate::repo::{AssetRecord, AssetStatus, ConfigRecord, GroupRecord};
 use crate::resources::manifest_id;
 
 /// How long a resolution (asset, configuration, group) is reused. Changes made through this
@@ -21,6 +21,8 @@ pub(super) const RESOLUTION_TTL: Duration = Duration::from_secs(5);
 /// alone (worked out once per resolution, not per request).
 pub(super) struct Resolved {
     pub(super) asset: AssetRecord,
+    /// The packaging configuration (its keys are fetched by asset × configuration).
+    pub(super) config: ConfigRecord,
     /// The asset's incarnation key (egress caches, ETags), made once per resolution.
     pub(super) incarnation: String,
     pub(super) group: Option<GroupRecord>,
@@ -84,6 +86,7 @@ pub(super) async fn resolve(
     let r = Arc::new(Resolved {
         incarnation: asset.incarnation_key(),
         asset,
+        config,
         group,
         spec,
         manifests,

@@ -219,7 +219,7 @@ impl Server {
         })
         .map_err(|e| StartError::Invalid(e.to_string()))?;
         // Content keys, once per asset × configuration; fetched at ingest completion here,
-        // and by egress (to be wired there) on first use.
+        // and by egress on first use.
         let keys = crate::keys::Keys::new(repo.clone(), Arc::new(speke));
         ingest.set_keys(keys.clone());
         ingest.start().await?;
@@ -233,6 +233,7 @@ impl Server {
             // seconds (503 + Retry-After), not minutes.
             Arc::new(Bounded::new(storage.clone(), opts.timeouts.egress)),
             ingest.clone(),
+            keys.clone(),
             opts.index_cache_samples,
             crate::egress::cdn_auth::CdnSecrets::new(cdn_file),
         ));
