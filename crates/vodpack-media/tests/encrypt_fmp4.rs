@@ -10,6 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use vodpack_media::codec::nal::LengthPrefixed;
@@ -19,10 +20,12 @@ use vodpack_media::package::chain::encrypt::subsample::VideoMap;
 use vodpack_media::package::chain::fmp4::{self as chain, Fmp4Style};
 use vodpack_media::package::keys::{ContentKey, KeySet, KeyUse};
 use vodpack_media::package::spec::{
-    CmafSpec, DashSpec, EncryptionSpec, Format, HlsMethod, SegmentTemplateFormat, SpekeSpec,
+    CmafSpec, DashSpec, EncryptionSpec, Format, HlsMethod, MssSpec, SegmentTemplateFormat,
+    SpekeSpec,
 };
 use vodpack_media::package::{PackageSpec, Presentation, SourceBytes};
 use vodpack_media::plan::Segmentation;
+use vodpack_media::source::ts::TsScanner;
 
 mod common;
 
@@ -100,13 +103,13 @@ const STYLE: Fmp4Style = Fmp4Style {
 };
 
 /// Init section and every fragment of track `t`, each as one buffer.
-fn files(p: &Presentation, t: usize, source: &SourceBytes) -> Vec<Vec<u8>> {
-    let mut out = vec![chain::init(p, t, STYLE).unwrap()];
+fn files(p: &Presentation, t: usize, source: &SourceBytes, style: Fmp4Style) -> Vec<Vec<u8>> {
+    let mut out = vec![chain::init(p, t, style).unwrap()];
     for s in 0..p.seg.count() {
         if p.seg.samples(&p.index.tracks[t], s).is_empty() {
             continue;
         }
-        let body = chain::fragment(p, t, s, STYLE, FragmentKind::Cmaf, false, source).unwrap();
+        let body = chain::fragment(p, t, s, style, FragmentKind::Cmaf, false, source).unwrap();
         out.push(body.iter().flat_map(|b| b.iter().copied()).collect());
     }
     out
@@ -146,8 +149,11 @@ fn decode_md5(file: &[u8], stream: &str, key: Option<&str>) -> Option<String> {
     (out.status.success() && text.starts_with("MD5=")).then_some(text)
 }
 
+/// A temporary file name unique to this call (tests run in parallel threads).
 fn temp(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("vodpack-encrypt-{}-{name}", std::process::id()))
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("vodpack-encrypt-{}-{n}-{name}", std::process::id()))
 }
 
 fn python() -> PathBuf {
@@ -181,32 +187,74 @@ fn python_decrypts(init: &[u8], enc: &[u8], clear: &[u8], key: &str) -> (bool, S
     (out.status.success(), text)
 }
 
-#[test]
-fn dash_cenc_and_cmaf_cbcs_decrypt_to_the_clear_packaging() {
-    let raw = std::fs::read(common::media_dir().join("ladder/ladder_720p.mp4")).unwrap();
+fn mp4_asset(file: &str) -> (Arc<MediaIndex>, SourceBytes) {
+    let raw = std::fs::read(common::media_dir().join(file)).unwrap();
     let index = Arc::new(MediaIndex {
         source: SourceKind::Mp4,
-        objects: vec!["ladder_720p.mp4".into()],
+        objects: vec![file.into()],
         versions: Vec::new(),
         tracks: common::mp4_tracks(&raw),
         warnings: Vec::new(),
     });
-    let source = SourceBytes::new(vec![vec![(0, Bytes::from(raw))]]);
+    (index, SourceBytes::new(vec![vec![(0, Bytes::from(raw))]]))
+}
+
+/// The 720p HLS-TS rendition of the test media, scanned as ingest does.
+fn ts_asset() -> (Arc<MediaIndex>, SourceBytes) {
+    let dir = common::media_dir().join("hls");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().to_string();
+            n.starts_with("720p_") && n.ends_with(".ts")
+        })
+        .collect();
+    files.sort();
+    let objects: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let mut scanner = TsScanner::new(0, "720p_", 1_000_000);
+    for (i, o) in objects.iter().enumerate() {
+        scanner.feed(o, i as u32, 0, "720p_").unwrap();
+    }
+    let mut tracks = scanner.finish().unwrap();
+    vodpack_media::source::ts::rebase(&mut tracks);
+    let index = Arc::new(MediaIndex {
+        source: SourceKind::HlsTs,
+        objects: files
+            .iter()
+            .map(|f| f.to_string_lossy().to_string())
+            .collect(),
+        versions: Vec::new(),
+        tracks,
+        warnings: Vec::new(),
+    });
+    let source = SourceBytes::new(
+        objects
+            .into_iter()
+            .map(|o| vec![(0, Bytes::from(o))])
+            .collect(),
+    );
+    (index, source)
+}
+
+/// Every audio/video track of an asset as DASH `cenc` and CMAF `cbcs`: ffmpeg with the key
+/// decodes what it decodes of the clear packaging, with a wrong key not; the independent
+/// decryptor gives the clear samples of the second fragment back, and fails with a wrong key.
+fn check_asset(label: &str, index: &Arc<MediaIndex>, source: &SourceBytes, style: Fmp4Style) {
     for (format, scheme) in [(dash(), "cenc"), (cmaf(), "cbcs")] {
-        let clear = presentation(&index, format.clone(), false);
-        let enc = presentation(&index, format, true);
+        let clear = presentation(index, format.clone(), false);
+        let enc = presentation(index, format, true);
         for (t, track) in index.tracks.iter().enumerate() {
             let stream = match track.codec.kind() {
                 TrackKind::Video => "v",
                 TrackKind::Audio => "a",
                 _ => continue,
             };
-            let what = format!("{scheme} track {t} ({stream})");
-            let clear_files = files(&clear, t, &source);
-            let enc_files = files(&enc, t, &source);
+            let what = format!("{label} {scheme} track {t} ({stream})");
+            let clear_files = files(&clear, t, source, style);
+            let enc_files = files(&enc, t, source, style);
             assert_eq!(clear_files.len(), enc_files.len());
-            // Same sizes fragment by fragment except for the encryption boxes; the media
-            // differs (it is encrypted).
+            assert!(enc_files.len() >= 3, "{what}: at least two fragments");
             let (clear_all, enc_all) = (clear_files.concat(), enc_files.concat());
             assert_ne!(clear_all, enc_all, "{what}: output not encrypted");
             let reference = decode_md5(&clear_all, stream, None).expect("clear decodes");
@@ -218,14 +266,122 @@ fn dash_cenc_and_cmaf_cbcs_decrypt_to_the_clear_packaging() {
             );
             let wrong = decode_md5(&enc_all, stream, Some(WRONG));
             assert_ne!(wrong.as_deref(), Some(&reference[..]), "{what}: wrong key");
-            // The independent decryptor, on the second fragment (sample indexes past 0, so
-            // per-sample IVs are not all the base), then with the wrong key.
+            // The second fragment: sample indexes past 0, so per-sample IVs are not all the
+            // base.
             let (ok, text) = python_decrypts(&enc_files[0], &enc_files[2], &clear_files[2], KEY);
             assert!(ok, "{what}: {text}");
             let (ok, text) = python_decrypts(&enc_files[0], &enc_files[2], &clear_files[2], WRONG);
             assert!(!ok, "{what}: a wrong key decrypted: {text}");
         }
     }
+}
+
+#[test]
+fn h264_mp4_source_decrypts_to_the_clear_packaging() {
+    let (index, source) = mp4_asset("ladder/ladder_720p.mp4");
+    check_asset("720p mp4", &index, &source, STYLE);
+}
+
+#[test]
+fn ts_source_with_parameter_sets_in_band_decrypts_to_the_clear_packaging() {
+    // TS samples are re-framed by the filter (4-byte lengths), and with parameter sets in
+    // band SPS/PPS travel in the samples: clear NAL units before the slices.
+    let (index, source) = ts_asset();
+    let style = Fmp4Style {
+        in_band: true,
+        timescale: None,
+    };
+    check_asset("720p ts in band", &index, &source, style);
+}
+
+#[test]
+fn h265_source_decrypts_to_the_clear_packaging() {
+    let (index, source) = mp4_asset("hevc.mp4");
+    check_asset("hevc", &index, &source, STYLE);
+}
+
+/// Top-level children of a box body: (type, body).
+fn children(mut b: &[u8]) -> Vec<(Vec<u8>, &[u8])> {
+    let mut out = Vec::new();
+    while b.len() >= 8 {
+        let size = u32::from_be_bytes(b[..4].try_into().unwrap()) as usize;
+        assert!(size >= 8 && size <= b.len(), "box size {size}");
+        out.push((b[4..8].to_vec(), &b[8..size]));
+        b = &b[size..];
+    }
+    out
+}
+
+#[test]
+fn smooth_piff_fragments_carry_senc_and_the_piff_box_and_decrypt() {
+    let raw = std::fs::read(common::media_dir().join("ladder/ladder_720p.mp4")).unwrap();
+    let index = Arc::new(MediaIndex {
+        source: SourceKind::Mp4,
+        objects: vec!["ladder_720p.mp4".into()],
+        versions: Vec::new(),
+        tracks: common::mp4_tracks(&raw),
+        warnings: Vec::new(),
+    });
+    let source = SourceBytes::new(vec![vec![(0, Bytes::from(raw))]]);
+    let mss = || {
+        Format::Mss(MssSpec {
+            manifests: Vec::new(),
+        })
+    };
+    let clear = presentation(&index, mss(), false);
+    let enc = presentation(&index, mss(), true);
+    let style = Fmp4Style {
+        in_band: false,
+        timescale: Some(10_000_000),
+    };
+    for t in 0..index.tracks.len() {
+        let frag = |p: &Presentation| -> Vec<u8> {
+            chain::fragment(p, t, 1, style, FragmentKind::Smooth, false, &source)
+                .unwrap()
+                .concat()
+        };
+        let (clear_frag, enc_frag) = (frag(&clear), frag(&enc));
+        // moof(mfhd, traf(tfhd, trun, saiz, saio, senc, uuid PIFF senc, uuid tfxd)), mdat.
+        let top = children(&enc_frag);
+        assert_eq!(top[0].0, b"moof");
+        let traf = children(top[0].1)
+            .into_iter()
+            .find(|(k, _)| k == b"traf")
+            .unwrap();
+        let kids = children(traf.1);
+        let kinds: Vec<&[u8]> = kids.iter().map(|(k, _)| &k[..]).collect();
+        assert_eq!(
+            kinds,
+            [
+                &b"tfhd"[..],
+                b"trun",
+                b"saiz",
+                b"saio",
+                b"senc",
+                b"uuid",
+                b"uuid"
+            ],
+            "track {t}"
+        );
+        // The PIFF sample encryption box (a2394f52-…) carries senc's payload.
+        assert_eq!(
+            &kids[5].1[..16],
+            &hex_bytes("a2394f525a9b4f14a2446c427c648df4")[..]
+        );
+        assert_eq!(&kids[5].1[16..], kids[4].1);
+        // The init section (which a Smooth client synthesises itself; the independent
+        // decryptor reads the scheme from it): schm `piff`, AES-CTR with 8-byte IVs.
+        let init = chain::init(&enc, t, style).unwrap();
+        let (ok, text) = python_decrypts(&init, &enc_frag, &clear_frag, KEY);
+        assert!(ok && text.starts_with("piff:"), "track {t}: {text}");
+    }
+}
+
+fn hex_bytes(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 #[test]
@@ -271,7 +427,10 @@ fn unencrypted_tracks_and_missing_keys() {
     let mut none = presentation(&index, dash(), true);
     none.keys = Some(Arc::new(KeySet::default()));
     for t in 0..index.tracks.len() {
-        assert_eq!(files(&clear, t, &source), files(&none, t, &source));
+        assert_eq!(
+            files(&clear, t, &source, STYLE),
+            files(&none, t, &source, STYLE)
+        );
     }
     // An encrypted configuration without keys never comes out clear: an error.
     let mut missing = presentation(&index, dash(), true);
