@@ -11,7 +11,11 @@
 //!   pattern (audio) means every whole block of the range.
 
 use aes::Aes128;
-use cbc::cipher::{BlockModeEncrypt, InnerIvInit, StreamCipher};
+use cbc::cipher::consts::U16;
+use cbc::cipher::{
+    BlockModeEncBackend, BlockModeEncClosure, BlockModeEncrypt, BlockSizeUser, InnerIvInit,
+    StreamCipher,
+};
 
 use super::Subsample;
 
@@ -44,23 +48,35 @@ pub fn cenc(aes: &Aes128, iv8: &[u8; 8], sample: &mut [u8], subsamples: &[Subsam
 pub fn cbcs_range(aes: &Aes128, iv: &[u8; 16], range: &mut [u8], crypt: usize, skip: usize) {
     let mut cbc = cbc::Encryptor::<Aes128>::inner_iv_init(aes.clone(), &(*iv).into());
     let (crypt, skip) = if crypt == 0 { (1, 0) } else { (crypt, skip) };
-    let mut blocks = range.chunks_exact_mut(16);
-    'pattern: loop {
+    // One backend session for the whole range: the AES backend's set-up (AVX-512 key
+    // broadcast) would otherwise be paid per 16-byte block.
+    cbc.encrypt_with_backend(Pattern { range, crypt, skip });
+}
+
+/// The pattern walk over one range, run inside the CBC encryptor's backend: the chain goes
+/// through the blocks given to it, the encrypted ones.
+struct Pattern<'a> {
+    range: &'a mut [u8],
+    crypt: usize,
+    skip: usize,
+}
+
+impl BlockSizeUser for Pattern<'_> {
+    type BlockSize = U16;
+}
+
+impl BlockModeEncClosure for Pattern<'_> {
+    fn call<B: BlockModeEncBackend<BlockSize = U16>>(self, backend: &mut B) {
+        let (run, stride) = (16 * self.crypt, 16 * (self.crypt + self.skip));
+        let mut pos = 0usize;
         // A run of fewer than `crypt` whole blocks stays clear: only whole runs are taken.
-        let run: Vec<&mut [u8]> = blocks.by_ref().take(crypt).collect();
-        if run.len() < crypt {
-            break;
-        }
-        for b in run {
-            let Ok(block) = <&mut aes::Block>::try_from(b) else {
-                break 'pattern;
-            };
-            cbc.encrypt_block(block);
-        }
-        for _ in 0..skip {
-            if blocks.next().is_none() {
-                break 'pattern;
+        while let Some(blocks) = self.range.get_mut(pos..pos + run) {
+            for b in blocks.chunks_exact_mut(16) {
+                if let Ok(block) = <&mut aes::Block>::try_from(b) {
+                    backend.encrypt_block(block.into());
+                }
             }
+            pos += stride;
         }
     }
 }
