@@ -18,7 +18,7 @@ use vodpack_media::index::{MediaIndex, SourceKind, TrackKind};
 use vodpack_media::mux::fmp4::FragmentKind;
 use vodpack_media::package::chain::encrypt::subsample::VideoMap;
 use vodpack_media::package::chain::fmp4::{self as chain, Fmp4Style};
-use vodpack_media::package::keys::{ContentKey, KeySet, KeyUse};
+use vodpack_media::package::keys::{ContentKey, DrmSignal, KeySet, KeyUse};
 use vodpack_media::package::spec::{
     CmafSpec, DashSpec, EncryptionSpec, Format, HlsMethod, MssSpec, SegmentTemplateFormat,
     SpekeSpec,
@@ -382,6 +382,48 @@ fn hex_bytes(s: &str) -> Vec<u8> {
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
+}
+
+#[test]
+fn init_sections_carry_the_key_servers_pssh_verbatim_and_a_common_one() {
+    let (index, source) = mp4_asset("ladder/ladder_720p.mp4");
+    let _ = source;
+    let kid = hex16(KID);
+    // A minimal Widevine pssh v0 (ENCRYPTION.md §5): data = key_id field `12 10 <KID>` +
+    // protection_scheme `48 <varint 'cenc'>`.
+    let mut data = vec![0x12, 0x10];
+    data.extend_from_slice(&kid);
+    data.extend_from_slice(&[0x48, 0xe3, 0xdc, 0x95, 0x9b, 0x06]);
+    let mut widevine = ((32 + data.len()) as u32).to_be_bytes().to_vec();
+    widevine.extend_from_slice(b"pssh\0\0\0\0");
+    widevine.extend_from_slice(&hex_bytes("edef8ba979d64acea3c827dcd51d21ed"));
+    widevine.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    widevine.extend_from_slice(&data);
+    let mut p = presentation(&index, dash(), true);
+    let mut keys = (*p.keys.clone().unwrap()).clone();
+    keys.systems.push(DrmSignal {
+        system_id: hex16("edef8ba979d64acea3c827dcd51d21ed"),
+        kid,
+        pssh: Some(widevine.clone()),
+        ..Default::default()
+    });
+    p.keys = Some(Arc::new(keys));
+    let init = chain::init(&p, 0, STYLE).unwrap();
+    let top = children(&init);
+    let moov = children(top[1].1);
+    let kinds: Vec<&[u8]> = moov.iter().map(|(k, _)| &k[..]).collect();
+    assert_eq!(kinds, [&b"mvhd"[..], b"trak", b"mvex", b"pssh", b"pssh"]);
+    // The key server's box as given, then the W3C common one (v1, the KID, no data).
+    assert_eq!(&moov[3].1[..], &widevine[8..]);
+    let mut common = hex_bytes("010000001077efecc0b24d02ace33c1e52e2fb4b00000001");
+    common.extend_from_slice(&kid);
+    common.extend_from_slice(&[0, 0, 0, 0]);
+    assert_eq!(moov[4].1, &common[..]);
+    // A PSSH value that is not a whole box is refused, not written.
+    let mut bad = (*p.keys.clone().unwrap()).clone();
+    bad.systems[0].pssh = Some(vec![0; 40]);
+    p.keys = Some(Arc::new(bad));
+    assert!(chain::init(&p, 0, STYLE).is_err());
 }
 
 #[test]

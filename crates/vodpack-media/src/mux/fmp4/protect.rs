@@ -316,6 +316,15 @@ mod tests {
     }
 
     #[test]
+    fn constant_iv_stays_out_of_debug() {
+        let mut p = prot(Scheme::Cbcs);
+        p.constant_iv = Some([0x5a; 16]);
+        let text = format!("{p:?}");
+        assert!(!text.contains("90") && !text.contains("5a5a"), "{text}");
+        assert!(text.contains("<redacted>"), "{text}");
+    }
+
+    #[test]
     fn tenc_layouts() {
         // ENCRYPTION.md §3 (Shaka output, mp4dump): cenc = tenc v0, reserved 0 0,
         // isProtected 1, IV size 8, KID: 8 + 4 + 4 + 16 = 32 bytes.
