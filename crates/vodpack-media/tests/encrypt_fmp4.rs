@@ -386,8 +386,7 @@ fn hex_bytes(s: &str) -> Vec<u8> {
 
 #[test]
 fn init_sections_carry_the_key_servers_pssh_verbatim_and_a_common_one() {
-    let (index, source) = mp4_asset("ladder/ladder_720p.mp4");
-    let _ = source;
+    let (index, _) = mp4_asset("ladder/ladder_720p.mp4");
     let kid = hex16(KID);
     // A minimal Widevine pssh v0 (ENCRYPTION.md §5): data = key_id field `12 10 <KID>` +
     // protection_scheme `48 <varint 'cenc'>`.
@@ -414,7 +413,7 @@ fn init_sections_carry_the_key_servers_pssh_verbatim_and_a_common_one() {
     let kinds: Vec<&[u8]> = moov.iter().map(|(k, _)| &k[..]).collect();
     assert_eq!(kinds, [&b"mvhd"[..], b"trak", b"mvex", b"pssh", b"pssh"]);
     // The key server's box as given, then the W3C common one (v1, the KID, no data).
-    assert_eq!(&moov[3].1[..], &widevine[8..]);
+    assert_eq!(moov[3].1, &widevine[8..]);
     let mut common = hex_bytes("010000001077efecc0b24d02ace33c1e52e2fb4b00000001");
     common.extend_from_slice(&kid);
     common.extend_from_slice(&[0, 0, 0, 0]);
