@@ -44,8 +44,10 @@ pub fn cenc_iv_base(key: &ContentKey) -> [u8; 8] {
 }
 
 /// `cenc`/PIFF: the IV of sample `index` of a track: the base plus the index, as a 64-bit
-/// big-endian number (wrapping). Unique per sample of a track; tracks sharing a key are not
-/// distinguished, which the packagers we compare with (Shaka) also accept for VOD.
+/// big-endian number (wrapping). Unique per sample of a track. Caution: two tracks that
+/// share a key (SPEKE v1, SHARED presets) get the same IV sequence, so their CTR keystreams
+/// repeat across tracks; distinguishing them (the track number in the base's top bits) is an
+/// open decision of the rule, not of this function's callers.
 pub fn cenc_sample_iv(base: [u8; 8], index: u64) -> [u8; 8] {
     u64::from_be_bytes(base).wrapping_add(index).to_be_bytes()
 }
