@@ -21,7 +21,12 @@ use vodpack_media::index::{MediaIndex, SourceKind, TrackKind};
 use vodpack_media::mux::clock::time_shift_us;
 use vodpack_media::mux::fmp4::{Fmp4Options, Fmp4Track};
 use vodpack_media::package::chain::ts::TsSegment;
-use vodpack_media::package::spec::{DashSpec, Format, HlsSpec, SegmentTemplateFormat};
+use vodpack_media::package::keys::{ContentKey, KeySet, KeyUse};
+use vodpack_media::package::output::{HlsFile, OutputFile, Rendition};
+use vodpack_media::package::spec::{
+    CmafSpec, DashSpec, EncryptionSpec, Format, HlsMethod, HlsSpec, SegmentTemplateFormat,
+    SpekeSpec,
+};
 use vodpack_media::package::{self, Input, Need, PackageSpec, Presentation, SourceBytes};
 use vodpack_media::plan::Segmentation;
 
@@ -159,6 +164,59 @@ fn benches(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(len(&make(&dash, file, &data, None))));
         g.bench_function(name, |b| {
             b.iter(|| make(&dash, std::hint::black_box(file), &data, None))
+        });
+    }
+
+    // The same video fragment encrypted (one fixed key): DASH `cenc` (AES-CTR of every
+    // slice's body) and CMAF `cbcs` (1:9 pattern): the cost of the encryption stage.
+    let key = Arc::new(KeySet {
+        keys: vec![(
+            KeyUse::all(),
+            ContentKey {
+                kid: [0x11; 16],
+                key: [0x22; 16],
+                explicit_iv: None,
+            },
+        )],
+        systems: Vec::new(),
+    });
+    let cmaf = Format::Cmaf(CmafSpec {
+        manifests: Vec::new(),
+        include_encoder_configuration_in_segments: false,
+    });
+    // CMAF's name of the same first video segment.
+    let cmaf_first =
+        OutputFile::Hls(HlsFile::Segment(Rendition::Variant(0), 0)).name(&cmaf, "index");
+    for (name, format, file) in [
+        (
+            "fmp4_fragment_720p_6s_cenc",
+            dash.spec.format.clone(),
+            "index_v0_1.mp4",
+        ),
+        (
+            "fmp4_fragment_720p_6s_cbcs",
+            cmaf.clone(),
+            cmaf_first.as_str(),
+        ),
+    ] {
+        let mut p = presentation(&index, format);
+        p.spec = Arc::new(PackageSpec {
+            encryption: Some(EncryptionSpec {
+                speke: SpekeSpec {
+                    url: String::new(),
+                    role_arn: String::new(),
+                    system_ids: Vec::new(),
+                    presets: None,
+                },
+                hls_method: HlsMethod::Aes128,
+                constant_iv: None,
+            }),
+            ..(*p.spec).clone()
+        });
+        p.keys = Some(key.clone());
+        g.throughput(Throughput::Bytes(len(&make(&p, file, &data, None))));
+        g.bench_function(name, |b| {
+            b.iter(|| make(&p, std::hint::black_box(file), &data, None))
         });
     }
 

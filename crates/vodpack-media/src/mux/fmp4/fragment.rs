@@ -9,7 +9,7 @@ use mp4_atom::{
     Atom, Encode, FourCC, Header, Mfhd, Moof, Styp, Tfdt, Tfhd, Traf, Trun, TrunEntry, TrunSamples,
 };
 
-use super::{Fmp4Track, FragmentKind, container, enc_err, encode, smooth};
+use super::{Fmp4Track, FragmentKind, SampleAux, container, enc_err, encode, smooth};
 use crate::error::MediaError;
 use crate::index::{Track, TrackKind};
 use crate::mux::access_unit::Parts;
@@ -54,6 +54,43 @@ impl Fmp4Track<'_> {
         range: Range<usize>,
         sizes: &[usize],
         kind: FragmentKind,
+    ) -> Result<Vec<u8>, MediaError> {
+        if self.protection.is_some() {
+            return Err(MediaError::Corrupt(
+                "fMP4 fragment: an encrypted track's fragment without its encryption data".into(),
+            ));
+        }
+        self.header(track, seq, range, sizes, kind, None)
+    }
+
+    /// [`Fmp4Track::fragment_header`] of a track set up by [`Fmp4Track::protect`], for
+    /// samples the caller encrypted: `aux` (one per sample) goes into `saiz`/`saio`/`senc`
+    /// after the `trun` (and PIFF's sample-encryption box for Smooth).
+    pub fn protected_fragment_header(
+        &self,
+        track: &Track,
+        seq: u32,
+        range: Range<usize>,
+        sizes: &[usize],
+        kind: FragmentKind,
+        aux: &[SampleAux],
+    ) -> Result<Vec<u8>, MediaError> {
+        if self.protection.is_none() || aux.len() != sizes.len() {
+            return Err(MediaError::Corrupt(
+                "fMP4 fragment: encryption data for a clear track or of the wrong length".into(),
+            ));
+        }
+        self.header(track, seq, range, sizes, kind, Some(aux))
+    }
+
+    fn header(
+        &self,
+        track: &Track,
+        seq: u32,
+        range: Range<usize>,
+        sizes: &[usize],
+        kind: FragmentKind,
+        aux: Option<&[SampleAux]>,
     ) -> Result<Vec<u8>, MediaError> {
         let s = &self.track.samples;
         let n = s.len();
@@ -130,11 +167,19 @@ impl Fmp4Track<'_> {
                 ..Default::default()
             }],
         };
-        let tfxd = if smooth {
+        let mut tfxd = if smooth {
             smooth::tfxd(start, self.decode_time(range.end).saturating_sub(start))?
         } else {
             Vec::new()
         };
+        if let (Some(p), Some(aux)) = (&self.protection, aux) {
+            // After the trun: the encoded one-traf moof ends with its traf, so what is
+            // appended to the traf starts at the clear moof's length from the moof start.
+            let at = encode(&moof)?.len();
+            let mut boxes = p.aux_boxes(aux, at)?;
+            boxes.extend_from_slice(&tfxd);
+            tfxd = boxes;
+        }
         let mut mdat = Vec::new();
         Header {
             kind: FourCC::new(b"mdat"),

@@ -70,12 +70,32 @@ impl Fmp4Track<'_> {
                 entries: vec![DrefEntry::Url(Url::default())],
             },
         };
-        let stbl = Stbl {
+        let mut stbl = Stbl {
             stsd: Stsd {
                 codecs: vec![self.entry.clone()],
             },
             stco: Some(Stco::default()),
             ..Default::default()
+        };
+        let stbl = match &self.protection {
+            None => encode(&stbl)?,
+            Some(p) => {
+                // mp4-atom cannot encode an `encv`/`enca` entry: encode the table with an
+                // empty `stsd` and put ours (one protected entry) in its place.
+                let entry = p.sample_entry(&encode(&self.entry)?, video)?;
+                stbl.stsd.codecs.clear();
+                let empty = encode(&stbl)?;
+                if empty.get(8..16) != Some(&[0, 0, 0, 16, b's', b't', b's', b'd'][..]) {
+                    return Err(MediaError::Corrupt("stbl does not start with stsd".into()));
+                }
+                let rest = empty.get(8 + 16..).unwrap_or_default();
+                let mut stsd = vec![0, 0, 0, 0, 0, 0, 0, 1];
+                stsd.extend_from_slice(&entry);
+                container(
+                    Stbl::KIND,
+                    &[container(Stsd::KIND, &[stsd])?, rest.to_vec()],
+                )?
+            }
         };
         let mvex = Mvex {
             mehd: None,
@@ -88,10 +108,14 @@ impl Fmp4Track<'_> {
         // The containers are framed here so their children come in the order of ISO/IEC
         // 14496-12's box table (mp4-atom writes required children before optional ones:
         // `mvex` before `trak`, `vmhd` after `stbl`), which strict validators expect.
-        let minf = container(Minf::KIND, &[media_header, encode(&dinf)?, encode(&stbl)?])?;
+        let minf = container(Minf::KIND, &[media_header, encode(&dinf)?, stbl])?;
         let mdia = container(Mdia::KIND, &[encode(&mdhd)?, encode(&hdlr)?, minf])?;
         let trak = container(Trak::KIND, &[encode(&tkhd)?, mdia])?;
-        let moov = container(Moov::KIND, &[encode(&mvhd)?, trak, encode(&mvex)?])?;
+        let mut moov = vec![encode(&mvhd)?, trak, encode(&mvex)?];
+        if let Some(p) = &self.protection {
+            moov.push(p.pssh_boxes());
+        }
+        let moov = container(Moov::KIND, &moov)?;
         let mut out = encode(&ftyp)?;
         out.extend_from_slice(&moov);
         Ok(out)

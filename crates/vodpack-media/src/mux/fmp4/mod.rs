@@ -12,7 +12,9 @@
 //! - `init.rs`: the init segment (`ftyp` + `moov` with an empty sample table and `mvex`);
 //! - `fragment.rs`: the media fragments (`styp` + `moof` + `mdat` for CMAF; `moof` with a
 //!   `tfxd` box + `mdat` for Smooth);
-//! - `smooth.rs`: what only Smooth needs (the `tfxd` box).
+//! - `smooth.rs`: what only Smooth needs (the `tfxd` box);
+//! - `protect.rs`: the Common Encryption boxes of an encrypted track ([`Protection`]: the
+//!   `encv`/`enca` entry with `sinf`, `pssh`, and each fragment's `saiz`/`saio`/`senc`).
 //!
 //! Boxes are encoded with `mp4-atom`. Written by hand, because the crate cannot express them:
 //! the payload of Smooth's `tfxd` box (a version-1 full box inside a `uuid` box, which mp4-atom
@@ -27,8 +29,12 @@ mod entry;
 mod filter;
 mod fragment;
 mod init;
+mod protect;
 mod smooth;
 
+pub use protect::{
+    COMMON_SYSTEM_ID, PIFF_SENC_UUID, PIFF_TENC_UUID, Protection, SampleAux, Subsample, common_pssh,
+};
 pub use smooth::TFXD_UUID;
 
 use mp4_atom::{Codec as Entry, Encode, FourCC, Header};
@@ -82,6 +88,8 @@ pub struct Fmp4Track<'t> {
     clock: TrackClock<'t>,
     entry: Entry,
     prep: Prep,
+    /// Set by [`Fmp4Track::protect`]: the track is written encrypted.
+    protection: Option<Protection>,
 }
 
 fn enc_err(e: mp4_atom::Error) -> MediaError {
@@ -123,7 +131,17 @@ impl<'t> Fmp4Track<'t> {
             clock: TrackClock::new(track, timescale, opts.shift_us),
             entry,
             prep,
+            protection: None,
         })
+    }
+
+    /// The same track written encrypted: `encv`/`enca` sample entry, `pssh` in the `moov`,
+    /// and sample auxiliary information in every fragment (made with
+    /// [`Fmp4Track::protected_fragment_header`] from the samples the caller encrypted).
+    pub fn protect(mut self, protection: Protection) -> Result<Self, MediaError> {
+        protection.check()?;
+        self.protection = Some(protection);
+        Ok(self)
     }
 
     /// The output timescale (`mdhd`, `tfdt`, `trun` durations, `tfxd`).

@@ -1,6 +1,7 @@
 //! fMP4 files (CMAF, DASH, Smooth): a track's init section, its fragments (samples → the fMP4
-//! sample filter → (encryption: its slot) → `moof`/`mdat`), and its timeline in the output
-//! timescale, which manifests list and segment addresses map back through.
+//! sample filter → encryption ([`super::encrypt`], when the track has a key) → `moof`/`mdat`),
+//! and its timeline in the output timescale, which manifests list and segment addresses map
+//! back through.
 
 use std::ops::Range;
 
@@ -11,7 +12,7 @@ use crate::mux::clock::time_shift_us;
 use crate::mux::fmp4::{Fmp4Options, Fmp4Track, FragmentKind};
 use crate::package::{PackageError, Presentation};
 
-use super::SourceBytes;
+use super::{SourceBytes, encrypt};
 
 /// How fMP4 output of a presentation is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,9 +35,14 @@ pub fn track(p: &Presentation, t: usize, style: Fmp4Style) -> Result<Fmp4Track<'
     )?)
 }
 
-/// The init section (`ftyp` + `moov`) of track `t`.
+/// The init section (`ftyp` + `moov`) of track `t`; encrypted (`encv`/`enca`, `pssh`) when
+/// the presentation's keys have a key for the track.
 pub fn init(p: &Presentation, t: usize, style: Fmp4Style) -> Result<Vec<u8>, PackageError> {
-    Ok(track(p, t, style)?.init_segment()?)
+    let out = track(p, t, style)?;
+    Ok(match encrypt::protection(p, t)? {
+        None => out.init_segment()?,
+        Some((_, protection)) => out.protect(protection)?.init_segment()?,
+    })
 }
 
 /// The samples of fragment `s` of track `t`; with `iframe`, only its first (key) frame.
@@ -71,6 +77,10 @@ pub fn fragment(
     let track_ = &p.index.tracks[t];
     let range = fragment_samples(p, t, s, iframe)?;
     let out = track(p, t, style)?;
+    if let Some((enc, protection)) = encrypt::protection(p, t)? {
+        let out = out.protect(protection)?;
+        return encrypted_fragment(&out, enc, track_, s, range, kind, bytes);
+    }
     if !track_.in_ts() && out.passes_through() {
         // The samples as stored: sizes from the index, data as slices of the source bytes,
         // one per run of adjacent samples, no per-sample work.
@@ -120,6 +130,42 @@ pub fn fragment(
         body.push(piece);
     }
     Ok(body)
+}
+
+/// An encrypted fragment: each sample filtered into one buffer (the samples' data is new
+/// bytes: ciphertext), encrypted in place, then the header with its `saiz`/`saio`/`senc`.
+fn encrypted_fragment(
+    out: &Fmp4Track<'_>,
+    mut enc: encrypt::TrackEncryptor,
+    track_: &crate::index::Track,
+    s: usize,
+    range: Range<usize>,
+    kind: FragmentKind,
+    bytes: &SourceBytes,
+) -> Result<Vec<Bytes>, PackageError> {
+    // The stored sizes: the filtered samples' total for MP4 sources (TS sources differ by
+    // their start codes and ADTS headers; the buffer grows then). Capped: the index's sizes
+    // are only checked against the source as the samples are read.
+    let stored: u64 = range
+        .clone()
+        .map(|i| u64::from(track_.samples.size[i]))
+        .sum();
+    let mut data = Vec::with_capacity(stored.min(64 << 20) as usize);
+    let mut sizes = Vec::with_capacity(range.len());
+    let mut aux = Vec::with_capacity(range.len());
+    for i in range.clone() {
+        let b = bytes.get(track_, i)?;
+        let parts = out.sample(&b, track_.samples.keyframe[i])?;
+        let start = data.len();
+        for part in &parts.parts {
+            data.extend_from_slice(part);
+        }
+        let sample = data.get_mut(start..).unwrap_or_default();
+        aux.push(enc.encrypt(i, sample)?);
+        sizes.push(data.len() - start);
+    }
+    let header = out.protected_fragment_header(track_, s as u32 + 1, range, &sizes, kind, &aux)?;
+    Ok(vec![Bytes::from(header), Bytes::from(data)])
 }
 
 /// Bytes of the one-frame fMP4 fragment of segment `s` of track `t` (its key frame and about
