@@ -34,20 +34,22 @@ fn ecb_of_kid(key: &ContentKey) -> [u8; 16] {
     block.into()
 }
 
-/// `cenc`/PIFF: the 8-byte IV base of a key: the first 8 bytes of the key server's
-/// `explicitIV`, else of AES-ECB(key, KID).
-pub fn cenc_iv_base(key: &ContentKey) -> [u8; 8] {
+/// `cenc`/PIFF: the 8-byte IV base of track `track` (its number in the asset) under a key: the
+/// first 8 bytes of the key server's `explicitIV`, else of AES-ECB(key, KID), with the track
+/// number XORed into bits 40 and up. Tracks that share a key (SPEKE v1, SHARED presets: audio
+/// and every video rendition) then have bases a multiple of 2^40 apart, so their per-sample IV
+/// runs (base + sample index, fewer than 2^40 samples) never meet: a CTR keystream is never
+/// used twice under one key.
+pub fn cenc_iv_base(key: &ContentKey, track: usize) -> [u8; 8] {
     let full = key.explicit_iv.unwrap_or_else(|| ecb_of_kid(key));
     let mut base = [0u8; 8];
     base.copy_from_slice(&full[..8]);
-    base
+    (u64::from_be_bytes(base) ^ ((track as u64) << 40)).to_be_bytes()
 }
 
 /// `cenc`/PIFF: the IV of sample `index` of a track: the base plus the index, as a 64-bit
-/// big-endian number (wrapping). Unique per sample of a track. Caution: two tracks that
-/// share a key (SPEKE v1, SHARED presets) get the same IV sequence, so their CTR keystreams
-/// repeat across tracks; distinguishing them (the track number in the base's top bits) is an
-/// open decision of the rule, not of this function's callers.
+/// big-endian number (wrapping). Unique per sample of a track, and across the tracks of a key
+/// (see [`cenc_iv_base`]).
 pub fn cenc_sample_iv(base: [u8; 8], index: u64) -> [u8; 8] {
     u64::from_be_bytes(base).wrapping_add(index).to_be_bytes()
 }
@@ -71,9 +73,11 @@ pub struct TrackEncryptor {
 }
 
 impl TrackEncryptor {
-    /// `scheme` is `Cenc`, `Cbcs` or `Piff`; `constant_iv` the configuration's (`cbcs`).
+    /// `scheme` is `Cenc`, `Cbcs` or `Piff`; `track_number` the track's number in the asset
+    /// (it keeps `cenc` IVs apart across tracks); `constant_iv` the configuration's (`cbcs`).
     pub fn new(
         track: &Track,
+        track_number: usize,
         scheme: Scheme,
         key: &ContentKey,
         constant_iv: Option<[u8; 16]>,
@@ -92,7 +96,7 @@ impl TrackEncryptor {
                     avcc_sets(&track.codec_config)?
                 };
                 // The fMP4 filter writes 4-byte lengths for TS sources, keeps MP4's.
-                let out_len = if track.ts_pid != 0 { 4 } else { len };
+                let out_len = if track.in_ts() { 4 } else { len };
                 Some(VideoMap::new(h265, out_len, scheme != Scheme::Cbcs, &sets))
             }
             _ if track.codec.kind() == TrackKind::Audio => None,
@@ -106,7 +110,7 @@ impl TrackEncryptor {
         Ok(TrackEncryptor {
             scheme,
             aes: Aes128::new(&key.key.into()),
-            iv_base: cenc_iv_base(key),
+            iv_base: cenc_iv_base(key, track_number),
             constant_iv: cbcs_constant_iv(constant_iv, key),
             video,
             map: Vec::new(),
@@ -166,7 +170,7 @@ pub fn protection(
         return Ok(None);
     };
     let constant_iv = p.spec.encryption.as_ref().and_then(|e| e.constant_iv);
-    let enc = TrackEncryptor::new(track, scheme, key, constant_iv)?;
+    let enc = TrackEncryptor::new(track, t, scheme, key, constant_iv)?;
     let pssh = keys
         .signals_for(&key.kid)
         .filter_map(|s| s.pssh.clone())
@@ -198,10 +202,15 @@ mod tests {
             0xf5, 0x9d, 0x7c, 0xbf, 0x08, 0xfc, 0x47, 0x37, 0x55, 0x11, 0xe6, 0xd9, 0xee, 0xcb,
             0x68, 0x04,
         ];
-        assert_eq!(cenc_iv_base(&key(None)), ecb[..8]);
+        assert_eq!(cenc_iv_base(&key(None), 0), ecb[..8]);
+        // Track 3: 3 << 40 XORed in (byte 2 of the big-endian base: 0x7c ^ 0x03).
+        let mut third = [0u8; 8];
+        third.copy_from_slice(&ecb[..8]);
+        third[2] ^= 0x03;
+        assert_eq!(cenc_iv_base(&key(None), 3), third);
         assert_eq!(cbcs_constant_iv(None, &key(None)), ecb);
         let explicit = [7u8; 16];
-        assert_eq!(cenc_iv_base(&key(Some(explicit))), [7u8; 8]);
+        assert_eq!(cenc_iv_base(&key(Some(explicit)), 0), [7u8; 8]);
         assert_eq!(cbcs_constant_iv(None, &key(Some(explicit))), explicit);
         assert_eq!(
             cbcs_constant_iv(Some([1; 16]), &key(Some(explicit))),
