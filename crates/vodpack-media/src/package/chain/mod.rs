@@ -4,6 +4,7 @@
 //! writer) → the writer (`mux::ts`, `mux::fmp4`, `mux::webvtt`). One module per container:
 //! [`ts`] (with its size-only mode), [`fmp4`], [`text`] (WebVTT).
 
+pub mod encrypt_ts;
 pub mod fmp4;
 pub mod source_bytes;
 pub mod text;
