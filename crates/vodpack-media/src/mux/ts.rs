@@ -4,9 +4,9 @@
 //! stuffing so every PES ends on a packet boundary.
 //!
 //! Hand-written (as the project's guide allows for TS muxing): packetisation, PCR placement and
-//! the exact stuffing are what players are picky about, and SAMPLE-AES will need to slot in
-//! between the access-unit filter and this packetiser. Output is verified with ffprobe/ffmpeg,
-//! not against our own bytes.
+//! the exact stuffing are what players are picky about, and SAMPLE-AES slots in between the
+//! access-unit filter and this packetiser (its PMT signalling: [`TsWriter::protect`]). Output
+//! is verified with ffprobe/ffmpeg, not against our own bytes.
 
 use crc::{CRC_32_MPEG_2, Crc};
 

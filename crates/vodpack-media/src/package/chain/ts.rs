@@ -189,7 +189,9 @@ pub struct TsSegment {
     sample_aes: Option<(SampleAes, Vec<bool>)>,
     /// AES-128: the segment's CBC state, until the padded last block is out.
     cbc: Option<SegmentCbc>,
-    /// The segment's length in bytes.
+    /// The segment's length in bytes (encrypted: AES-128's PKCS#7 padding included; for an
+    /// `until_key` cut, the whole cipher blocks covering its bytes, as an I-frame playlist's
+    /// byte range into the encrypted segment: such cuts are sized, never sent).
     pub len: u64,
 }
 
@@ -241,6 +243,24 @@ fn protection(
         on.push(keyed);
     }
     Ok(Protection::SampleAes(SampleAes::new(cipher, iv), on))
+}
+
+/// The length of a filtered unit once through SAMPLE-AES, without building it: audio keeps
+/// its length (and is checked as the writer will find it); video's changes with the
+/// re-escaping of its encrypted slices.
+fn sample_aes_len(
+    enc: &Option<(SampleAes, Vec<bool>)>,
+    k: usize,
+    codec: Codec,
+    unit: Parts<'_>,
+) -> Result<usize, MediaError> {
+    match enc {
+        Some((enc, on)) if on.get(k).copied().unwrap_or(false) => match codec.kind() {
+            TrackKind::Video => Ok(enc.video_len(&unit)),
+            _ => Ok(enc.audio(codec, unit)?.len()),
+        },
+        _ => Ok(unit.len()),
+    }
 }
 
 /// A filtered unit through SAMPLE-AES when its stream is encrypted.
@@ -301,10 +321,10 @@ impl TsSegment {
                     let sample = bytes.get(track, i)?;
                     let key = track.samples.keyframe[i];
                     let unit = preps[k].unit(&sample, key)?;
-                    let unit = sample_aes_unit(&sample_aes, k, track.codec, unit)?;
+                    let unit_len = sample_aes_len(&sample_aes, k, track.codec, unit)?;
                     let pts = to_90k(track.pts(i), track.timescale).saturating_add(offset);
                     let dts = dts.saturating_add(offset);
-                    len += w.pes_size(k, pts, dts, key, unit.len()) as u64;
+                    len += w.pes_size(k, pts, dts, key, unit_len) as u64;
                 }
                 match (&cbc, cut.until_key) {
                     (None, _) => len,

@@ -31,6 +31,8 @@ const VIDEO_LEADER: usize = 32;
 const VIDEO_MIN: usize = 48;
 /// An encrypted block and the nine clear ones after it.
 const VIDEO_STRIDE: usize = 10 * BLOCK;
+/// Video blocks encrypted per call into the cipher.
+const BATCH: usize = 32;
 /// Clear bytes at the start of an audio frame's payload (after an ADTS header).
 const AUDIO_LEADER: usize = 16;
 
@@ -48,20 +50,71 @@ impl SampleAes {
     /// An H.264 NAL unit (escaped, from its header byte) encrypted and escaped again; `None`
     /// when it stays as it is (not a slice, or 48 bytes or fewer).
     pub fn nal(&self, nal: &[u8]) -> Option<Vec<u8>> {
+        let mut out = Escaper::with_capacity(nal.len());
+        self.nal_into(nal, &mut out)?;
+        Some(out.finish())
+    }
+
+    /// The length of [`SampleAes::nal`]'s result, without building it (the size-only pass).
+    pub fn nal_len(&self, nal: &[u8]) -> Option<usize> {
+        let mut out = Escaper::counting();
+        self.nal_into(nal, &mut out)?;
+        Some(out.finish_len())
+    }
+
+    fn nal_into(&self, nal: &[u8], out: &mut Escaper) -> Option<()> {
         let kind = nal.first()? & 0x1f;
         if !matches!(kind, 1 | 5) || nal.len() <= VIDEO_MIN {
             return None;
         }
-        let mut buf = nal.to_vec();
+        // Encrypted blocks and the clear runs between them go straight into the escaper: the
+        // unit is copied once. The blocks of a NAL form one CBC chain, encrypted a batch at a
+        // time (one call into the cipher per batch, not per block).
         let mut cbc = self.cipher.cbc(&self.iv);
+        let mut batch: [Block; BATCH] = std::array::from_fn(|_| Block::default());
+        let mut done = 0;
         let mut pos = VIDEO_LEADER;
-        // Strictly more than 16 bytes left: a last block of exactly 16 stays clear.
-        while buf.len() - pos > BLOCK {
-            let (blocks, _) = Block::slice_as_chunks_mut(&mut buf[pos..pos + BLOCK]);
-            cbc.encrypt_blocks(blocks);
-            pos = (pos + VIDEO_STRIDE).min(buf.len());
+        loop {
+            let first = pos;
+            let mut n = 0;
+            // Strictly more than 16 bytes left: a last block of exactly 16 stays clear.
+            while n < BATCH && nal.len() > pos + BLOCK {
+                batch[n].copy_from_slice(&nal[pos..pos + BLOCK]);
+                n += 1;
+                pos += VIDEO_STRIDE;
+            }
+            if n == 0 {
+                break;
+            }
+            cbc.encrypt_blocks(&mut batch[..n]);
+            let mut at = first;
+            for block in &batch[..n] {
+                out.push(&nal[done..at]);
+                out.push(block);
+                done = at + BLOCK;
+                at += VIDEO_STRIDE;
+            }
         }
-        Some(escape(&buf))
+        out.push(&nal[done..]);
+        Some(())
+    }
+
+    /// The length of [`SampleAes::video`]'s result (audio keeps its length).
+    pub fn video_len(&self, unit: &Parts<'_>) -> usize {
+        unit.parts.iter().map(|p| self.video_part_len(p)).sum()
+    }
+
+    fn video_part_len(&self, b: &[u8]) -> usize {
+        if !is_annex_b(b) {
+            return self.nal_len(b).unwrap_or(b.len());
+        }
+        let mut len = b.len();
+        for nal in AnnexB::new(b) {
+            if let Some(n) = self.nal_len(nal) {
+                len = len + n - nal.len();
+            }
+        }
+        len
     }
 
     /// A video access unit (the filter's parts) with its slices encrypted. Parts that start
@@ -84,8 +137,7 @@ impl SampleAes {
     }
 
     fn video_part<'a>(&self, b: &'a [u8], out: &mut Parts<'a>) {
-        let annex_b = b.starts_with(&[0, 0, 1]) || b.starts_with(&[0, 0, 0, 1]);
-        if !annex_b {
+        if !is_annex_b(b) {
             match self.nal(b) {
                 Some(enc) => out.owned(enc),
                 None => out.borrowed(b),
@@ -148,6 +200,11 @@ impl SampleAes {
     }
 }
 
+/// Whether a part of a video unit starts with a start code (else it is one NAL unit).
+fn is_annex_b(b: &[u8]) -> bool {
+    b.starts_with(&[0, 0, 1]) || b.starts_with(&[0, 0, 0, 1])
+}
+
 fn corrupt(what: &str) -> MediaError {
     MediaError::Corrupt(format!("{what} (SAMPLE-AES)"))
 }
@@ -155,20 +212,108 @@ fn corrupt(what: &str) -> MediaError {
 /// Start-code emulation prevention over a whole NAL unit: `03` after any `00 00` followed by
 /// `00`..`03`, and after a final `00` (a NAL unit must not end in zero).
 pub fn escape(nal: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(nal.len() + nal.len() / 64 + 2);
-    let mut zeros = 0;
-    for &b in nal {
-        if zeros >= 2 && b <= 3 {
-            out.push(3);
-            zeros = 0;
+    let mut out = Escaper::with_capacity(nal.len());
+    out.push(nal);
+    out.finish()
+}
+
+/// Emulation prevention over a NAL unit given in pieces (the state runs across them); or,
+/// counting, only the length of the result.
+struct Escaper {
+    out: Vec<u8>,
+    counting: bool,
+    len: usize,
+    /// Zero bytes just written (since the last non-zero byte or inserted `03`).
+    zeros: usize,
+}
+
+impl Escaper {
+    fn with_capacity(n: usize) -> Escaper {
+        Escaper {
+            out: Vec::with_capacity(n + n / 64 + 4),
+            counting: false,
+            len: 0,
+            zeros: 0,
         }
-        out.push(b);
-        zeros = if b == 0 { zeros + 1 } else { 0 };
     }
-    if nal.last() == Some(&0) {
-        out.push(3);
+
+    fn counting() -> Escaper {
+        Escaper {
+            out: Vec::new(),
+            counting: true,
+            len: 0,
+            zeros: 0,
+        }
     }
-    out
+
+    fn emit(&mut self, b: &[u8]) {
+        self.len += b.len();
+        if !self.counting {
+            self.out.extend_from_slice(b);
+        }
+    }
+
+    fn push(&mut self, mut b: &[u8]) {
+        while !b.is_empty() {
+            if self.zeros < 2 {
+                // Runs without a zero byte go over whole (slices are mostly such runs).
+                match find_zero(b) {
+                    None => {
+                        self.emit(b);
+                        self.zeros = 0;
+                        return;
+                    }
+                    Some(0) => {}
+                    Some(n) => {
+                        self.emit(&b[..n]);
+                        self.zeros = 0;
+                        b = &b[n..];
+                    }
+                }
+                self.emit(&[0]);
+                self.zeros += 1;
+                b = &b[1..];
+            } else {
+                let x = b[0];
+                if x <= 3 {
+                    self.emit(&[3]);
+                    self.zeros = 0;
+                }
+                self.emit(&[x]);
+                self.zeros = if x == 0 { self.zeros + 1 } else { 0 };
+                b = &b[1..];
+            }
+        }
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        if self.zeros > 0 {
+            self.emit(&[3]);
+        }
+        self.out
+    }
+
+    fn finish_len(self) -> usize {
+        self.len + usize::from(self.zeros > 0)
+    }
+}
+
+/// The index of the first zero byte of `b`: eight bytes at a time (a word has a zero byte
+/// exactly when `(x - 0x01…) & !x & 0x80…` is not zero), the last few one by one.
+fn find_zero(b: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    for w in b.chunks_exact(8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(w);
+        let x = u64::from_le_bytes(word);
+        if x.wrapping_sub(LO) & !x & HI != 0 {
+            break;
+        }
+        i += 8;
+    }
+    b[i..].iter().position(|x| *x == 0).map(|p| i + p)
 }
 
 /// The PMT stream type and ES descriptors of a SAMPLE-AES stream (ENCRYPTION.md §2.3): the
@@ -294,6 +439,7 @@ mod tests {
         let nal = fixture_nal();
         let out = enc().nal(&nal).expect("a slice longer than 48 bytes");
         assert_eq!(out, hex(FIXTURE_OUT));
+        assert_eq!(enc().nal_len(&nal), Some(out.len()));
         // Un-escaping once gives back the escaped original but for the encrypted blocks.
         let back = unescape(&out);
         assert_eq!(back.len(), nal.len());
@@ -328,6 +474,22 @@ mod tests {
         assert_eq!(escape(&[0, 0, 0, 0, 1]), [0, 0, 3, 0, 0, 3, 1]);
         assert_eq!(escape(&[5, 0, 0, 4]), [5, 0, 0, 4]);
         assert_eq!(escape(&[5, 0]), [5, 0, 3]);
+        assert_eq!(escape(&[0, 0, 3, 0, 0, 0]), [0, 0, 3, 3, 0, 0, 3, 0, 3]);
+        // Pieces escape as the whole does.
+        let mut e = Escaper::with_capacity(8);
+        e.push(&[7, 0]);
+        e.push(&[0]);
+        e.push(&[1, 0, 0]);
+        e.push(&[2]);
+        assert_eq!(e.finish(), escape(&[7, 0, 0, 1, 0, 0, 2]));
+        for (i, n) in [(0usize, 1usize), (3, 20), (19, 20), (8, 9), (7, 64)] {
+            let mut v = vec![9u8; n];
+            v[i] = 0;
+            assert_eq!(find_zero(&v), Some(i));
+            v[i] = 1;
+            assert_eq!(find_zero(&v), None);
+        }
+        assert_eq!(escape(&[7, 0, 0, 1, 0, 0, 2]), [7, 0, 0, 3, 1, 0, 0, 3, 2]);
     }
 
     /// Annex B parts (a TS source's access unit) keep everything but the slice.
