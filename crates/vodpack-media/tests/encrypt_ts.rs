@@ -40,21 +40,64 @@ fn hex(b: &[u8]) -> String {
 
 struct Source {
     index: Arc<MediaIndex>,
-    data: Bytes,
+    /// The bytes of each source object.
+    data: Vec<Bytes>,
 }
 
 fn source() -> Source {
-    let raw = std::fs::read(common::media_dir().join("ladder/ladder_720p.mp4")).expect("media");
+    source_file("ladder/ladder_720p.mp4")
+}
+
+fn source_file(name: &str) -> Source {
+    let raw = std::fs::read(common::media_dir().join(name)).expect("media");
     let index = MediaIndex {
         source: SourceKind::Mp4,
-        objects: vec!["ladder_720p.mp4".into()],
+        objects: vec![name.into()],
         versions: Vec::new(),
         tracks: common::mp4_tracks(&raw),
         warnings: Vec::new(),
     };
     Source {
         index: Arc::new(index),
-        data: Bytes::from(raw),
+        data: vec![Bytes::from(raw)],
+    }
+}
+
+/// An HLS-TS source (the 720p rendition's TS segments), scanned as ingest scans it: its
+/// samples are Annex B access units and ADTS frames, passed through by the TS filter.
+fn ts_source() -> Source {
+    use vodpack_media::source::ts::TsScanner;
+    let dir = common::media_dir().join("hls");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().to_string();
+            n.starts_with("720p_") && n.ends_with(".ts")
+        })
+        .collect();
+    files.sort();
+    let data: Vec<Bytes> = files
+        .iter()
+        .map(|f| Bytes::from(std::fs::read(f).unwrap()))
+        .collect();
+    let mut scanner = TsScanner::new(0, "720p", 1_000_000);
+    for (i, d) in data.iter().enumerate() {
+        scanner.feed(d, i as u32, 0, "720p").unwrap();
+    }
+    let index = MediaIndex {
+        source: SourceKind::HlsTs,
+        objects: files
+            .iter()
+            .map(|f| f.file_name().unwrap().to_string_lossy().to_string())
+            .collect(),
+        versions: Vec::new(),
+        tracks: scanner.finish().unwrap(),
+        warnings: Vec::new(),
+    };
+    Source {
+        index: Arc::new(index),
+        data,
     }
 }
 
@@ -115,8 +158,8 @@ fn presentation(
 
 /// Every file of the presentation by name, made as the server makes it (TS segments muxed a
 /// chunk at a time; their announced length checked against what was written).
-fn package_all(p: &Presentation, data: &Bytes) -> BTreeMap<String, Vec<u8>> {
-    let bytes = || SourceBytes::new(vec![vec![(0, data.clone())]]);
+fn package_all(p: &Presentation, data: &[Bytes]) -> BTreeMap<String, Vec<u8>> {
+    let bytes = || SourceBytes::new(data.iter().map(|d| vec![(0, d.clone())]).collect());
     let mut out = BTreeMap::new();
     for file in package::files(p).unwrap() {
         let name = p.name(&file);
@@ -380,26 +423,51 @@ fn sample_aes_decrypts_independently_to_the_clear_packaging() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A TS source: whole Annex B access units pass through the filter, and SAMPLE-AES walks
+/// them NAL by NAL (ADTS audio as read from the source).
+#[test]
+fn sample_aes_of_a_ts_source_decrypts_independently() {
+    let src = ts_source();
+    let clear = package_all(&presentation(&src, None, None), &src.data);
+    let enc = package_all(
+        &presentation(&src, Some(HlsMethod::SampleAes), None),
+        &src.data,
+    );
+    let dir = temp_dir("sample-aes-ts");
+    let (ok, text) = check_sample_aes(&dir, &clear, &enc, &KEY);
+    assert!(ok, "{text}");
+    assert!(!text.contains("audio frames: 0 passed"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// AC-3 (stream type 0xC1) and E-AC-3 (0xC2) audio, per syncframe, with H.264 video.
+#[test]
+fn sample_aes_ac3_and_eac3_decrypt_independently() {
+    for name in ["ac3.mp4", "eac3.mp4"] {
+        let src = source_file(name);
+        let clear = package_all(&presentation(&src, None, None), &src.data);
+        let enc = package_all(
+            &presentation(&src, Some(HlsMethod::SampleAes), None),
+            &src.data,
+        );
+        let dir = temp_dir(&format!("sample-aes-{name}"));
+        let (ok, text) = check_sample_aes(&dir, &clear, &enc, &KEY);
+        assert!(ok, "{name}: {text}");
+        assert!(!text.contains("audio frames: 0 passed"), "{name}: {text}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
 #[test]
 fn sample_aes_refuses_hevc() {
-    let raw = std::fs::read(common::media_dir().join("hevc.mp4")).expect("media");
-    let src = Source {
-        index: Arc::new(MediaIndex {
-            source: SourceKind::Mp4,
-            objects: vec!["hevc.mp4".into()],
-            versions: Vec::new(),
-            tracks: common::mp4_tracks(&raw),
-            warnings: Vec::new(),
-        }),
-        data: Bytes::from(raw),
-    };
+    let src = source_file("hevc.mp4");
     let p = presentation(&src, Some(HlsMethod::SampleAes), None);
     let file = p.file("index_0_0.ts").unwrap();
     let plan = package::plan(&p, &file).unwrap();
     let Need::Ts(cut) = &plan.need else {
         panic!("a TS segment")
     };
-    let bytes = SourceBytes::new(vec![vec![(0, src.data.clone())]]);
+    let bytes = SourceBytes::new(vec![vec![(0, src.data[0].clone())]]);
     let err = TsSegment::new(&p, cut, bytes, None).err().expect("refused");
     assert!(err.to_string().contains("HEVC"), "{err}");
 }

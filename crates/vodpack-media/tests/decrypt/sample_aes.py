@@ -20,6 +20,11 @@ import sys
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 CLEAR_TYPE = {0xDB: 0x1B, 0xCF: 0x0F, 0xC1: 0x81, 0xC2: 0x87}
+AC3_WORDS = [
+    [64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024, 1152, 1280],
+    [69, 87, 104, 121, 139, 174, 208, 243, 278, 348, 417, 487, 557, 696, 835, 975, 1114, 1253, 1393],
+    [96, 120, 144, 168, 192, 240, 288, 336, 384, 480, 576, 672, 768, 960, 1152, 1344, 1536, 1728, 1920],
+]
 PRIVATE = {0xDB: b"zavc", 0xCF: b"aacd", 0xC1: b"ac3d", 0xC2: b"ec3d"}
 
 
@@ -126,8 +131,12 @@ def audio_frames(st, unit):
         else:
             assert f[0] == 0x0B and f[1] == 0x77, "AC-3 sync"
             if (f[5] >> 3) <= 10:
-                raise SystemExit("AC-3 frame sizes are not needed by these tests")
-            n = 2 * ((((f[2] & 7) << 8) | f[3]) + 1)
+                # AC-3: frmsizecod and fscod give the size in 16-bit words (A/52 table 5.18).
+                fscod, code = f[4] >> 6, f[4] & 0x3F
+                n = 2 * AC3_WORDS[fscod][code // 2] + (2 if fscod == 1 and code % 2 else 0)
+            else:
+                # E-AC-3: frmsiz is the size in words minus one.
+                n = 2 * ((((f[2] & 7) << 8) | f[3]) + 1)
             hdr = 0
         out.append((hdr, f[:n]))
         i += n
