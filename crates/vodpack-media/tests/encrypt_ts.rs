@@ -316,18 +316,32 @@ fn check_sample_aes(
     enc: &BTreeMap<String, Vec<u8>>,
     key: &[u8; 16],
 ) -> (bool, String) {
+    let pairs: Vec<(String, &[u8], &[u8], u64)> = playlist(&enc["index_0.m3u8"])
+        .iter()
+        .enumerate()
+        .map(|(seq, (name, _))| (name.clone(), &enc[name][..], &clear[name][..], seq as u64))
+        .collect();
+    decrypt_pairs(dir, &pairs, key)
+}
+
+/// Runs the independent decryptor over (name, encrypted bytes, clear bytes, sequence number).
+fn decrypt_pairs(
+    dir: &Path,
+    pairs: &[(String, &[u8], &[u8], u64)],
+    key: &[u8; 16],
+) -> (bool, String) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/decrypt/sample_aes.py");
     let mut args = Vec::new();
-    for (seq, (name, _)) in playlist(&enc["index_0.m3u8"]).iter().enumerate() {
+    for (name, e_bytes, c_bytes, seq) in pairs {
         let c = dir.join(format!("clear_{name}"));
         let e = dir.join(format!("enc_{name}"));
-        std::fs::write(&c, &clear[name]).unwrap();
-        std::fs::write(&e, &enc[name]).unwrap();
+        std::fs::write(&c, c_bytes).unwrap();
+        std::fs::write(&e, e_bytes).unwrap();
         args.push(format!(
             "{}:{}:{}",
             e.display(),
             c.display(),
-            hex(&seq_iv(seq as u64))
+            hex(&seq_iv(*seq))
         ));
     }
     let out = Command::new(python())
@@ -360,6 +374,35 @@ fn sample_aes_decrypts_independently_to_the_clear_packaging() {
     wrong[0] ^= 1;
     let (ok, text) = check_sample_aes(&dir, &clear, &enc, &wrong);
     assert!(!ok, "a wrong key must fail: {text}");
+
+    // The I-frame playlist's byte ranges are exact: each encrypted range holds exactly the
+    // PES packets of the clear range (whole, the key frame's slices decrypting to the clear
+    // ones), although re-escaping made them longer or shorter.
+    let clear_ranges = playlist(&clear["index_iframes.m3u8"]);
+    let enc_ranges = playlist(&enc["index_iframes.m3u8"]);
+    assert_eq!(clear_ranges.len(), enc_ranges.len());
+    let ranges: Vec<(String, &[u8], &[u8], u64)> = clear_ranges
+        .iter()
+        .zip(&enc_ranges)
+        .enumerate()
+        .map(|(seq, ((name, c_len), (_, e_len)))| {
+            let (c_len, e_len) = (c_len.unwrap() as usize, e_len.unwrap() as usize);
+            // Ends where the next PES begins (or at the end of the segment).
+            let e = &enc[name];
+            assert!(
+                e_len == e.len() || e[e_len + 1] & 0x40 != 0,
+                "{name}: range end"
+            );
+            (
+                format!("i{name}"),
+                &e[..e_len],
+                &clear[name][..c_len],
+                seq as u64,
+            )
+        })
+        .collect();
+    let (ok, text) = decrypt_pairs(&dir, &ranges, &KEY);
+    assert!(ok, "I-frame ranges: {text}");
 
     // ffmpeg through a local playlist with the key file, as a smoke test. Its SAMPLE-AES
     // decrypter is not exact (VERIFY.md §4.2): here the last two frames of each 2 s segment
@@ -437,6 +480,104 @@ fn sample_aes_of_a_ts_source_decrypts_independently() {
     let (ok, text) = check_sample_aes(&dir, &clear, &enc, &KEY);
     assert!(ok, "{text}");
     assert!(!text.contains("audio frames: 0 passed"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Slices full of zero bytes (a synthetic H.264 track): re-escaping grows every encrypted
+/// slice by many bytes, so a size-only pass that did not run the encryption filter would
+/// announce lengths (of segments and of I-frame ranges) that differ from what is sent.
+#[test]
+fn sample_aes_lengths_are_exact_when_escaping_grows_slices() {
+    use vodpack_media::index::{Codec, Track};
+    let avcc = vec![
+        1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 4, 0x67, 0x64, 0, 0x1f, 1, 0, 2, 0x68, 0xee,
+    ];
+    let mut track = Track {
+        codec: Codec::H264,
+        fourcc: *b"avc1",
+        codec_config: avcc,
+        codec_string: "avc1.64001f".into(),
+        language: None,
+        name: None,
+        stream: 0,
+        timescale: 90_000,
+        presentation_offset: 0,
+        last_sample_duration: 3600,
+        width: 640,
+        height: 360,
+        frame_rate: Some((25, 1)),
+        channels: 0,
+        sample_rate: 0,
+        ts_pid: 0,
+        avg_bitrate: 1_000_000,
+        peak_bitrate: 1_000_000,
+        samples: Default::default(),
+    };
+    // 100 frames of one 4-byte-length-prefixed slice each; a third of the payload bytes zero.
+    let mut data = Vec::new();
+    let mut x = 0x1234_5678u32;
+    for i in 0..100u32 {
+        let key = i % 25 == 0;
+        let len = 1500 + (i as usize * 37) % 900;
+        let start = data.len();
+        data.extend_from_slice(&(len as u32).to_be_bytes());
+        data.push(if key { 0x65 } else { 0x41 });
+        for _ in 1..len {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let b = (x >> 16) as u8;
+            data.push(if b < 85 { 0 } else { b });
+        }
+        *data.last_mut().unwrap() = 0x80;
+        track.samples.push(
+            0,
+            start as u64,
+            (len + 4) as u32,
+            i64::from(i) * 3600,
+            0,
+            key,
+        );
+    }
+    let src = Source {
+        index: Arc::new(MediaIndex {
+            source: SourceKind::Mp4,
+            objects: vec!["synthetic.mp4".into()],
+            versions: Vec::new(),
+            tracks: vec![track],
+            warnings: Vec::new(),
+        }),
+        data: vec![Bytes::from(data)],
+    };
+    let clear = package_all(&presentation(&src, None, None), &src.data);
+    // package_all checks every announced segment length against the bytes sent.
+    let enc = package_all(
+        &presentation(&src, Some(HlsMethod::SampleAes), None),
+        &src.data,
+    );
+    let segments = playlist(&enc["index_0.m3u8"]);
+    assert!(segments.len() >= 2);
+    for (name, _) in &segments {
+        assert!(
+            enc[name].len() > clear[name].len(),
+            "{name}: escaping grew it"
+        );
+    }
+    let dir = temp_dir("sample-aes-zeros");
+    let (ok, text) = check_sample_aes(&dir, &clear, &enc, &KEY);
+    assert!(ok, "{text}");
+    // Each I-frame range ends exactly where the segment's next PES starts.
+    for (name, len) in playlist(&enc["index_iframes.m3u8"]) {
+        let (e, len) = (&enc[&name], len.unwrap() as usize);
+        assert!(len < e.len(), "{name}");
+        assert!(e[len + 1] & 0x40 != 0, "{name}: range ends at a PES start");
+        let first_after = e[188 * 2..len]
+            .chunks(188)
+            .filter(|p| p[1] & 0x40 != 0)
+            .count();
+        assert_eq!(
+            first_after, 1,
+            "{name}: one PES (the key frame) in the range"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
