@@ -1,6 +1,7 @@
-//! Protected content is never served in the clear: until encryption is built, a packaging
-//! configuration with `encryption` gets an error with the reason for every file of every format
-//! (manifests, init sections, segments), and `vodpack package` refuses it too.
+//! Protected content is never served in the clear: when the keys of a packaging configuration
+//! with `encryption` cannot be had (here: a key server that cannot be reached), every file of
+//! every format (manifests, init sections, segments) answers 503 with a JSON reason and
+//! `Retry-After`, and `vodpack package` fails and writes no media.
 
 mod common;
 
@@ -115,11 +116,20 @@ async fn encrypted_configurations_never_serve_clear_media() {
         for name in &files {
             let u = format!("{base}/{name}");
             let r = reqwest::get(&u).await.unwrap();
-            assert_eq!(r.status(), 501, "{u}");
+            assert_eq!(r.status(), 503, "{u}");
+            assert!(r.headers().contains_key("retry-after"), "{u}");
             let ct = r.headers()["content-type"].to_str().unwrap().to_string();
             let body = r.text().await.unwrap();
-            assert!(ct.starts_with("text/plain"), "{u}: {ct}");
-            assert!(body.contains("encryption"), "{u}: {body}");
+            assert_eq!(ct, "application/json", "{u}");
+            let reason: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(reason["reason"], "KeysUnavailable", "{u}: {body}");
+            assert!(
+                reason["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("keys.example.com"),
+                "{u}: {body}"
+            );
             checked += 1;
         }
     }
@@ -127,7 +137,7 @@ async fn encrypted_configurations_never_serve_clear_media() {
     // The clear configuration of the same asset plays.
     decode(&urls["clear"]);
 
-    // `vodpack package` refuses too, and writes nothing.
+    // `vodpack package` cannot get the keys either: it fails and writes no media.
     let config = std::env::temp_dir().join(format!("vodpack-enc-{}.json", std::process::id()));
     std::fs::write(
         &config,
@@ -150,7 +160,7 @@ async fn encrypted_configurations_never_serve_clear_media() {
         "package wrote encrypted output in the clear"
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("encryption"), "{stderr}");
+    assert!(stderr.contains("content keys"), "{stderr}");
     let written: Vec<_> = walkdir(out_dir.path());
     assert!(
         written.iter().all(|p| !p.ends_with(".mp4")),

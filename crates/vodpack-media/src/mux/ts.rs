@@ -4,9 +4,9 @@
 //! stuffing so every PES ends on a packet boundary.
 //!
 //! Hand-written (as the project's guide allows for TS muxing): packetisation, PCR placement and
-//! the exact stuffing are what players are picky about, and SAMPLE-AES will need to slot in
-//! between the access-unit filter and this packetiser. Output is verified with ffprobe/ffmpeg,
-//! not against our own bytes.
+//! the exact stuffing are what players are picky about, and SAMPLE-AES slots in between the
+//! access-unit filter and this packetiser (its PMT signalling: [`TsWriter::protect`]). Output
+//! is verified with ffprobe/ffmpeg, not against our own bytes.
 
 use crc::{CRC_32_MPEG_2, Crc};
 
@@ -30,6 +30,8 @@ struct Stream {
     stream_type: u8,
     stream_id: u8,
     cc: u8,
+    /// ES descriptors in the PMT (SAMPLE-AES signalling; none for clear streams).
+    descriptors: Vec<u8>,
 }
 
 /// Writes the packets of one TS segment.
@@ -82,6 +84,7 @@ impl TsWriter {
                 stream_type,
                 stream_id,
                 cc: 0,
+                descriptors: Vec::new(),
             });
         }
         let pcr_stream = codecs
@@ -95,6 +98,43 @@ impl TsWriter {
             pmt_cc: 0,
             out: Vec::new(),
         })
+    }
+
+    /// Announces stream `index` as encrypted: its PMT stream type and ES descriptors
+    /// (SAMPLE-AES, `package::chain::encrypt_ts::sample_aes::pmt_entry`). Before
+    /// [`TsWriter::write_tables`]; the PMT must still fit one packet.
+    pub fn protect(
+        &mut self,
+        index: usize,
+        stream_type: u8,
+        descriptors: Vec<u8>,
+    ) -> Result<(), MediaError> {
+        let pmt: usize = 12
+            + 4
+            + self
+                .streams
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    5 + if i == index {
+                        descriptors.len()
+                    } else {
+                        s.descriptors.len()
+                    }
+                })
+                .sum::<usize>();
+        let stream = self
+            .streams
+            .get_mut(index)
+            .ok_or_else(|| MediaError::Corrupt(format!("no output stream {index}")))?;
+        if pmt > PACKET - 5 {
+            return Err(MediaError::Unsupported(
+                "too many encrypted streams for one PMT packet".into(),
+            ));
+        }
+        stream.stream_type = stream_type;
+        stream.descriptors = descriptors;
+        Ok(())
     }
 
     fn section_packet(&mut self, pid: u16, cc: u8, section: &[u8]) {
@@ -137,13 +177,15 @@ impl TsWriter {
         let pcr_pid = self.streams.get(self.pcr_stream).map_or(0x1fff, |s| s.pid);
         let mut body = vec![0xe0 | (pcr_pid >> 8) as u8, pcr_pid as u8, 0xf0, 0];
         for s in &self.streams {
+            let info = s.descriptors.len();
             body.extend_from_slice(&[
                 s.stream_type,
                 0xe0 | (s.pid >> 8) as u8,
                 s.pid as u8,
-                0xf0,
-                0,
+                0xf0 | (info >> 8) as u8,
+                info as u8,
             ]);
+            body.extend_from_slice(&s.descriptors);
         }
         let pmt = Self::section(0x02, 1, &body);
         let cc = self.pmt_cc;

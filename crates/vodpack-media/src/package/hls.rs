@@ -166,10 +166,12 @@ pub(super) fn plan(p: &Presentation, f: &HlsFile) -> Result<Plan, PackageError> 
                 Container::Ts => Need::TsLengths(
                     listed(p, &l, Rendition::Variant(0))
                         .into_iter()
-                        .map(|s| TsCut {
+                        .enumerate()
+                        .map(|(n, s)| TsCut {
                             tracks: l.variants[0].clone(),
                             segment: s,
                             until_key: true,
+                            sequence: n as u64,
                         })
                         .collect(),
                 ),
@@ -203,12 +205,19 @@ pub(super) fn plan(p: &Presentation, f: &HlsFile) -> Result<Plan, PackageError> 
             let s = segment(s)?;
             match l.container {
                 Container::Ts => {
-                    let cut = TsCut {
+                    let mut cut = TsCut {
                         tracks: tracks.to_vec(),
                         segment: s,
                         until_key: false,
+                        sequence: 0,
                     };
                     cut.ranges(p)?;
+                    // Its media sequence number: its position in the rendition's playlist.
+                    cut.sequence = listed(p, &l, r)
+                        .iter()
+                        .position(|x| *x == s)
+                        .ok_or_else(|| not_found("no such segment for this rendition"))?
+                        as u64;
                     Ok(Plan {
                         need: Need::Ts(cut),
                         file,

@@ -31,15 +31,10 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// The IV an HLS key tag states: the configuration's constant IV, else the key server's
-/// explicit IV; none otherwise (AES-128 then uses the media sequence number, RFC 8216 §5.2;
-/// fMP4 `cbcs` carries its IV in `tenc`).
+/// The IV an HLS key tag states (the one rule of `encrypt_ts`): none when it is the media
+/// sequence number (RFC 8216 §5.2; fMP4 `cbcs` carries its IV in `tenc`).
 fn hls_iv(p: &Presentation, key: &ContentKey) -> Option<[u8; 16]> {
-    p.spec
-        .encryption
-        .as_ref()
-        .and_then(|e| e.constant_iv)
-        .or(key.explicit_iv)
+    super::chain::encrypt_ts::explicit_hls_iv(p.spec.encryption.as_ref(), key)
 }
 
 /// `EXT-X-KEY` (or, with `session`, `EXT-X-SESSION-KEY`) lines for the rendition of `tracks`.

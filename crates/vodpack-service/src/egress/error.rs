@@ -6,7 +6,7 @@
 //!   file cannot be made until an operator restores the object or re-creates the asset, and
 //!   retrying does not help, so it is "not found" rather than "unavailable" (the reason says
 //!   which object kind is missing; `Cache-Control: no-store` keeps CDNs from holding it);
-//! - 403: CDN authorization failed; 501: encryption asked for, not built;
+//! - 403: CDN authorization failed;
 //! - 502: a **damaged source**: the store handed over the version the index describes (or
 //!   refused it: denied, invalid, too large), but its bytes do not make the media the index
 //!   promises (corrupt NAL lengths, a TS sample running past its segment). Egress is a gateway
@@ -31,8 +31,6 @@ pub enum Failure {
     SourceMissing,
     /// CDN authorization failed.
     Forbidden,
-    /// Something the configuration asks for is not built (encryption).
-    NotImplemented,
     /// The source's bytes do not make the media its index describes, or the store refuses
     /// the object (denied, invalid name, too large).
     DamagedSource,
@@ -51,7 +49,6 @@ impl Failure {
         match self {
             Failure::NotFound | Failure::SourceMissing => StatusCode::NOT_FOUND,
             Failure::Forbidden => StatusCode::FORBIDDEN,
-            Failure::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Failure::DamagedSource => StatusCode::BAD_GATEWAY,
             Failure::SourceChanged | Failure::Unavailable | Failure::KeysUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE

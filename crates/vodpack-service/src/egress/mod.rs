@@ -49,7 +49,6 @@ pub use error::EgressError;
 use error::{Failure, not_found};
 use index_cache::{CacheError, IndexCache};
 use read::Sources;
-pub use render::ENCRYPTION_REFUSED;
 use render::{Renderer, TsLengths};
 use rendered::{Body as RenderedBody, Caching, Rendered};
 use resolve::{RESOLUTION_TTL, Resolution, resolve};
@@ -213,7 +212,6 @@ async fn serve_inner(
         )));
     }
     let modified = r.modified.clone();
-    render::refuse_encrypted(&r.spec, file)?;
     let manifest_name = &r.manifests[position].1;
     let out_file = OutputFile::parse(&r.spec.format, manifest_name, file)
         .ok_or_else(|| not_found("no such file"))?;
@@ -284,10 +282,12 @@ async fn serve_inner(
         storage: state.storage.clone(),
         bucket: source.bucket,
     };
+    // TS lengths differ per configuration (clear, AES-128, SAMPLE-AES) of one incarnation.
+    let lengths_key = format!("{incarnation}/{config}");
     let renderer = Renderer {
         sources: &sources,
         presentation: &presentation,
-        ts_lengths: Some((&state.ts_lengths, &incarnation)),
+        ts_lengths: Some((&state.ts_lengths, &lengths_key)),
     };
     let out = match renderer.render(&out_file).await {
         Ok(out) => out,

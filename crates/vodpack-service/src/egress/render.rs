@@ -8,10 +8,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::stream::{StreamExt, TryStreamExt};
 use vodpack_media::package::chain::ts::{self, TsCut, TsSegment};
-use vodpack_media::package::{self, Input, Need, OutputFile, PackageSpec, Presentation};
+use vodpack_media::package::{self, Input, Need, OutputFile, Presentation};
 
 use super::EgressError;
-use super::error::Failure;
 use super::read::{Sources, intact};
 use super::rendered::{Caching, Rendered};
 use crate::storage::SourceFile;
@@ -20,22 +19,6 @@ use crate::storage::SourceFile;
 /// outputs are deterministic, so the size-only pass (which walks every sample once more, a
 /// cache miss or more each) runs once per segment, not per request.
 pub type TsLengths = moka::future::Cache<String, u64>;
-
-/// Why a configuration with `encryption` gets no output: encryption is not built yet, and
-/// protected content must never be served in the clear.
-pub const ENCRYPTION_REFUSED: &str = "this packaging configuration asks for encryption, which vodpack does not implement yet; its content is not served in the clear";
-
-/// Refuses every file of a configuration that asks for encryption (until it is built).
-pub fn refuse_encrypted(spec: &PackageSpec, file: &str) -> Result<(), EgressError> {
-    if spec.encrypted() {
-        tracing::warn!(file, "refused: {ENCRYPTION_REFUSED}");
-        return Err(EgressError::new(
-            Failure::NotImplemented,
-            ENCRYPTION_REFUSED,
-        ));
-    }
-    Ok(())
-}
 
 /// An MPEG-TS segment being muxed as it is sent, with the mapped files its bytes are slices
 /// of (checked after every chunk: a file truncated meanwhile cuts the response off).
@@ -66,7 +49,7 @@ impl TsStream {
 pub struct Renderer<'a> {
     pub sources: &'a Sources,
     pub presentation: &'a Presentation,
-    /// The cache and the asset incarnation's key in it.
+    /// The cache and the key of the asset incarnation × configuration in it.
     pub ts_lengths: Option<(&'a TsLengths, &'a str)>,
 }
 
@@ -74,7 +57,6 @@ impl Renderer<'_> {
     /// Renders `file`.
     pub async fn render(&self, file: &OutputFile) -> Result<Rendered, EgressError> {
         let p = self.presentation;
-        refuse_encrypted(&p.spec, &p.name(file))?;
         let caching = if file.is_manifest() {
             Caching::Manifest
         } else {

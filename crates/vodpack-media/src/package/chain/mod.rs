@@ -5,6 +5,7 @@
 //! [`ts`] (with its size-only mode), [`fmp4`], [`text`] (WebVTT).
 
 pub mod encrypt;
+pub mod encrypt_ts;
 pub mod fmp4;
 pub mod source_bytes;
 pub mod text;

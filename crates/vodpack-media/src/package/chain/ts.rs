@@ -1,20 +1,26 @@
 //! MPEG-TS segments (HLS): which samples a segment muxes ([`TsCut`]), their decode-order
 //! interleaving, the access-unit filter and the TS writer, a chunk at a time
 //! ([`TsSegment::next_chunk`]); and the size-only mode, which gives a segment's exact length
-//! (and a rendition's bitrates from the index) without writing a packet.
+//! (and a rendition's bitrates from the index) without writing a packet. Encrypted
+//! configurations ([`encrypt_ts`](super::encrypt_ts)) put SAMPLE-AES between the filter and
+//! the writer, or AES-128 after the writer, chunk by chunk.
 
 use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::MediaError;
 use crate::index::{Codec, MediaIndex, Track, TrackKind};
-use crate::mux::access_unit::{TsPrep, parameter_sets};
+use crate::mux::access_unit::{Parts, TsPrep, parameter_sets};
 use crate::mux::clock::{to_90k, ts_offset};
 use crate::mux::ts::TsWriter;
+use crate::package::keys::Scheme;
 use crate::package::{PackageError, Presentation};
 
 use super::SourceBytes;
+use super::encrypt_ts::sample_aes::{self, SampleAes};
+use super::encrypt_ts::{self, Cipher, SegmentCbc};
 
 pub const CONTENT_TYPE: &str = "video/MP2T";
 
@@ -105,6 +111,9 @@ pub struct TsCut {
     pub tracks: Vec<usize>,
     pub segment: usize,
     pub until_key: bool,
+    /// The segment's media sequence number in its playlist (its position there: playlists
+    /// start at 0): the IV of an encrypted segment unless one is configured.
+    pub sequence: u64,
 }
 
 fn dts90(t: &Track, i: usize) -> i64 {
@@ -176,8 +185,98 @@ pub struct TsSegment {
     offset: i64,
     w: TsWriter,
     next: usize,
-    /// The segment's length in bytes.
+    /// SAMPLE-AES: the encryptor and which output streams it applies to.
+    sample_aes: Option<(SampleAes, Vec<bool>)>,
+    /// AES-128: the segment's CBC state, until the padded last block is out.
+    cbc: Option<SegmentCbc>,
+    /// The segment's length in bytes (encrypted: AES-128's PKCS#7 padding included; for an
+    /// `until_key` cut, the whole cipher blocks covering its bytes, as an I-frame playlist's
+    /// byte range into the encrypted segment: such cuts are sized, never sent).
     pub len: u64,
+}
+
+/// How a segment is encrypted, per its configuration and keys.
+enum Protection {
+    Clear,
+    Aes128(SegmentCbc),
+    SampleAes(SampleAes, Vec<bool>),
+}
+
+/// The protection of `cut` (AES-128 and SAMPLE-AES configurations whose keys cover one of its
+/// tracks), announcing SAMPLE-AES streams in `w`'s PMT.
+fn protection(
+    p: &Presentation,
+    cut: &TsCut,
+    ranges: &[(usize, Range<usize>)],
+    bytes: &SourceBytes,
+    w: &mut TsWriter,
+) -> Result<Protection, PackageError> {
+    let scheme = match p.spec.scheme() {
+        Some(s @ (Scheme::Aes128 | Scheme::SampleAes)) => s,
+        _ => return Ok(Protection::Clear),
+    };
+    // Never clear output for an encrypted configuration: no keys is the caller's bug.
+    let keys = p.keys.as_deref().ok_or_else(|| {
+        PackageError::Bug("an encrypted configuration's segment without its keys".into())
+    })?;
+    let tracks = &p.index.tracks;
+    let Some(key) = encrypt_ts::segment_key(keys, ranges.iter().map(|(t, _)| &tracks[*t]))? else {
+        return Ok(Protection::Clear);
+    };
+    let iv = encrypt_ts::hls_iv(p.spec.encryption.as_ref(), key, cut.sequence);
+    let cipher = Cipher::new(&key.key);
+    if scheme == Scheme::Aes128 {
+        return Ok(Protection::Aes128(SegmentCbc::new(&cipher, &iv)));
+    }
+    let mut on = Vec::with_capacity(ranges.len());
+    for (k, (t, r)) in ranges.iter().enumerate() {
+        let track = &tracks[*t];
+        let keyed = keys.key_for(track).is_some();
+        if keyed {
+            let first = match track.codec {
+                Codec::Ac3 if !r.is_empty() => Some(bytes.get(track, r.start)?),
+                _ => None,
+            };
+            let (stream_type, descriptors) = sample_aes::pmt_entry(track, first.as_deref())?;
+            w.protect(k, stream_type, descriptors)?;
+        }
+        on.push(keyed);
+    }
+    Ok(Protection::SampleAes(SampleAes::new(cipher, iv), on))
+}
+
+/// The length of a filtered unit once through SAMPLE-AES, without building it: audio keeps
+/// its length (and is checked as the writer will find it); video's changes with the
+/// re-escaping of its encrypted slices.
+fn sample_aes_len(
+    enc: &Option<(SampleAes, Vec<bool>)>,
+    k: usize,
+    codec: Codec,
+    unit: Parts<'_>,
+) -> Result<usize, MediaError> {
+    match enc {
+        Some((enc, on)) if on.get(k).copied().unwrap_or(false) => match codec.kind() {
+            TrackKind::Video => Ok(enc.video_len(&unit)),
+            _ => Ok(enc.audio(codec, unit)?.len()),
+        },
+        _ => Ok(unit.len()),
+    }
+}
+
+/// A filtered unit through SAMPLE-AES when its stream is encrypted.
+fn sample_aes_unit<'a>(
+    enc: &Option<(SampleAes, Vec<bool>)>,
+    k: usize,
+    codec: Codec,
+    unit: Parts<'a>,
+) -> Result<Parts<'a>, MediaError> {
+    match enc {
+        Some((enc, on)) if on.get(k).copied().unwrap_or(false) => match codec.kind() {
+            TrackKind::Video => Ok(enc.video(unit)),
+            _ => enc.audio(codec, unit),
+        },
+        _ => Ok(unit),
+    }
 }
 
 impl TsSegment {
@@ -198,15 +297,21 @@ impl TsSegment {
         let codecs: Vec<_> = ranges.iter().map(|(t, _)| index.tracks[*t].codec).collect();
         let mut w = TsWriter::new(&codecs)?;
         w.out.reserve(TS_CHUNK + TS_CHUNK / 4);
+        let (cbc, sample_aes) = match protection(p, cut, &ranges, &bytes, &mut w)? {
+            Protection::Clear => (None, None),
+            Protection::Aes128(cbc) => (Some(cbc), None),
+            Protection::SampleAes(enc, on) => (None, Some((enc, on))),
+        };
         w.write_tables();
         let order = decode_order(&ranges, |k, i| dts90(&index.tracks[ranges[k].0], i));
         let preps = ranges
             .iter()
             .map(|(t, _)| TsPrep::new(&index.tracks[*t]))
             .collect::<Result<Vec<_>, _>>()?;
-        // Filtering only slices the source, so the size-only pass costs no copy and no muxing.
-        // A source changed since would make the body differ from the length: the caller cuts
-        // the connection rather than serve a wrong segment.
+        // Filtering only slices the source, so the size-only pass costs no copy and no muxing
+        // (SAMPLE-AES encrypts here too: re-escaping changes the sizes). A source changed
+        // since would make the body differ from the length: the caller cuts the connection
+        // rather than serve a wrong segment.
         let len = match known_len {
             Some(len) => len,
             None => {
@@ -216,11 +321,17 @@ impl TsSegment {
                     let sample = bytes.get(track, i)?;
                     let key = track.samples.keyframe[i];
                     let unit = preps[k].unit(&sample, key)?;
+                    let unit_len = sample_aes_len(&sample_aes, k, track.codec, unit)?;
                     let pts = to_90k(track.pts(i), track.timescale).saturating_add(offset);
                     let dts = dts.saturating_add(offset);
-                    len += w.pes_size(k, pts, dts, key, unit.len()) as u64;
+                    len += w.pes_size(k, pts, dts, key, unit_len) as u64;
                 }
-                len
+                match (&cbc, cut.until_key) {
+                    (None, _) => len,
+                    // A byte range of the whole segment's ciphertext: whole blocks.
+                    (Some(_), true) => encrypt_ts::covering_len(len),
+                    (Some(_), false) => encrypt_ts::padded_len(len),
+                }
             }
         };
         Ok(TsSegment {
@@ -232,6 +343,8 @@ impl TsSegment {
             offset,
             w,
             next: 0,
+            sample_aes,
+            cbc,
             len,
         })
     }
@@ -239,7 +352,8 @@ impl TsSegment {
     /// The next bytes of the segment (whole PES packets, about [`TS_CHUNK`]), `None` after
     /// the last.
     pub fn next_chunk(&mut self) -> Option<Result<Bytes, PackageError>> {
-        if self.next >= self.order.len() && self.w.out.is_empty() {
+        // (AES-128 ends with its padded block, after the last packet.)
+        if self.next >= self.order.len() && self.w.out.is_empty() && self.cbc.is_none() {
             return None;
         }
         while self.next < self.order.len() && self.w.out.len() < TS_CHUNK {
@@ -251,12 +365,24 @@ impl TsSegment {
             let dts = dts.saturating_add(self.offset);
             let written = self.bytes.get(track, i).and_then(|sample| {
                 let unit = self.preps[k].unit(&sample, key)?;
+                let unit = sample_aes_unit(&self.sample_aes, k, track.codec, unit)?;
                 self.w.write_pes(k, pts, dts, key, &unit)?;
                 Ok(())
             });
             if let Err(e) = written {
                 return Some(Err(e));
             }
+        }
+        if let Some(cbc) = &mut self.cbc {
+            // The writer's buffer is kept for the next chunk; the ciphertext goes out.
+            let last = self.next >= self.order.len();
+            let mut out = Vec::with_capacity(self.w.out.len() + 2 * encrypt_ts::BLOCK);
+            cbc.update(&self.w.out, last, &mut out);
+            self.w.out.clear();
+            if last {
+                self.cbc = None;
+            }
+            return Some(Ok(Bytes::from(out)));
         }
         Some(Ok(Bytes::from(std::mem::replace(
             &mut self.w.out,
