@@ -316,33 +316,53 @@ fn check_sample_aes(
     enc: &BTreeMap<String, Vec<u8>>,
     key: &[u8; 16],
 ) -> (bool, String) {
-    let pairs: Vec<(String, &[u8], &[u8], u64)> = playlist(&enc["index_0.m3u8"])
+    let media = &enc["index_0.m3u8"];
+    let pairs: Vec<(String, &[u8], &[u8], [u8; 16])> = playlist(media)
         .iter()
         .enumerate()
-        .map(|(seq, (name, _))| (name.clone(), &enc[name][..], &clear[name][..], seq as u64))
+        .map(|(seq, (name, _))| {
+            let iv = playlist_iv(media, seq as u64);
+            (name.clone(), &enc[name][..], &clear[name][..], iv)
+        })
         .collect();
     decrypt_pairs(dir, &pairs, key)
 }
 
-/// Runs the independent decryptor over (name, encrypted bytes, clear bytes, sequence number).
+/// The IV of segment `seq` of a media playlist as a player takes it (RFC 8216 §5.2): the
+/// `EXT-X-KEY` tag's `IV` attribute when it has one, else the media sequence number.
+fn playlist_iv(media: &[u8], seq: u64) -> [u8; 16] {
+    let text = String::from_utf8_lossy(media);
+    let attr = text
+        .lines()
+        .find(|l| l.starts_with("#EXT-X-KEY:"))
+        .and_then(|l| l.split(",IV=0x").nth(1))
+        .map(|v| v.split(',').next().unwrap_or(v).to_string());
+    match attr {
+        Some(h) => {
+            let b: Vec<u8> = (0..32)
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+                .collect();
+            b.try_into().unwrap()
+        }
+        None => seq_iv(seq),
+    }
+}
+
+/// Runs the independent decryptor over (name, encrypted bytes, clear bytes, IV).
 fn decrypt_pairs(
     dir: &Path,
-    pairs: &[(String, &[u8], &[u8], u64)],
+    pairs: &[(String, &[u8], &[u8], [u8; 16])],
     key: &[u8; 16],
 ) -> (bool, String) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/decrypt/sample_aes.py");
     let mut args = Vec::new();
-    for (name, e_bytes, c_bytes, seq) in pairs {
+    for (name, e_bytes, c_bytes, iv) in pairs {
         let c = dir.join(format!("clear_{name}"));
         let e = dir.join(format!("enc_{name}"));
         std::fs::write(&c, c_bytes).unwrap();
         std::fs::write(&e, e_bytes).unwrap();
-        args.push(format!(
-            "{}:{}:{}",
-            e.display(),
-            c.display(),
-            hex(&seq_iv(*seq))
-        ));
+        args.push(format!("{}:{}:{}", e.display(), c.display(), hex(iv)));
     }
     let out = Command::new(python())
         .arg(&script)
@@ -381,7 +401,7 @@ fn sample_aes_decrypts_independently_to_the_clear_packaging() {
     let clear_ranges = playlist(&clear["index_iframes.m3u8"]);
     let enc_ranges = playlist(&enc["index_iframes.m3u8"]);
     assert_eq!(clear_ranges.len(), enc_ranges.len());
-    let ranges: Vec<(String, &[u8], &[u8], u64)> = clear_ranges
+    let ranges: Vec<(String, &[u8], &[u8], [u8; 16])> = clear_ranges
         .iter()
         .zip(&enc_ranges)
         .enumerate()
@@ -397,7 +417,7 @@ fn sample_aes_decrypts_independently_to_the_clear_packaging() {
                 format!("i{name}"),
                 &e[..e_len],
                 &clear[name][..c_len],
-                seq as u64,
+                playlist_iv(&enc["index_0.m3u8"], seq as u64),
             )
         })
         .collect();
@@ -410,9 +430,12 @@ fn sample_aes_decrypts_independently_to_the_clear_packaging() {
     // the same playlist route decode identically and the decryptor above recovers every
     // slice. So: every frame decodes, and at least 90% exactly as in the clear.
     let segments = playlist(&enc["index_0.m3u8"]);
-    let mut m3u8 = String::from(
+    // The IV our playlist states, on a key tag pointing at a local key file.
+    let iv = playlist_iv(&enc["index_0.m3u8"], 0);
+    let mut m3u8 = format!(
         "#EXTM3U\n#EXT-X-VERSION:5\n#EXT-X-TARGETDURATION:3\n#EXT-X-MEDIA-SEQUENCE:0\n\
-         #EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"key.bin\"\n",
+         #EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"key.bin\",IV=0x{}\n",
+        hex(&iv)
     );
     for (name, _) in &segments {
         std::fs::write(dir.join(name), &enc[name]).unwrap();

@@ -19,18 +19,21 @@ use aes::cipher::{BlockModeEncrypt, InnerIvInit, KeyInit};
 use crate::index::Track;
 use crate::package::PackageError;
 use crate::package::keys::{ContentKey, KeySet};
-use crate::package::spec::EncryptionSpec;
+use crate::package::spec::{EncryptionSpec, HlsMethod};
 
 /// AES block size.
 pub const BLOCK: usize = 16;
 
 type Block = Array<u8, U16>;
 
-/// The IV of an HLS segment (AES-128 and SAMPLE-AES alike): the configuration's
-/// `constantInitializationVector`, else the key server's `explicitIV`, else the media sequence
-/// number of the segment as a big-endian 128-bit number (RFC 8216 §5.2; our playlists start at
-/// `EXT-X-MEDIA-SEQUENCE:0`, so it is the segment's position in its playlist). The one place
-/// this is decided: playlists state `IV=` exactly when it is not the sequence number.
+/// The IV of an HLS segment: the configuration's `constantInitializationVector`, else the key
+/// server's `explicitIV`, else for SAMPLE-AES a constant IV derived from the key
+/// (AES-128-ECB(key, KID), the same on every node), else (AES-128) the media sequence number of
+/// the segment as a big-endian 128-bit number (RFC 8216 §5.2; our playlists start at
+/// `EXT-X-MEDIA-SEQUENCE:0`, so it is the segment's position in its playlist). SAMPLE-AES
+/// always states its IV because players do not all derive it from the sequence number (hls.js
+/// 1.7 treats such a stream as clear: tests/players_encrypted.rs). The one place this is
+/// decided: playlists state `IV=` exactly when it is not the sequence number.
 pub fn hls_iv(spec: Option<&EncryptionSpec>, key: &ContentKey, sequence: u64) -> [u8; 16] {
     explicit_hls_iv(spec, key).unwrap_or_else(|| sequence_iv(sequence))
 }
@@ -38,7 +41,12 @@ pub fn hls_iv(spec: Option<&EncryptionSpec>, key: &ContentKey, sequence: u64) ->
 /// The IV a playlist must state with `IV=` (constant or from the key server); `None` when the
 /// IV is the media sequence number, which players derive themselves.
 pub fn explicit_hls_iv(spec: Option<&EncryptionSpec>, key: &ContentKey) -> Option<[u8; 16]> {
-    spec.and_then(|s| s.constant_iv).or(key.explicit_iv)
+    spec.and_then(|s| s.constant_iv)
+        .or(key.explicit_iv)
+        .or_else(|| {
+            let sample_aes = spec.is_some_and(|s| s.hls_method == HlsMethod::SampleAes);
+            sample_aes.then(|| Cipher::new(&key.key).ecb(&key.kid))
+        })
 }
 
 /// A media sequence number as an IV: big-endian, zero-padded on the left to 16 bytes.
@@ -79,6 +87,14 @@ pub struct Cipher(Aes128);
 impl Cipher {
     pub fn new(key: &[u8; 16]) -> Cipher {
         Cipher(Aes128::new(&Array::from(*key)))
+    }
+
+    /// AES-128-ECB of one block.
+    pub fn ecb(&self, block: &[u8; 16]) -> [u8; 16] {
+        use aes::cipher::BlockCipherEncrypt;
+        let mut b = Array::from(*block);
+        self.0.encrypt_block(&mut b);
+        b.into()
     }
 
     /// A CBC encryptor starting at `iv`.
@@ -264,6 +280,25 @@ mod tests {
         };
         // The configuration's constant IV wins over the key server's.
         assert_eq!(hls_iv(Some(&spec), &with_iv, 5), [7; 16]);
+        // SAMPLE-AES without either: AES-128-ECB(key, KID), from
+        // `openssl enc -aes-128-ecb -K 0202…02 -nopad` of 0101…01; stated in the playlist.
+        let sample_aes = EncryptionSpec {
+            hls_method: crate::package::spec::HlsMethod::SampleAes,
+            constant_iv: None,
+            ..spec.clone()
+        };
+        let derived = hex("8f42c24bee6e63472b165aa941312f7c");
+        assert_eq!(
+            explicit_hls_iv(Some(&sample_aes), &key),
+            Some(derived[..].try_into().unwrap())
+        );
+        assert_eq!(hls_iv(Some(&sample_aes), &key, 5), derived.as_slice());
+        // AES-128 keeps the sequence number (not stated).
+        let aes128 = EncryptionSpec {
+            constant_iv: None,
+            ..spec.clone()
+        };
+        assert_eq!(explicit_hls_iv(Some(&aes128), &key), None);
         assert_eq!(covering_len(0), 0);
         assert_eq!(covering_len(17), 32);
         assert_eq!(padded_len(15), 16);
