@@ -18,6 +18,9 @@
     // Audio track switch (--switch-audio): what was asked, what the player confirmed, and the
     // media fragments of the new track buffered since.
     audioSwitch: null,
+    // EME: 'encrypted' events (init data type) and 'waitingforkey' events of the media element.
+    encryptedEvents: [],
+    waitingForKey: 0,
   });
 
   const CODECS = {
@@ -75,6 +78,8 @@
     const r = `${video.videoWidth}x${video.videoHeight}`;
     if (vp.resolutions[vp.resolutions.length - 1] !== r) vp.resolutions.push(r);
   });
+  video.addEventListener('encrypted', (e) => vp.encryptedEvents.push(e.initDataType));
+  video.addEventListener('waitingforkey', () => vp.waitingForKey++);
   for (const ev of ['loadedmetadata', 'playing', 'waiting', 'stalled', 'seeking', 'seeked', 'ended']) {
     video.addEventListener(ev, () => vp.events.push({ ev, t: video.currentTime }));
   }
@@ -115,7 +120,13 @@
     hls.loadSource(url);
   }
 
-  function startDashjs(url) {
+  // Hex → base64url without padding (dash.js's ClearKey protData form).
+  function b64url(hex) {
+    const bytes = hex.match(/../g).map((h) => parseInt(h, 16));
+    return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+
+  function startDashjs(url, clearkeys) {
     if (!window.dashjs) throw new Error('dash.js not loaded');
     const player = dashjs.MediaPlayer().create();
     window.__player = player;
@@ -128,11 +139,17 @@
     player.on(dashjs.MediaPlayer.events.PLAYBACK_ERROR, (e) => {
       record('dash.js', true, 'PLAYBACK_ERROR', null, describe(e && e.error));
     });
+    const kids = Object.keys(clearkeys || {});
+    if (kids.length) {
+      const keys = {};
+      for (const kid of kids) keys[b64url(kid)] = b64url(clearkeys[kid]);
+      player.setProtectionData({ 'org.w3.clearkey': { clearkeys: keys } });
+    }
     player.initialize(video, url, true);
     play();
   }
 
-  async function startShaka(url) {
+  async function startShaka(url, clearkeys) {
     if (!window.shaka) throw new Error('Shaka Player not loaded');
     shaka.polyfill.installAll();
     if (!shaka.Player.isBrowserSupported()) throw new Error('Shaka Player: browser not supported');
@@ -144,6 +161,7 @@
       // severity 2 = CRITICAL, 1 = RECOVERABLE
       record('shaka', e.severity === 2, `category ${e.category}`, `code ${e.code}`, describe(e.data));
     });
+    if (Object.keys(clearkeys || {}).length) player.configure({ drm: { clearKeys: clearkeys } });
     await player.attach(video);
     // A Smooth client manifest (<name>.ism/Manifest) has no file extension Shaka could map to a
     // parser, and its text/xml type names none either: say what it is, as a page playing Smooth
@@ -173,12 +191,12 @@
     return null;
   };
 
-  window.__start = async function (which, url) {
+  window.__start = async function (which, url, clearkeys) {
     vp.started = true;
     try {
       if (which === 'hlsjs') startHlsjs(url);
-      else if (which === 'dashjs') startDashjs(url);
-      else if (which === 'shaka' || which === 'shaka4') await startShaka(url);
+      else if (which === 'dashjs') startDashjs(url, clearkeys);
+      else if (which === 'shaka' || which === 'shaka4') await startShaka(url, clearkeys);
       else throw new Error(`unknown player ${which}`);
     } catch (e) {
       const msg = e && e.code !== undefined ? `code ${e.code} category ${e.category} ${describe(e.data)}` : describe(e);

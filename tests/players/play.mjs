@@ -2,7 +2,8 @@
 // Plays one stream in a real player in headless Debian Chromium and reports what happened.
 //
 //   node play.mjs --player hlsjs|shaka|shaka4|dashjs --url <manifest URL> [--seconds 6]
-//                 [--timeout 60] [--switch-audio] [--players-dir DIR] [--chromium /usr/bin/chromium]
+//                 [--timeout 60] [--switch-audio] [--clearkey KIDHEX:KEYHEX]... [--mss-clearkey]
+//                 [--players-dir DIR] [--chromium /usr/bin/chromium]
 //
 // Chromium (the Debian package, never a downloaded browser) is driven by playwright-core. The
 // page and the player library are served from a throw-away HTTP server on 127.0.0.1 (random
@@ -20,6 +21,22 @@
 // --switch-audio (hls.js): once the playhead has advanced --seconds, switch to the second audio
 // track (hls.audioTrack = 1); success then also needs hls.js to confirm the switch, at least one
 // fragment of that track buffered, and the playhead to advance SWITCH_SECONDS more.
+//
+// --clearkey KIDHEX:KEYHEX (repeatable; 32 hex digits each): ClearKey keys for EME, given to the
+// player as it takes them: Shaka `drm.clearKeys` {kidHex: keyHex}, dash.js `setProtectionData`
+// {"org.w3.clearkey": {clearkeys: {kid_b64url: key_b64url}}}. hls.js takes none (AES-128 and
+// SAMPLE-AES TS: it fetches the key URI itself). Chromium's ClearKey CDM renders no pixels a
+// page can read, so encrypted runs are judged by the same rules (frames decoded, no error).
+// The result reports the 'encrypted' events the media element saw (`encryptedEvents`) and the
+// requests to key URLs (`keyRequests`, paths containing /key/), so a test can tell that
+// decryption was really involved.
+//
+// --mss-clearkey (dash.js only): dash.js's Smooth module signals only PlayReady and Widevine
+// for a protected Smooth stream; with this flag the page gets a copy of dash.mss.min.js whose
+// Widevine ContentProtection names the ClearKey system instead (urn:uuid:e2719d58-…), made in
+// memory at each run (test-only; nothing is written or shipped), so Chromium's ClearKey CDM
+// decrypts the PIFF fragments with the --clearkey keys. Fails as a set-up error when the
+// library no longer has exactly one such string.
 //
 // npm packages come from DIR/node_modules, DIR being --players-dir, else $VODPACK_PLAYERS_DIR,
 // else what `scripts/install-players --print-dir` names (run scripts/install-players first).
@@ -67,7 +84,7 @@ function isFailure(e, final = false) {
 }
 
 function parseArgs(argv) {
-  const a = { seconds: 6, timeout: 60, chromium: process.env.VODPACK_CHROMIUM || '/usr/bin/chromium' };
+  const a = { seconds: 6, timeout: 60, chromium: process.env.VODPACK_CHROMIUM || '/usr/bin/chromium', clearkeys: {} };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
@@ -79,18 +96,28 @@ function parseArgs(argv) {
       case '--players-dir': a.playersDir = v; i++; break;
       case '--chromium': a.chromium = v; i++; break;
       case '--switch-audio': a.switchAudio = true; break;
+      case '--mss-clearkey': a.mssClearkey = true; break;
+      case '--clearkey': {
+        const m = /^([0-9a-fA-F]{32}):([0-9a-fA-F]{32})$/.exec(v || '');
+        if (!m) usage('--clearkey takes KIDHEX:KEYHEX (32 hex digits each)');
+        a.clearkeys[m[1].toLowerCase()] = m[2].toLowerCase();
+        i++;
+        break;
+      }
       default: usage(`unknown argument ${k}`);
     }
   }
   if (!['hlsjs', 'shaka', 'shaka4', 'dashjs'].includes(a.player)) usage('--player must be hlsjs, shaka, shaka4 or dashjs');
   if (a.switchAudio && a.player !== 'hlsjs') usage('--switch-audio is implemented for hlsjs only');
   if (!a.url) usage('--url is required');
+  if (a.mssClearkey && a.player !== 'dashjs') usage('--mss-clearkey is for dashjs only');
+  if (Object.keys(a.clearkeys).length && a.player === 'hlsjs') usage('hls.js takes no --clearkey (it fetches key URIs)');
   if (!(a.seconds > 0) || !(a.timeout > 0)) usage('--seconds and --timeout must be positive');
   return a;
 }
 
 function usage(msg) {
-  console.error(`play.mjs: ${msg}\nusage: node play.mjs --player hlsjs|shaka|shaka4|dashjs --url URL [--seconds 6] [--timeout 60] [--switch-audio] [--players-dir DIR] [--chromium PATH]`);
+  console.error(`play.mjs: ${msg}\nusage: node play.mjs --player hlsjs|shaka|shaka4|dashjs --url URL [--seconds 6] [--timeout 60] [--switch-audio] [--clearkey KIDHEX:KEYHEX]... [--mss-clearkey] [--players-dir DIR] [--chromium PATH]`);
   process.exit(2);
 }
 
@@ -139,8 +166,18 @@ ${libs.map((_, i) => `<script src="/player${i}.js"></script>`).join('')}<script 
   },
   '/page.js': { type: 'text/javascript', body: readFileSync(path.join(here, 'page.js')) },
 };
+// dash.js's Smooth module, Widevine → ClearKey in its ContentProtection (see --mss-clearkey).
+const WIDEVINE_SCHEME = 'schemeIdUri:"urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed"';
+const CLEARKEY_SCHEME = 'schemeIdUri:"urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e"';
 libs.forEach((lib, i) => {
-  files[`/player${i}.js`] = { type: 'text/javascript', body: readFileSync(path.join(modules, lib)) };
+  let body = readFileSync(path.join(modules, lib));
+  if (args.mssClearkey && lib.endsWith('/dash.mss.min.js')) {
+    const text = body.toString('utf8');
+    const n = text.split(WIDEVINE_SCHEME).length - 1;
+    if (n !== 1) setupError(result, `--mss-clearkey: ${lib} has ${n} copies of ${WIDEVINE_SCHEME}, not 1`);
+    body = text.replace(WIDEVINE_SCHEME, CLEARKEY_SCHEME);
+  }
+  files[`/player${i}.js`] = { type: 'text/javascript', body };
 });
 const server = http.createServer((req, res) => {
   const f = files[new URL(req.url, 'http://x').pathname];
@@ -213,7 +250,11 @@ try {
     });
     await finish(1);
   }
-  await page.evaluate(([p, u]) => window.__start(p, u), [args.player, args.url]);
+  const keyRequests = [];
+  page.on('request', (r) => {
+    if (/\/key\//.test(new URL(r.url()).pathname)) keyRequests.push(r.url());
+  });
+  await page.evaluate(([p, u, k]) => window.__start(p, u, k), [args.player, args.url, args.clearkeys]);
 
   const t0 = Date.now();
   let start = null; // playhead when it first moved off its load position
@@ -299,6 +340,9 @@ try {
   result.consoleErrors = consoleErrors;
   result.httpErrors = httpErrors;
   result.aborted = aborted;
+  result.keyRequests = keyRequests;
+  result.encryptedEvents = last.vp.encryptedEvents;
+  result.waitingForKey = last.vp.waitingForKey;
   result.videoError = last.videoError;
   result.decodedFrames = last.decodedFrames;
   result.droppedFrames = last.droppedFrames;

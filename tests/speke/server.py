@@ -10,10 +10,12 @@ Behaviour (research notes SPEKE.md section 7.2):
   HMAC with an "iv" label first); PSSH / PlayReady PRO / W3C common PSSH computed from the KID
   (ENCRYPTION.md section 5); URIExtXKey = this server's /key/<contentId>/<kid> (AES-128 and
   ClearKey systems; FairPlay gets skd://<contentId>/<kid>); v2 HLSSignalingData media/master.
-- GET /key/<contentId>/<kid> answers the raw 16-byte key.
+- GET /key/<contentId>/<kid> answers the raw 16-byte key, to any origin (CORS: players in a
+  browser fetch it from an HLS key URI).
 - POST /control {"fault": "500"|"422"|"wrong_kid"|"kid_override"|"missing_key"|"bad_base64"|
-  "slow"|null, "delay": seconds, "explicit_iv": bool} switches faults; GET /requests lists every
-  CPIX request (path, headers, body).
+  "slow"|"wrong_key_url"|null, "delay": seconds, "explicit_iv": bool} switches faults
+  ("wrong_key_url": CPIX answers stay right, the key URL answers the key with every bit
+  flipped); GET /requests lists every CPIX request (path, headers, body).
 
 Usage: server.py [--port 0] [--secret TEXT] [--explicit-iv] [--tls-dir DIR]; prints
 "listening on http://127.0.0.1:PORT" once ready. With --tls-dir it serves HTTPS with a
@@ -167,7 +169,12 @@ class Handler(BaseHTTPRequestHandler):
                 kid = uuid.UUID(parts[3]).bytes
             except ValueError:
                 return self.send(400, "bad kid")
-            return self.send(200, key_for(self.state, parts[2], kid), "application/octet-stream")
+            key = key_for(self.state, parts[2], kid)
+            with self.state.lock:
+                if self.state.fault == "wrong_key_url":
+                    key = bytes(b ^ 0xFF for b in key)
+            return self.send(200, key, "application/octet-stream",
+                             [("Access-Control-Allow-Origin", "*"), ("Cache-Control", "no-store")])
         self.send(404, "not found")
 
     def do_POST(self):

@@ -20,12 +20,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
 use std::time::Instant;
 
 use aws_sdk_mediapackagevod as mpv;
+use common::players::*;
 use common::*;
 use mpv::types::*;
 
@@ -188,109 +189,14 @@ const CASES: &[(&str, &str, &str, &[&str])] = &[
     ("hlsjs", "hls_audio_group", "two_audio", &["--switch-audio"]),
 ];
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The folder holding the players' node_modules.
-fn players_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("VODPACK_PLAYERS_DIR") {
-        return PathBuf::from(d);
-    }
-    let out = Command::new(repo_root().join("scripts/install-players"))
-        .arg("--print-dir")
-        .output()
-        .expect("run scripts/install-players --print-dir");
-    assert!(
-        out.status.success(),
-        "scripts/install-players --print-dir failed"
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
-
-fn chromium() -> PathBuf {
-    std::env::var_os("VODPACK_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
-}
-
-/// What one case came to (play.mjs's JSON line, or why the case did not get that far).
-enum Outcome {
-    Played(String),
-    Failed(String),
-}
-
-/// Runs play.mjs; its last stdout line is the JSON result.
+/// Runs play.mjs with this file's playback length and time limit.
 fn play(player: &str, url: &str, extra: &[&str], players: &Path) -> Outcome {
-    let out = Command::new("node")
-        .arg(repo_root().join("tests/players/play.mjs"))
-        .args(["--player", player, "--url", url])
-        .args(["--seconds", SECONDS, "--timeout", TIMEOUT])
-        .args(extra)
-        .arg("--players-dir")
-        .arg(players)
-        .arg("--chromium")
-        .arg(chromium())
-        .output()
-        .expect("run node (is Node.js installed?)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().rev().find(|l| l.starts_with('{'));
-    match line.map(|l| (l, serde_json::from_str::<serde_json::Value>(l))) {
-        Some((l, Ok(v))) if out.status.success() && v["ok"] == true => Outcome::Played(l.into()),
-        Some((l, Ok(_))) => Outcome::Failed(l.into()),
-        _ => Outcome::Failed(format!(
-            "play.mjs exited with {} and no result; stdout: {stdout}; stderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        )),
-    }
+    play_for(player, url, SECONDS, TIMEOUT, extra, players)
 }
 
 /// Browser runs, one test at a time (each case is a Chromium decoding video; the tests in this
 /// file share the machine's cores).
 static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Whether this run is CI: `VODPACK_CI` (set by `.ci/run`) or the `CI` variable most CI
-/// systems set, to anything but empty, `0` or `false`.
-fn in_ci() -> bool {
-    ["VODPACK_CI", "CI"].iter().any(|k| {
-        std::env::var(k)
-            .map(|v| !matches!(v.trim(), "" | "0" | "false"))
-            .unwrap_or(false)
-    })
-}
-
-/// The players' folder, after checking every piece is there; `None` when the run asks to skip
-/// (`VODPACK_SKIP_PLAYERS=1`, refused in CI). Missing pieces fail.
-fn players_or_skip() -> Option<PathBuf> {
-    if std::env::var("VODPACK_SKIP_PLAYERS").as_deref() == Ok("1") {
-        assert!(
-            !in_ci(),
-            "VODPACK_SKIP_PLAYERS=1 in CI (VODPACK_CI or CI is set): the browser tests cannot be \
-             skipped in CI"
-        );
-        println!("players: skipped (VODPACK_SKIP_PLAYERS=1)");
-        return None;
-    }
-    let hint = if in_ci() {
-        "run scripts/install-players"
-    } else {
-        "run scripts/install-players (or set VODPACK_SKIP_PLAYERS=1)"
-    };
-    let players = players_dir();
-    assert!(
-        players.join("node_modules/playwright-core").is_dir()
-            && players.join("node_modules/hls.js").is_dir(),
-        "no player packages in {}: {hint}",
-        players.display()
-    );
-    assert!(
-        chromium().exists(),
-        "no Chromium at {}: {hint}",
-        chromium().display()
-    );
-    Some(players)
-}
 
 /// A server with every configuration of [`configs`] and every asset of [`SOURCES`] ingested;
 /// egress URLs by (asset id, configuration id).

@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_mediapackagevod as mpv;
 
 pub mod moto;
+pub mod players;
 pub mod speke;
 pub mod xml;
 // Not every test binary reads XML.

@@ -93,7 +93,8 @@ impl Speke {
     }
 
     /// Sets a fault (`"500"`, `"422"`, `"wrong_kid"`, `"kid_override"`, `"missing_key"`,
-    /// `"bad_base64"`, `"slow"`) or clears it (`None`).
+    /// `"bad_base64"`, `"slow"`, `"wrong_key_url"`: the key URL, and so [`Speke::key`], answers
+    /// every bit of the key flipped) or clears it (`None`).
     pub async fn fault(&self, fault: Option<&str>) {
         self.control(serde_json::json!({ "fault": fault })).await;
     }
