@@ -317,7 +317,7 @@ fn check_sample_aes(
     key: &[u8; 16],
 ) -> (bool, String) {
     let media = &enc["index_0.m3u8"];
-    let pairs: Vec<(String, &[u8], &[u8], [u8; 16])> = playlist(media)
+    let pairs: Vec<Pair<'_>> = playlist(media)
         .iter()
         .enumerate()
         .map(|(seq, (name, _))| {
@@ -349,12 +349,11 @@ fn playlist_iv(media: &[u8], seq: u64) -> [u8; 16] {
     }
 }
 
-/// Runs the independent decryptor over (name, encrypted bytes, clear bytes, IV).
-fn decrypt_pairs(
-    dir: &Path,
-    pairs: &[(String, &[u8], &[u8], [u8; 16])],
-    key: &[u8; 16],
-) -> (bool, String) {
+/// (name, encrypted bytes, clear bytes, IV) of one segment or byte range.
+type Pair<'a> = (String, &'a [u8], &'a [u8], [u8; 16]);
+
+/// Runs the independent decryptor over segments or ranges.
+fn decrypt_pairs(dir: &Path, pairs: &[Pair<'_>], key: &[u8; 16]) -> (bool, String) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/decrypt/sample_aes.py");
     let mut args = Vec::new();
     for (name, e_bytes, c_bytes, iv) in pairs {
@@ -401,7 +400,7 @@ fn sample_aes_decrypts_independently_to_the_clear_packaging() {
     let clear_ranges = playlist(&clear["index_iframes.m3u8"]);
     let enc_ranges = playlist(&enc["index_iframes.m3u8"]);
     assert_eq!(clear_ranges.len(), enc_ranges.len());
-    let ranges: Vec<(String, &[u8], &[u8], [u8; 16])> = clear_ranges
+    let ranges: Vec<Pair<'_>> = clear_ranges
         .iter()
         .zip(&enc_ranges)
         .enumerate()
