@@ -1301,10 +1301,11 @@ async fn key_server_faults_answer_503_until_the_keys_can_be_had() {
         }
         // The failure is remembered: the files did not each call the key server.
         let calls = speke.requests().await.len() - before;
+        // (Up to 3 attempts for a 500; a slow machine may start a second round after 5 s.)
+        let files = names[twin].len();
         assert!(
-            (1..=3).contains(&calls),
-            "{fault}: {calls} key server calls for {} files",
-            names[twin].len()
+            (1..=6).contains(&calls) && calls < files,
+            "{fault}: {calls} key server calls for {files} files"
         );
     }
 
