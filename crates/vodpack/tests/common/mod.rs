@@ -33,6 +33,8 @@ pub struct Server {
     pub data_dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     pub stdout_lines: Vec<String>,
+    /// Every stdout and stderr line after start-up, when [`Options::capture_output`] is set.
+    pub output: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 pub struct Options {
@@ -40,6 +42,8 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     /// Pass the test key pair through the environment (otherwise the data dir's file is used).
     pub configured_credentials: bool,
+    /// Keep stdout and stderr lines in [`Server::output`] (stderr is inherited otherwise).
+    pub capture_output: bool,
 }
 
 impl Default for Options {
@@ -48,6 +52,7 @@ impl Default for Options {
             extra_args: Vec::new(),
             env: Vec::new(),
             configured_credentials: true,
+            capture_output: false,
         }
     }
 }
@@ -84,7 +89,11 @@ impl Server {
             .env("VODPACK_ACCOUNT_ID", ACCOUNT)
             .env("VODPACK_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(if opts.capture_output {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            });
         if opts.configured_credentials {
             cmd.env("VODPACK_ACCESS_KEY_ID", ACCESS_KEY)
                 .env("VODPACK_SECRET_ACCESS_KEY", SECRET_KEY);
@@ -94,6 +103,16 @@ impl Server {
         }
         let mut child = cmd.spawn().expect("spawn vodpack");
         let stdout = child.stdout.take().expect("stdout");
+        let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        if let Some(stderr) = child.stderr.take() {
+            let output = output.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    output.lock().unwrap().push(line);
+                }
+            });
+        }
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
@@ -120,13 +139,21 @@ impl Server {
             }
         };
         // Keep draining stdout so the child never blocks on a full pipe.
-        std::thread::spawn(move || while rx.recv().is_ok() {});
+        let capture = opts.capture_output.then(|| output.clone());
+        std::thread::spawn(move || {
+            while let Ok(line) = rx.recv() {
+                if let Some(out) = &capture {
+                    out.lock().unwrap().push(line);
+                }
+            }
+        });
         Server {
             child: Some(child),
             endpoint,
             data_dir: data_dir.to_path_buf(),
             _tmp: None,
             stdout_lines: lines,
+            output,
         }
     }
 
