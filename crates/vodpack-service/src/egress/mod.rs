@@ -64,6 +64,9 @@ pub struct Egress {
     ingest: Arc<Ingest>,
     /// Content keys of encrypted configurations (fetched once per asset × configuration).
     keys: Arc<Keys>,
+    /// Encrypted-output requests answered 503 for want of keys, since start (logged with each;
+    /// the metrics endpoint will expose it).
+    pub key_failures: std::sync::atomic::AtomicU64,
     pub cache: IndexCache,
     pub cdn_secrets: cdn_auth::CdnSecrets,
     /// Segment plans per asset incarnation × segment duration: computing one walks every
@@ -92,6 +95,7 @@ impl Egress {
     ) -> Egress {
         Egress {
             keys,
+            key_failures: std::sync::atomic::AtomicU64::new(0),
             cache: IndexCache::new(repo.clone(), index_cache_samples),
             repo,
             storage,
@@ -257,7 +261,10 @@ async fn serve_inner(
             Ok(keys) => Some(keys),
             Err(KeyError::Gone) => return Err(not_found("no such asset or configuration")),
             Err(e) => {
-                tracing::warn!(asset = %asset_rec.id, configuration = %r.config.id, error = %e, "egress has no content keys");
+                let failures = 1 + state
+                    .key_failures
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(asset = %asset_rec.id, configuration = %r.config.id, error = %e, failures, "egress has no content keys");
                 return Err(EgressError::new(
                     Failure::KeysUnavailable,
                     format!(
