@@ -1010,40 +1010,47 @@ fn mpd_with_content_protection_validates() {
             Media::Audio(_) => protection(au),
         };
     }
-    let input = mpd_input(
-        reps,
-        SegmentTemplateFormat::NumberWithTimeline,
-        ManifestLayout::Full,
-        Profile::None,
-        false,
-    );
-    let xml = dash::mpd(&input);
-    xsd_validate(&[("protected".into(), xml.clone())]);
-    let root = parse(&xml);
-    assert_eq!(root.attr("xmlns:cenc"), Some("urn:mpeg:cenc:2013"));
-    let period = root.kid("Period").expect("Period");
-    let sets: Vec<&Node> = period
-        .children
-        .iter()
-        .filter(|c| c.name == "AdaptationSet")
-        .collect();
-    let mut kids = Vec::new();
-    for set in &sets {
-        let first = set.children.first().expect("children");
-        assert_eq!(first.name, "ContentProtection", "{xml}");
-        let kid = first.attr("cenc:default_KID").expect("default_KID");
-        kids.push(kid.to_string());
-        let cps = set
-            .children
-            .iter()
-            .filter(|c| c.name == "ContentProtection")
-            .count();
-        assert_eq!(cps, 3);
+    // Every template format and layout, with the trick-play set (encrypted with the video key
+    // of its resolution, like the Representation it is made from).
+    let mut docs = Vec::new();
+    for format in FORMATS {
+        for layout in LAYOUTS {
+            let mut input = mpd_input(reps.clone(), format, layout, Profile::None, true);
+            if let Some(t) = input.periods[0].trick_play.as_mut() {
+                t.representation.protection = protection(hd);
+            }
+            let xml = dash::mpd(&input);
+            let root = parse(&xml);
+            assert_eq!(root.attr("xmlns:cenc"), Some("urn:mpeg:cenc:2013"));
+            let period = root.kid("Period").expect("Period");
+            let sets: Vec<&Node> = period
+                .children
+                .iter()
+                .filter(|c| c.name == "AdaptationSet")
+                .collect();
+            let mut kids = Vec::new();
+            for set in &sets {
+                let first = set.children.first().expect("children");
+                assert_eq!(first.name, "ContentProtection", "{xml}");
+                let kid = first.attr("cenc:default_KID").expect("default_KID");
+                kids.push(kid.to_string());
+                let cps = set
+                    .children
+                    .iter()
+                    .filter(|c| c.name == "ContentProtection")
+                    .count();
+                assert_eq!(cps, 3);
+            }
+            // SD and HD video in different sets, the trick set with its key; every key
+            // appears.
+            assert!(sets.len() >= 5, "{xml}");
+            for kid in [sd, hd, au] {
+                assert!(kids.iter().any(|k| k == kid), "{kid} missing: {kids:?}");
+            }
+            docs.push((format!("protected-{format:?}-{layout:?}"), xml));
+        }
     }
-    // SD and HD video are in different sets; every key appears.
-    for kid in [sd, hd, au] {
-        assert!(kids.iter().any(|k| k == kid), "{kid} missing: {kids:?}");
-    }
+    xsd_validate(&docs);
     let clear = dash::mpd(&mpd_input(
         full_set(),
         SegmentTemplateFormat::NumberWithTimeline,
