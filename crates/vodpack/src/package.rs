@@ -88,7 +88,9 @@ pub async fn run(args: PackageArgs) -> anyhow::Result<()> {
         serde_json::from_str(&text).context("the configuration is not valid JSON")?;
     let req: CreatePackagingConfigurationRequest = serde_json::from_value(api_names(json))
         .context("the configuration is not a packaging configuration")?;
-    let package = vodpack_service::api::validate::package(&req)
+    // Key server URLs: the same policy as the server's (http to --speke-allow-http-hosts).
+    let policy = vodpack_service::keys::UrlPolicy::new(args.speke.speke_allow_http_hosts.clone());
+    let package = vodpack_service::api::validate::package_with(&req, &policy)
         .map_err(|e| anyhow::anyhow!("invalid packaging configuration: {}", e.message))?;
     let spec = package.spec();
 
