@@ -8,7 +8,9 @@
 # Environment: BENCH_SECONDS (each timed warm run, default 10), BENCH_ROUNDS (warm runs per
 # server and format, alternating, default 3), BENCH_CONNECTIONS (default 16),
 # BENCH_RSS_REQUESTS (segment requests of the memory check, default 100000; 0 skips it),
-# BENCH_FORMATS (default "hls dash"), BENCH_COLD (0 skips the cold passes), BENCH_PERF (a path
+# BENCH_FORMATS (default "hls dash"; clear: hls (HLS-TS), dash, cmaf; encrypted: hls-aes
+# (AES-128), hls-sample-aes, cmaf-cbcs, dash-cenc, each compared with its clear format, which
+# is measured too when it is not listed), BENCH_COLD (0 skips the cold passes), BENCH_PERF (a path
 # prefix: `perf record` of vodpack's first warm round per format into PREFIX.FORMAT.data),
 # CARGO_TARGET_DIR,
 # VODPACK_BIN (a vodpack binary to measure instead of building this tree),
@@ -25,7 +27,13 @@
 # - starts `vodpack serve --insecure-no-auth` on loopback with a temporary data dir whose bucket
 #   `bench` is the ladder folder, creates a group, an hlsPackage and a dashPackage configuration
 #   (6 s segments) and the asset over the REST API with curl, waits for PLAYABLE;
-# - runs `vodpack package` for both configurations into the nginx root, and checks with cmp that
+# - encrypted formats: starts the SPEKE test key server (tests/speke/server.py, with the venv's
+#   python, VODPACK_VENV) on loopback for vodpack serve (VODPACK_SPEKE_ALLOW_HTTP_HOSTS=127.0.0.1)
+#   and a second one with the same secret for `vodpack package --content-id` (its keys are a
+#   function of the secret, the content id and the KID alone: the same keys, so the same bytes),
+#   so that the first one's request log counts vodpack serve's key requests alone: one per
+#   asset x encrypted configuration is expected (keys are fetched once and kept);
+# - runs `vodpack package` for every configuration into the nginx root, and checks with cmp that
 #   a sample of segment URLs answers the same bytes from both servers;
 # - for {vodpack, nginx} x {HLS-TS, DASH}, over the list of every segment URL of the whole ladder
 #   (every rendition and segment; DASH init segments included):
@@ -47,7 +55,10 @@
 #   connection (curl -w %{time_starttransfer}), median and p99, warm;
 # - vodpack's resident memory after the warm-up and after BENCH_RSS_REQUESTS more segment
 #   requests: anonymous (what would leak) and mapped source pages (page cache) apart.
-# Prints a table and the vodpack/nginx (and nvod/nginx) ratios.
+# Prints a table and the vodpack/nginx (and nvod/nginx) ratios; with encrypted formats, each
+# one's throughput against vodpack's clear output of the same format (targets: cbcs and
+# SAMPLE-AES >= 0.9x, cenc and AES-128 >= 0.7x), as the ratio of medians and as the ratio of busy
+# CPU per request (the robust one on a shared machine), and the key server's request count.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes="${1:-10}"
@@ -56,6 +67,15 @@ rounds="${BENCH_ROUNDS:-3}"
 conns="${BENCH_CONNECTIONS:-16}"
 rss_requests="${BENCH_RSS_REQUESTS:-100000}"
 formats="${BENCH_FORMATS:-hls dash}"
+# Every encrypted format needs its clear one (the reference of its ratio): added when missing.
+clear_of() { case "$1" in hls-*) echo hls ;; cmaf-*) echo cmaf ;; dash-*) echo dash ;; *) echo "$1" ;; esac; }
+for f in $formats; do
+  case "$f" in hls | dash | cmaf | hls-aes | hls-sample-aes | cmaf-cbcs | dash-cenc) ;;
+    *) echo "unknown format in BENCH_FORMATS: $f" >&2; exit 2 ;; esac
+  c=$(clear_of "$f")
+  case " $formats " in *" $c "*) ;; *) formats="$c $formats" ;; esac
+done
+encrypted_formats=$(for f in $formats; do [ "$(clear_of "$f")" = "$f" ] || echo "$f"; done | tr '\n' ' ')
 with_cold="${BENCH_COLD:-1}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 
@@ -98,12 +118,16 @@ chmod 755 "$tmp"
 vodpack_pid=""
 nginx_pid=""
 nvod_pid=""
+keys_pid=""
+keys2_pid=""
 servers="vodpack nginx"
 [ -z "${BENCH_NGINX_VOD:-}" ] || servers="vodpack nginx nvod"
 cleanup() {
   [ -n "$vodpack_pid" ] && kill "$vodpack_pid" 2> /dev/null || true
   [ -n "$nginx_pid" ] && kill "$nginx_pid" 2> /dev/null || true
   [ -n "$nvod_pid" ] && kill "$nvod_pid" 2> /dev/null || true
+  [ -n "$keys_pid" ] && kill "$keys_pid" 2> /dev/null || true
+  [ -n "$keys2_pid" ] && kill "$keys2_pid" 2> /dev/null || true
   wait 2> /dev/null || true
   rm -rf "$tmp"
 }
@@ -118,6 +142,31 @@ api="http://127.0.0.1:$vport"
 # and keeps every read inside it).
 mkdir -p "$tmp/data/buckets"
 ln -s "$work" "$tmp/data/buckets/bench"
+
+# Key servers (encrypted formats): one for vodpack serve, one for vodpack package.
+keys_url=""
+keys2_url=""
+if [ -n "$encrypted_formats" ]; then
+  py="${VODPACK_VENV:-/var/cache/vodpack/venv}/bin/python"
+  [ -x "$py" ] || py=python3
+  start_keys() { # NAME → its pid in $started, its URL in $started_url
+    "$py" -u tests/speke/server.py --port 0 > "$tmp/$1.log" 2>&1 &
+    started=$!
+    for _ in $(seq 100); do
+      started_url=$(sed -n 's/^listening on //p' "$tmp/$1.log")
+      [ -z "$started_url" ] || return 0
+      sleep 0.1
+    done
+    echo "the key server did not start:" >&2
+    cat "$tmp/$1.log" >&2
+    exit 1
+  }
+  start_keys keys
+  keys_pid=$started keys_url=$started_url
+  start_keys keys2
+  keys2_pid=$started keys2_url=$started_url
+  export VODPACK_SPEKE_ALLOW_HTTP_HOSTS=127.0.0.1
+fi
 
 start_vodpack() {
   "$bin" serve --listen "127.0.0.1:$vport" --data-dir "$tmp/data" --insecure-no-auth \
@@ -138,13 +187,32 @@ stop_vodpack() {
 }
 post() { curl -fsS -X POST -H 'content-type: application/json' "$api$1" -d "$2"; }
 
-hls_conf='{"id":"hls","packagingGroupId":"bench","hlsPackage":{"segmentDurationSeconds":6,"hlsManifests":[{"manifestName":"index"}]}}'
-dash_conf='{"id":"dash","packagingGroupId":"bench","dashPackage":{"segmentDurationSeconds":6,"dashManifests":[{"manifestName":"index"}]}}'
+# conf FORMAT KEY-SERVER-URL → the packaging configuration (id: the format's name), 6 s segments.
+conf() {
+  local fmt="$1" enc="" speke ids
+  case "$fmt" in
+    hls-aes) ids='"81376844-f976-481e-a84e-cc25d39b0b33"' ;;                  # AES-128 (ClearKey)
+    hls-sample-aes) ids='"94ce86fb-07ff-4f43-adb8-93d2fa968ca2"' ;;           # FairPlay
+    cmaf-cbcs) ids='"edef8ba9-79d6-4ace-a3c8-27dcd51d21ed","94ce86fb-07ff-4f43-adb8-93d2fa968ca2"' ;;
+    dash-cenc) ids='"edef8ba9-79d6-4ace-a3c8-27dcd51d21ed","9a04f079-9840-4286-ab92-e65be0885f95"' ;;
+  esac
+  speke="{\"url\":\"$2/speke\",\"roleArn\":\"arn:aws:iam::111122223333:role/speke\",\"systemIds\":[${ids:-}]}"
+  case "$fmt" in
+    hls-aes) enc=",\"encryption\":{\"encryptionMethod\":\"AES_128\",\"spekeKeyProvider\":$speke}" ;;
+    hls-sample-aes) enc=",\"encryption\":{\"encryptionMethod\":\"SAMPLE_AES\",\"spekeKeyProvider\":$speke}" ;;
+    cmaf-* | dash-*) enc=",\"encryption\":{\"spekeKeyProvider\":$speke}" ;;
+  esac
+  local head="\"id\":\"$fmt\",\"packagingGroupId\":\"bench\""
+  case "$(clear_of "$fmt")" in
+    hls) echo "{$head,\"hlsPackage\":{\"segmentDurationSeconds\":6,\"hlsManifests\":[{\"manifestName\":\"index\"}]$enc}}" ;;
+    cmaf) echo "{$head,\"cmafPackage\":{\"segmentDurationSeconds\":6,\"hlsManifests\":[{\"manifestName\":\"index\"}]$enc}}" ;;
+    dash) echo "{$head,\"dashPackage\":{\"segmentDurationSeconds\":6,\"dashManifests\":[{\"manifestName\":\"index\"}]$enc}}" ;;
+  esac
+}
 
 start_vodpack
 post /packaging_groups '{"id":"bench"}' > /dev/null
-post /packaging_configurations "$hls_conf" > /dev/null
-post /packaging_configurations "$dash_conf" > /dev/null
+for f in $formats; do post /packaging_configurations "$(conf "$f" "$keys_url")" > /dev/null; done
 post /assets '{"id":"ladder","packagingGroupId":"bench","sourceArn":"arn:aws:s3:::bench/long.smil","sourceRoleArn":"arn:aws:iam::111122223333:role/bench"}' > /dev/null
 for _ in $(seq 600); do
   curl -fsS "$api/assets/ladder" > "$tmp/asset.json"
@@ -163,25 +231,25 @@ import json, sys
 for e in json.load(open(sys.argv[1]))["egressEndpoints"]:
     print(e["packagingConfigurationId"], e["url"].rsplit("/", 1)[0])
 PY
-hls_base=$(awk '$1 == "hls" {print $2}' "$tmp/bases")
-dash_base=$(awk '$1 == "dash" {print $2}' "$tmp/bases")
 
-# The same files, written offline, for nginx.
+# The same files, written offline, for nginx (encrypted: the second key server, same keys, the
+# asset's content id: its id).
 www="$tmp/www"
-echo "$hls_conf" > "$tmp/hls.json"
-echo "$dash_conf" > "$tmp/dash.json"
-"$bin" package "$work/long.smil" --config "$tmp/hls.json" --out "$www/hls" > /dev/null
-"$bin" package "$work/long.smil" --config "$tmp/dash.json" --out "$www/dash" > /dev/null
-chmod -R a+rX "$www"
-
-# Every segment of the whole ladder (all renditions; DASH init segments too), by name.
-(cd "$www/hls/index" && ls | grep '\.ts$' | sort -V) > "$tmp/hls.files"
-(cd "$www/dash/index" && ls | grep '\.mp4$' | sort -V) > "$tmp/dash.files"
 url_path() { python3 -c 'import sys, urllib.parse; print(urllib.parse.urlsplit(sys.argv[1]).path)' "$1"; }
-sed "s|^|$(url_path "$hls_base")/|" "$tmp/hls.files" > "$tmp/vodpack-hls.paths"
-sed "s|^|$(url_path "$dash_base")/|" "$tmp/dash.files" > "$tmp/vodpack-dash.paths"
-sed "s|^|/hls/index/|" "$tmp/hls.files" > "$tmp/nginx-hls.paths"
-sed "s|^|/dash/index/|" "$tmp/dash.files" > "$tmp/nginx-dash.paths"
+for f in $formats; do
+  conf "$f" "$keys2_url" > "$tmp/$f.json"
+  extra=()
+  [ "$(clear_of "$f")" = "$f" ] || extra=(--content-id ladder)
+  "$bin" package "$work/long.smil" --config "$tmp/$f.json" --out "$www/$f" "${extra[@]}" > /dev/null
+  # Every segment of the whole ladder (all renditions; fMP4 init segments too), by name.
+  ext=mp4
+  [ "$(clear_of "$f")" != hls ] || ext=ts
+  (cd "$www/$f/index" && ls | grep "\\.$ext\$" | sort -V) > "$tmp/$f.files"
+  base=$(awk -v f="$f" '$1 == f {print $2}' "$tmp/bases")
+  sed "s|^|$(url_path "$base")/|" "$tmp/$f.files" > "$tmp/vodpack-$f.paths"
+  sed "s|^|/$f/index/|" "$tmp/$f.files" > "$tmp/nginx-$f.paths"
+done
+chmod -R a+rX "$www"
 
 # What both nginx configurations (static files; nginx-vod-module) share, for the one whose files
 # are under DIR: 2 workers (one per core, as vodpack's runtime), sendfile, keep-alive, access
@@ -237,12 +305,13 @@ mkdir -p "$tmp/nginx"
 }
 NGINX
 } > "$tmp/nginx/nginx.conf"
-run_nginx "$nginx_bin" "$tmp/nginx" "http://127.0.0.1:$nport/hls/index/$(head -1 "$tmp/hls.files")"
+first="${formats%% *}"
+run_nginx "$nginx_bin" "$tmp/nginx" "http://127.0.0.1:$nport/$first/index/$(head -1 "$tmp/$first.files")"
 nginx_pid=$started
 
 # Byte equality on a sample of URLs: every 7th segment of each list, the first and the last.
 checked=0
-for f in hls dash; do
+for f in $formats; do
   n=$(wc -l < "$tmp/$f.files")
   paste "$tmp/vodpack-$f.paths" "$tmp/nginx-$f.paths" | awk -v n="$n" 'NR % 7 == 1 || NR == n' \
     > "$tmp/sample"
@@ -254,6 +323,15 @@ for f in hls dash; do
   done < "$tmp/sample"
 done
 echo "byte-identical: $checked sampled segment URLs (vodpack vs nginx)"
+# Encrypted output is not the clear output: the first segment of each encrypted format differs
+# from its clear format's (a configuration served in the clear would pass the check above).
+for f in $encrypted_formats; do
+  c=$(clear_of "$f")
+  if cmp -s "$www/$f/index/$(sed -n 2p "$tmp/$f.files")" "$www/$c/index/$(sed -n 2p "$tmp/$c.files")"; then
+    echo "$f: segments are the clear ones" >&2
+    exit 1
+  fi
+done
 
 # nginx-vod-module (optional): local mode over the ladder's MP4 files, one URL per file (each
 # 540p/720p segment muxes that file's own audio where vodpack muxes the 360p file's: the same
@@ -404,6 +482,7 @@ for fmt in $formats; do
   # cold: a fresh vodpack and an empty page cache, one pass over the list, one connection.
   for server in $servers; do
     [ "$with_cold" = 1 ] || continue
+    [ -f "$tmp/$server-$fmt.paths" ] || continue # nvod: HLS-TS and DASH, clear
     if [ "$server" = vodpack ]; then
       stop_vodpack
       start_vodpack
@@ -417,9 +496,13 @@ for fmt in $formats; do
   # warm: one more pass each (the nginx cold run emptied the page cache vodpack had filled),
   # then saturating timed runs, vodpack and nginx alternately, so that both see the same
   # background load of a shared machine; the median round is reported.
-  for server in $servers; do one_pass "${host[$server]}" "$tmp/$server-$fmt.paths" > /dev/null; done
+  for server in $servers; do
+    [ -f "$tmp/$server-$fmt.paths" ] || continue
+    one_pass "${host[$server]}" "$tmp/$server-$fmt.paths" > /dev/null
+  done
   for round in $(seq "$rounds"); do
     for server in $servers; do
+      [ -f "$tmp/$server-$fmt.paths" ] || continue
       perf_pid=""
       if [ -n "${BENCH_PERF:-}" ] && [ "$server" = vodpack ] && [ "$round" = 1 ]; then
         perf record -q -F 999 -g -p "$vodpack_pid" -o "$BENCH_PERF.$fmt.data" -- sleep "$seconds" \
@@ -457,7 +540,7 @@ PY
 for fmt in $formats; do
   echo "vodpack $fmt ttfb $(ttfb "$api" "$tmp/vodpack-$fmt.paths")" >> "$results"
   echo "nginx $fmt ttfb $(ttfb "http://127.0.0.1:$nport" "$tmp/nginx-$fmt.paths")" >> "$results"
-  [ -z "$nvod_pid" ] || echo "nvod $fmt ttfb $(ttfb "http://127.0.0.1:$mport" "$tmp/nvod-$fmt.paths")" >> "$results"
+  [ -z "$nvod_pid" ] || [ ! -f "$tmp/nvod-$fmt.paths" ] || echo "nvod $fmt ttfb $(ttfb "http://127.0.0.1:$mport" "$tmp/nvod-$fmt.paths")" >> "$results"
 done
 
 # Memory: RSS after the runs above, then after every further BENCH_RSS_REQUESTS / 4 segment
@@ -477,19 +560,27 @@ while [ "$done_requests" -lt "$rss_requests" ]; do
 done
 echo "$rss_line" >> "$results"
 
-hls_mb=$(du -cb "$www"/hls/index/*.ts | tail -1 | cut -f1)
-dash_mb=$(du -cb "$www"/dash/index/*.mp4 | tail -1 | cut -f1)
+sizes=$(for f in $formats; do
+  echo "$f $(wc -l < "$tmp/$f.files") files ($(( $(cd "$www/$f/index" && du -cb $(cat "$tmp/$f.files") | tail -1 | cut -f1) / 1000000 )) MB)"
+done | paste -sd, | sed 's/,/, /g')
 echo
-echo "egress benchmark: ${minutes} min 3-rendition ladder, $(wc -l < "$tmp/hls.files") HLS-TS segments" \
-  "($((hls_mb / 1000000)) MB), $(wc -l < "$tmp/dash.files") DASH files ($((dash_mb / 1000000)) MB);" \
+echo "egress benchmark: ${minutes} min 3-rendition ladder, every segment: $sizes;" \
   "$(nproc) cores; warm: wrk -t1 -c$conns -d${seconds}s, median of $rounds; cold: one pass, 1 connection"
+# The key servers' CPIX requests (serve's: one per asset x encrypted configuration expected).
+key_requests() { curl -fsS "$1/requests" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))'; }
+if [ -n "$encrypted_formats" ]; then
+  echo "keys $(key_requests "$keys_url") $(key_requests "$keys2_url") $(echo $encrypted_formats | wc -w)" >> "$results"
+fi
 [ "$cold_ok" = 1 ] || echo "NOTE: could not drop the page cache (not root): 'cold' runs had a warm page cache"
-python3 - "$results" <<'PY'
+python3 - "$results" "$formats" <<'PY'
 import sys
-rows, ttfb, rss, in_order = {}, {}, None, {}
+rows, ttfb, rss, in_order, keys = {}, {}, None, {}, None
+fmts = sys.argv[2].split()
 for line in open(sys.argv[1]):
     f = line.split()
-    if f[2] in ("cold", "warm"):
+    if f[0] == "keys":
+        keys = [int(x) for x in f[1:]]
+    elif f[2] in ("cold", "warm"):
         req, byt, dur, err = (int(float(x)) for x in f[3:7])
         p50, p90, p99 = (float(x) / 1000 for x in f[7:10])
         rows.setdefault((f[0], f[1], f[2]), []).append(
@@ -516,56 +607,56 @@ rows = {k: v for k, v in rows.items() if k[0] not in ("cpu", "machine")}
 warm_runs = {k: sorted(v) for k, v in rows.items()}
 # One row per server x format x cache: the median run (by requests/s).
 rows = {k: v[len(v) // 2] for k, v in warm_runs.items()}
-print(f"{'server':8} {'format':6} {'cache':5} {'req/s':>9} {'MB/s':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'reqs':>7} {'errors':>6}")
-for fmt in ("hls", "dash"):
+print(f"{'server':8} {'format':14} {'cache':5} {'req/s':>9} {'MB/s':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'reqs':>7} {'errors':>6}")
+for fmt in fmts:
     for cache in ("warm", "cold"):
         for server in ("vodpack", "nginx", "nvod"):
             r = rows.get((server, fmt, cache))
             if r:
-                print(f"{server:8} {fmt:6} {cache:5} {r[0]:9.0f} {r[1]:8.0f} {r[2]:8.2f} {r[3]:8.2f} {r[4]:8.2f} {r[6]:7d} {r[5]:6d}")
+                print(f"{server:8} {fmt:14} {cache:5} {r[0]:9.0f} {r[1]:8.0f} {r[2]:8.2f} {r[3]:8.2f} {r[4]:8.2f} {r[6]:7d} {r[5]:6d}")
 print()
 for who in ("vodpack", "nvod"):
     if not any(k[0] == who for k in in_order):
         continue
     print(f"warm rounds in order, {who} / nginx (static files), requests/s (each pair run back to back) = ratio:")
-    for fmt in ("hls", "dash"):
+    for fmt in fmts:
         v = in_order.get((who, fmt, "warm"), [])
         n = in_order.get(("nginx", fmt, "warm"), [])
         pairs = [(a, b, a / b) for a, b in zip(v, n) if b > 0]
         if pairs:
             med = sorted(p[2] for p in pairs)[len(pairs) // 2]
-            print(f"  {fmt:4} " + ", ".join(f"{a:.0f}/{b:.0f}={r:.2f}" for a, b, r in pairs)
+            print(f"  {fmt:14} " + ", ".join(f"{a:.0f}/{b:.0f}={r:.2f}" for a, b, r in pairs)
                   + f"; median of the pair ratios {med:.2f}x")
 print()
 for who in ("vodpack", "nvod"):
     if not any(k[0] == who for k in rows):
         continue
     print(f"ratios {who}/nginx (throughput: higher is better; latency: lower is better)")
-    for fmt in ("hls", "dash"):
+    for fmt in fmts:
         for cache in ("warm", "cold"):
             v, n = rows.get((who, fmt, cache)), rows.get(("nginx", fmt, cache))
             if v and n:
-                print(f"  {fmt:4} {cache}: req/s {v[0] / n[0]:.2f}x  MB/s {v[1] / n[1]:.2f}x  p50 {v[2] / n[2]:.2f}x  p99 {v[4] / n[4]:.2f}x")
+                print(f"  {fmt:14} {cache}: req/s {v[0] / n[0]:.2f}x  MB/s {v[1] / n[1]:.2f}x  p50 {v[2] / n[2]:.2f}x  p99 {v[4] / n[4]:.2f}x")
 print()
 import os
 tick = os.sysconf("SC_CLK_TCK")
 print("CPU per warm request (µs, all rounds), server + client (wrk, one thread: at most one")
 print("core; near 1e6 / req/s it is what limits the run):")
-for fmt in ("hls", "dash"):
+for fmt in fmts:
     parts = []
     for server in ("vodpack", "nginx", "nvod"):
         c = cpu.get((server, fmt))
         if c and c[1]:
             parts.append(f"{server} {c[0] / tick / c[1] * 1e6:.0f} + {c[2] * 1e3 / c[1]:.0f}")
     if parts:
-        print(f"  {fmt:4} " + ", ".join(parts))
+        print(f"  {fmt:14} " + ", ".join(parts))
 print("the machine's CPU time during the warm runs (% of all cores; steal: taken by the host):")
-for fmt in ("hls", "dash"):
+for fmt in fmts:
     for server in ("vodpack", "nginx", "nvod"):
         m = machine.get((server, fmt))
         if m and sum(m):
             t = sum(m) / 100
-            print(f"  {fmt:4} {server:8} user {(m[0] + m[1]) / t:4.1f}  system {m[2] / t:4.1f}  softirq"
+            print(f"  {fmt:14} {server:8} user {(m[0] + m[1]) / t:4.1f}  system {m[2] / t:4.1f}  softirq"
                   f" {(m[5] + m[6]) / t:4.1f}  idle {(m[3] + m[4]) / t:4.1f}  steal {m[7] / t:4.1f}")
 # Busy CPU of the whole machine (both servers' and wrk's processes, kernel and softirq work;
 # not idle, not steal) per request: what a request costs wherever it is counted. Its ratio
@@ -578,19 +669,19 @@ for (server, fmt), m in machine.items():
 if busy:
     print("busy CPU of the whole machine per warm request (µs; user + system + softirq of every")
     print("process), and nginx's / the server's: the throughput ratio without idle and steal:")
-    for fmt in ("hls", "dash"):
+    for fmt in fmts:
         n = busy.get(("nginx", fmt))
         for server in ("vodpack", "nginx", "nvod"):
             b = busy.get((server, fmt))
             if b:
-                print(f"  {fmt:4} {server:8} {b:5.0f}" + (f"  ratio {n / b:.2f}x" if n and server != "nginx" else ""))
+                print(f"  {fmt:14} {server:8} {b:5.0f}" + (f"  ratio {n / b:.2f}x" if n and server != "nginx" else ""))
 print()
 print("time to first byte, warm, one keep-alive connection (ms):")
-for fmt in ("hls", "dash"):
+for fmt in fmts:
     for server in ("vodpack", "nginx", "nvod"):
         t = ttfb.get((server, fmt))
         if t:
-            print(f"  {server:8} {fmt:4} median {t[0]:.3f}  p99 {t[1]:.3f}  ({t[2]} requests)")
+            print(f"  {server:8} {fmt:14} median {t[0]:.3f}  p99 {t[1]:.3f}  ({t[2]} requests)")
 if rss:
     print()
     print("vodpack anonymous RSS (MiB) after N more segment requests: "
@@ -598,4 +689,34 @@ if rss:
           + f"; last - first {(rss[-1][1] - rss[0][1]) / 1024:+.1f} MiB")
     print("  mapped source pages (page cache, shared): "
           + ", ".join(f"{f / 1024:.0f}" for _, _, f in rss) + " MiB")
+enc = [f for f in fmts if "-" in f]
+if enc:
+    # Targets of issue #11: the encrypted output's throughput against the clear output's.
+    target = {"hls-aes": 0.7, "hls-sample-aes": 0.9, "cmaf-cbcs": 0.9, "dash-cenc": 0.7}
+    print()
+    print("encryption, warm: vodpack encrypted / vodpack clear of the same format: ratio of the median")
+    print("req/s and MB/s; vodpack's own CPU per request (user + system, the kernel's socket copies")
+    print("included), clear's / encrypted's: the throughput ratio when vodpack is what limits, the")
+    print("one judged against the target (other processes' load, e.g. builds, does not enter it);")
+    print("busy CPU of the whole machine per request, the same way; vodpack / nginx serving the same")
+    print("encrypted bytes (median of the back-to-back pair ratios):")
+    for f in enc:
+        c = f.split("-")[0]
+        e, cl = rows.get(("vodpack", f, "warm")), rows.get(("vodpack", c, "warm"))
+        ce, cc = cpu.get(("vodpack", f)), cpu.get(("vodpack", c))
+        be, bc = busy.get(("vodpack", f)), busy.get(("vodpack", c))
+        if not (e and cl and ce and cc and ce[0] and be and bc):
+            continue
+        own_e, own_c = ce[0] / tick / ce[1] * 1e6, cc[0] / tick / cc[1] * 1e6
+        v = in_order.get(("vodpack", f, "warm"), [])
+        n = in_order.get(("nginx", f, "warm"), [])
+        pr = sorted(a / b for a, b in zip(v, n) if b > 0)
+        vs_nginx = f"{pr[len(pr) // 2]:.2f}x" if pr else "-"
+        ok = "meets" if own_c / own_e >= target[f] else "BELOW"
+        print(f"  {f:14} req/s {e[0] / cl[0]:.2f}x  MB/s {e[1] / cl[1]:.2f}x  vodpack CPU {own_e:.0f}"
+              f" vs {own_c:.0f} us = {own_c / own_e:.2f}x (target >= {target[f]}: {ok})"
+              f"  busy {bc / be:.2f}x  vs nginx {vs_nginx}")
+    if keys:
+        print(f"key server requests: vodpack serve {keys[0]} for {keys[2]} asset x encrypted configurations"
+              f" (expected {keys[2]}); vodpack package {keys[1]} (its own server)")
 PY

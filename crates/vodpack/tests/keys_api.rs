@@ -808,3 +808,56 @@ async fn reqs_body(speke: &Speke, i: usize) -> String {
         .unwrap()
         .to_string()
 }
+
+/// `vodpack package` takes a loopback key server URL when `--speke-allow-http-hosts` names its
+/// host (as `serve` does: it once validated the configuration with no host allowed, so a
+/// package run against the test key server was refused before any key request), and without
+/// it refuses the URL before any key request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn package_calls_an_allowed_http_key_server() {
+    let speke = Speke::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        json!({"id": "dash", "dashPackage": {"dashManifests": [{}], "encryption": {
+            "spekeKeyProvider": speke_json(&speke.endpoint(), &[WIDEVINE], None)}}})
+        .to_string(),
+    )
+    .unwrap();
+    let run = |allow: bool| {
+        let mut cmd = std::process::Command::new(bin());
+        cmd.arg("package")
+            .arg(media_dir().join("two_audio.mp4"))
+            .arg("--config")
+            .arg(&config)
+            .arg("--out")
+            .arg(dir.path().join(if allow { "allowed" } else { "refused" }))
+            .args(["--content-id", "title-7"])
+            .env_remove("VODPACK_SPEKE_ALLOW_HTTP_HOSTS");
+        if allow {
+            cmd.args(["--speke-allow-http-hosts", "127.0.0.1"]);
+        }
+        cmd.output().unwrap()
+    };
+    let refused = run(false);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("must be an https:// URL"), "{stderr}");
+    assert!(speke.requests().await.is_empty());
+
+    let allowed = run(true);
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    let reqs = speke.requests().await;
+    assert_eq!(reqs.len(), 1, "one key request");
+    assert!(
+        reqs[0]["body"].as_str().unwrap_or("").contains("title-7"),
+        "{:?}",
+        reqs[0]
+    );
+    assert!(dir.path().join("allowed/index/index.mpd").exists());
+}
