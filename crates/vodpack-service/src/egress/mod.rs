@@ -282,7 +282,7 @@ async fn serve_inner(
         spec: r.spec.clone(),
         manifest: position,
         manifest_name: manifest_name.clone(),
-        created_at_ms: created_at_ms(&asset_rec.created_at),
+        created_at_ms: r.created_at_ms,
         keys,
     };
     let sources = Sources {

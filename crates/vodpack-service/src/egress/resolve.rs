@@ -23,6 +23,9 @@ pub(super) struct Resolved {
     pub(super) asset: AssetRecord,
     /// The packaging configuration (its keys are fetched by asset × configuration).
     pub(super) config: ConfigRecord,
+    /// The asset's creation time in ms (the origin of program date-times), parsed once here
+    /// rather than per request.
+    pub(super) created_at_ms: Option<i64>,
     /// The asset's incarnation key (egress caches, ETags), made once per resolution.
     pub(super) incarnation: String,
     pub(super) group: Option<GroupRecord>,
@@ -85,6 +88,7 @@ pub(super) async fn resolve(
     let modified = super::respond::http_date(asset.outputs_since().max(config.created_at.as_str()));
     let r = Arc::new(Resolved {
         incarnation: asset.incarnation_key(),
+        created_at_ms: super::created_at_ms(&asset.created_at),
         asset,
         config,
         group,

@@ -26,8 +26,9 @@ use crate::package::{PackageError, Presentation};
 use subsample::VideoMap;
 
 /// AES-128-ECB of the KID under the key: where IVs come from when the key server gives none
-/// (unpredictable without the key, the same on every node).
-fn ecb_of_kid(key: &ContentKey) -> [u8; 16] {
+/// (unpredictable without the key, the same on every node). The one derivation for every
+/// scheme (cenc/PIFF bases, the cbcs constant IV, the SAMPLE-AES IV).
+pub fn ecb_of_kid(key: &ContentKey) -> [u8; 16] {
     let aes = Aes128::new(&key.key.into());
     let mut block = key.kid.into();
     aes.encrypt_block(&mut block);

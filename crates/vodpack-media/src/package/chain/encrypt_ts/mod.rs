@@ -45,7 +45,7 @@ pub fn explicit_hls_iv(spec: Option<&EncryptionSpec>, key: &ContentKey) -> Optio
         .or(key.explicit_iv)
         .or_else(|| {
             let sample_aes = spec.is_some_and(|s| s.hls_method == HlsMethod::SampleAes);
-            sample_aes.then(|| Cipher::new(&key.key).ecb(&key.kid))
+            sample_aes.then(|| crate::package::chain::encrypt::ecb_of_kid(key))
         })
 }
 
@@ -87,14 +87,6 @@ pub struct Cipher(Aes128);
 impl Cipher {
     pub fn new(key: &[u8; 16]) -> Cipher {
         Cipher(Aes128::new(&Array::from(*key)))
-    }
-
-    /// AES-128-ECB of one block.
-    pub fn ecb(&self, block: &[u8; 16]) -> [u8; 16] {
-        use aes::cipher::BlockCipherEncrypt;
-        let mut b = Array::from(*block);
-        self.0.encrypt_block(&mut b);
-        b.into()
     }
 
     /// A CBC encryptor starting at `iv`.
