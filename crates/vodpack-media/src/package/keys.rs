@@ -170,29 +170,13 @@ impl KeySet {
 
 /// A KID (or system ID) as UUID text: `00112233-4455-6677-8899-aabbccddeeff`.
 pub fn uuid_text(b: &[u8; 16]) -> String {
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    uuid::Uuid::from_bytes(*b).hyphenated().to_string()
 }
 
-/// Parses UUID text (with or without dashes, any case).
+/// Parses UUID text (hyphenated or 32 hex digits, any case; also 16-byte hex values such as
+/// IVs).
 pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
-    let hex: Vec<u8> = s.bytes().filter(|b| *b != b'-').collect();
-    if hex.len() != 32 {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (i, pair) in hex.chunks(2).enumerate() {
-        let s = std::str::from_utf8(pair).ok()?;
-        out[i] = u8::from_str_radix(s, 16).ok()?;
-    }
-    Some(out)
+    uuid::Uuid::try_parse(s).ok().map(|u| *u.as_bytes())
 }
 
 #[cfg(test)]
